@@ -1,0 +1,133 @@
+"""The command line: `python -m digitnet train | evaluate | predict`."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+from pathlib import Path
+
+from digitnet.config import MODELS_DIR, SHIPPED_MODEL, TrainConfig
+from digitnet.data import MNIST_ENV, load_mnist
+from digitnet.drawn import make_drawn_set
+from digitnet.errors import DigitnetError
+from digitnet.evaluate import drawn_accuracy, evaluate, format_confusion
+from digitnet.model import load_classifier
+from digitnet.preprocess import open_image, to_mnist
+from digitnet.train import save_run, train
+
+log = logging.getLogger("digitnet")
+
+DATA_HELP = (
+    f"a local MNIST .npz (layout of keras.datasets.mnist.load_data()); "
+    f"default: ${MNIST_ENV}, else Keras' download"
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        return args.command(args)
+    except DigitnetError as exc:
+        log.error("error: %s", exc)
+        return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m digitnet",
+        description="Train, evaluate and use the digitnet handwritten-digit classifier.",
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    train_parser = commands.add_parser(
+        "train",
+        help="train a fresh model on MNIST and save it",
+        description="Train a fresh model on MNIST; write the model, history.json and training_curves.png.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    train_parser.add_argument("--data", type=Path, help=DATA_HELP)
+    train_parser.add_argument("--out", type=Path, default=MODELS_DIR, help="folder to write the model into")
+    for setting in dataclasses.fields(TrainConfig):
+        _add_setting(train_parser, setting)
+    train_parser.set_defaults(command=run_train)
+
+    evaluate_parser = commands.add_parser(
+        "evaluate",
+        help="measure a model on the MNIST test images",
+        description="Print test accuracy, accuracy per digit and the confusion matrix.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    evaluate_parser.add_argument("--model", type=Path, default=SHIPPED_MODEL, help="the .keras model file")
+    evaluate_parser.add_argument("--data", type=Path, help=DATA_HELP)
+    evaluate_parser.add_argument(
+        "--drawn", type=int, default=0, metavar="N",
+        help="also read N test digits re-drawn like a person (random size, place and stroke)",
+    )
+    evaluate_parser.set_defaults(command=run_evaluate)
+
+    predict_parser = commands.add_parser(
+        "predict",
+        help="read the digit in image files",
+        description="Print the digit and its probability for each image file (one handwritten digit each).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    predict_parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    predict_parser.add_argument("--model", type=Path, default=SHIPPED_MODEL, help="the .keras model file")
+    predict_parser.set_defaults(command=run_predict)
+    return parser
+
+
+def _add_setting(parser: argparse.ArgumentParser, setting: dataclasses.Field) -> None:
+    flag = "--" + setting.name.replace("_", "-")
+    if setting.type in (bool, "bool"):
+        parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=setting.default,
+                            help=setting.metadata["help"])
+    else:
+        kind = {"int": int, "float": float}[str(setting.type)]
+        parser.add_argument(flag, type=kind, default=setting.default, help=setting.metadata["help"])
+
+
+def run_train(args: argparse.Namespace) -> int:
+    settings = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}
+    config = TrainConfig(**settings)
+    try:
+        config.validate()
+    except ValueError as exc:
+        log.error("error: %s", exc)
+        return 2
+    run = train(config, load_mnist(args.data))
+    model_path = save_run(run, args.out)
+    log.info("test accuracy %.4f; saved %s", run.test_accuracy, model_path)
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    classifier = load_classifier(args.model)
+    data = load_mnist(args.data)
+    result = evaluate(classifier, data)
+    log.info("test accuracy: %.4f on %d images", result.accuracy, len(data.y_test))
+    log.info("per digit: %s", "  ".join(f"{d}: {a:.4f}" for d, a in enumerate(result.per_digit)))
+    log.info("confusion matrix (rows: true digit, columns: predicted):\n%s", format_confusion(result.confusion))
+    if args.drawn:
+        drawings = make_drawn_set(data.x_test, data.y_test, args.drawn)
+        log.info("drawn-like-a-person accuracy: %.4f on %d drawings",
+                 drawn_accuracy(classifier, drawings, to_mnist), len(drawings))
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    classifier = load_classifier(args.model)
+    failures = 0
+    for path in args.images:
+        try:
+            probabilities = classifier.predict_proba(to_mnist(open_image(path)))
+        except DigitnetError as exc:
+            log.error("%s: error: %s", path, exc)
+            failures += 1
+            continue
+        digit = int(probabilities.argmax())
+        print(f"{path}: {digit} ({probabilities[digit]:.1%})")
+    return 1 if failures else 0

@@ -1,0 +1,61 @@
+"""Training settings and the paths where models live."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+MODELS_DIR = PACKAGE_DIR.parent / "models"
+MODEL_FILENAME = "digitnet.keras"
+HISTORY_FILENAME = "history.json"
+CURVES_FILENAME = "training_curves.png"
+SHIPPED_MODEL = MODELS_DIR / MODEL_FILENAME
+
+
+def _setting(default, help: str):
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides how a model is trained; stored in its history.json."""
+
+    epochs: int = _setting(12, "passes over the training images")
+    batch_size: int = _setting(128, "images per gradient step")
+    hidden_units: int = _setting(128, "units in each of the two hidden Dense layers")
+    learning_rate: float = _setting(2e-3, "Adam's starting learning rate")
+    final_lr_fraction: float = _setting(
+        0.02, "the learning rate decays along a cosine to this fraction of its start by the last epoch"
+    )
+    dropout: float = _setting(0.1, "fraction of hidden units dropped at random while training")
+    validation_split: float = _setting(0.1, "fraction of the training images held out for validation")
+    # Drawings vary more than MNIST does: random shifts, rotations and zooms teach the network that.
+    augment: bool = _setting(True, "randomly shift, rotate and zoom the training digits")
+    max_shift_px: float = _setting(2.0, "largest random shift, in pixels")
+    max_rotation_deg: float = _setting(10.0, "largest random rotation, in degrees")
+    max_zoom: float = _setting(0.1, "largest random zoom, as a fraction")
+    train_subset: int = _setting(0, "train on only this many training images (0 = all); for quick runs")
+    seed: int = _setting(0, "random seed")
+
+    def replace(self, **changes: object) -> "TrainConfig":
+        """Return a copy with some settings changed."""
+        return dataclasses.replace(self, **changes)
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first setting that makes no sense."""
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+        if self.hidden_units < 1:
+            raise ValueError(f"hidden_units must be at least 1, got {self.hidden_units}")
+        if not 0 < self.learning_rate < 1:
+            raise ValueError(f"learning_rate must be in (0, 1), got {self.learning_rate}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not 0 < self.validation_split < 1:
+            raise ValueError(f"validation_split must be in (0, 1), got {self.validation_split}")
+        if self.train_subset < 0:
+            raise ValueError(f"train_subset must be 0 (all) or positive, got {self.train_subset}")

@@ -1,0 +1,101 @@
+"""A test set of MNIST digits "drawn like a person": any size, anywhere, any stroke, three input forms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+FORMS = ("canvas", "layer", "upload")
+CANVAS_SIZE = 280
+
+
+@dataclass(frozen=True)
+class Drawing:
+    image: np.ndarray
+    label: int
+    form: str
+
+
+def make_drawn_set(x: np.ndarray, y: np.ndarray, n: int, seed: int = 0) -> list[Drawing]:
+    """Turn the first n MNIST digits into drawings, cycling through the three input forms."""
+    rng = np.random.default_rng(seed)
+    return [
+        Drawing(draw_like_a_person(x[i], FORMS[i % len(FORMS)], rng), int(y[i]), FORMS[i % len(FORMS)])
+        for i in range(n)
+    ]
+
+
+def draw_like_a_person(digit: np.ndarray, form: str, rng: np.random.Generator) -> np.ndarray:
+    """Enlarge a 28x28 MNIST digit to a random size and stroke, place it at random, render it as `form`."""
+    height, width = (CANVAS_SIZE, CANVAS_SIZE) if form != "upload" else rng.integers(200, 600, size=2)
+    ink = _place(_restroke(_enlarge(digit, rng, min(height, width)), rng), height, width, rng)
+    if form == "canvas":
+        return _render_canvas(ink, rng)
+    if form == "layer":
+        return _render_layer(ink, rng)
+    return _render_paper_photo(ink, rng)
+
+
+def squash_to_28(image: np.ndarray) -> np.ndarray:
+    """The naive baseline: the whole image as greyscale, squashed to 28x28, scaled to [0, 1]."""
+    grey = Image.fromarray(image).convert("L").resize((28, 28), Image.Resampling.BILINEAR)
+    return np.asarray(grey, dtype=np.float32) / 255.0
+
+
+def _enlarge(digit: np.ndarray, rng: np.random.Generator, side: int) -> Image.Image:
+    # MNIST digits fill 20 of their 28 pixels: scale so the digit itself is 25%..85% of the image.
+    digit_px = rng.uniform(0.25, 0.85) * side
+    size = max(28, round(28 * digit_px / 20))
+    return Image.fromarray(digit).resize((size, size), Image.Resampling.BICUBIC)
+
+
+def _restroke(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """Thicken or thin the strokes in proportion to the digit's size, as different pens would."""
+    steps = round(rng.uniform(-0.04, 0.08) * image.width / 2)
+    pen = ImageFilter.MaxFilter(3) if steps > 0 else ImageFilter.MinFilter(3)
+    for _ in range(abs(steps)):
+        image = image.filter(pen)
+    return image
+
+
+def _place(image: Image.Image, height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+    """Paste the digit at a random position that keeps all of its ink on the image."""
+    ink = np.asarray(image, dtype=np.float32) / 255.0
+    rows = np.flatnonzero(ink.max(axis=1) > 0.05)
+    cols = np.flatnonzero(ink.max(axis=0) > 0.05)
+    ink = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    ink = ink[: height - 2, : width - 2]
+    top = rng.integers(1, height - ink.shape[0])
+    left = rng.integers(1, width - ink.shape[1])
+    field = np.zeros((height, width), dtype=np.float32)
+    field[top : top + ink.shape[0], left : left + ink.shape[1]] = ink
+    return field
+
+
+def _render_canvas(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Opaque RGBA: light ink on a dark background of a random colour, like the app's canvas."""
+    background = rng.uniform(0, 80, size=3)
+    colour = rng.uniform(180, 255, size=3)
+    rgb = background + ink[..., None] * (colour - background)
+    alpha = np.full(ink.shape + (1,), 255.0)
+    return np.concatenate([rgb, alpha], axis=-1).round().astype(np.uint8)
+
+
+def _render_layer(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """RGBA with a transparent background: the ink's colour, opaque where there is ink."""
+    colour = rng.uniform(0, 255, size=3)
+    rgb = np.broadcast_to(colour, ink.shape + (3,))
+    return np.concatenate([rgb, 255 * ink[..., None]], axis=-1).round().astype(np.uint8)
+
+
+def _render_paper_photo(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """RGB dark ink on light paper, lit unevenly, with sensor noise."""
+    height, width = ink.shape
+    rows, cols = np.mgrid[0:height, 0:width] / max(height, width)
+    light = 235 + rng.uniform(-40, 40) * (rows - 0.5) + rng.uniform(-40, 40) * (cols - 0.5)
+    paper = light[..., None] * rng.uniform(0.92, 1.0, size=3)
+    colour = rng.uniform(10, 70, size=3)
+    rgb = paper + ink[..., None] * (colour - paper) + rng.normal(0, 4, size=paper.shape)
+    return np.clip(rgb, 0, 255).round().astype(np.uint8)

@@ -1,0 +1,25 @@
+"""The exceptions digitnet raises: each message says what is wrong and what to do."""
+
+
+class DigitnetError(Exception):
+    """Base class of every error digitnet raises on purpose."""
+
+
+class BlankImageError(DigitnetError):
+    """The image holds no digit: it is empty, blank or nearly so."""
+
+
+class ImageError(DigitnetError):
+    """The input cannot be read as an image of a digit."""
+
+
+class DataError(DigitnetError):
+    """The MNIST data cannot be loaded or is not in the expected layout."""
+
+
+class ModelFileError(DigitnetError):
+    """A model file is missing, unreadable or not a digitnet model."""
+
+
+class TrainingCancelled(DigitnetError):
+    """Training was stopped on request before it finished."""

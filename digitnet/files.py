@@ -1,0 +1,31 @@
+"""Writing files so that readers only ever see the old version or the new one, never half of one."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+TEMP_PREFIX = ".tmp-"
+
+
+@contextmanager
+def replaced_whole(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `path` to write to; on success rename it over `path`.
+
+    The temporary file keeps `path`'s suffix (Keras insists on ".keras") and starts with a dot,
+    so nothing that looks for `*.keras` or the final name picks it up. On failure it is deleted
+    and `path` is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)

@@ -1,0 +1,205 @@
+"""Turning what a person draws or uploads into a 28x28 image that looks like MNIST."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from digitnet.errors import BlankImageError, ImageError
+
+# MNIST's recipe: the digit is scaled to fit a 20x20 box, then its centre of mass is put at the
+# centre of the 28x28 field.
+FIELD = 28
+BOX = 20
+# Larger inputs are shrunk first: finer detail cannot survive the trip to 20x20 anyway.
+WORKING_SIZE = 512
+# Refuse to decode images with more pixels than this (a 10000x10000 image, a decompression bomb).
+MAX_PIXELS = 40_000_000
+# Ink weaker than this fraction of the strongest ink is paper texture, sensor noise or shadow.
+NOISE_FLOOR = 0.2
+# An image whose strongest ink differs from the background by less than this (0..1) is blank.
+MIN_CONTRAST = 0.08
+# Fewer ink pixels than this fraction of the image is a stray mark, not a digit.
+MIN_INK_FRACTION = 0.0005
+
+
+def to_mnist(image: np.ndarray | Image.Image) -> np.ndarray:
+    """Return the (28, 28) float32 image in [0, 1], white digit on black, that MNIST would hold.
+
+    Accepts a canvas RGBA array (opaque background of any colour, contrasting ink), an RGBA layer
+    with a transparent background, or an RGB/greyscale array or PIL image of dark ink on light
+    paper. Raises BlankImageError when there is no digit to read, ImageError when the input is
+    not an image.
+    """
+    ink = ink_map(image)
+    ink = _crop_to_ink(ink)
+    digit = _fit_in_box(ink)
+    return _centre_by_mass(digit)
+
+
+def ink_map(image: np.ndarray | Image.Image) -> np.ndarray:
+    """Return a float32 map in [0, 1] of how much ink each pixel holds, 1 for the strongest ink."""
+    pixels = _as_float_pixels(image)
+    if pixels.shape[2] == 4 and pixels[..., 3].min() < 0.99:
+        # A layer with a transparent background: the ink is whatever is opaque.
+        ink = pixels[..., 3]
+    else:
+        rgb = pixels[..., :3]
+        background = np.median(_border(rgb), axis=0)
+        if _luminance(background) >= 0.5:
+            ink = _dark_ink_on_paper(_luminance(rgb))
+        else:
+            ink = np.linalg.norm(rgb - background, axis=-1) / np.sqrt(3.0)
+    return _normalise_ink(ink.astype(np.float32))
+
+
+def open_image(source: str | os.PathLike | bytes) -> Image.Image:
+    """Open an image file or its bytes for to_mnist, upright, refusing what is not a usable image."""
+    name = "the upload" if isinstance(source, bytes) else str(source)
+    try:
+        stream = io.BytesIO(source) if isinstance(source, bytes) else open(Path(source), "rb")
+    except OSError as exc:
+        raise ImageError(f"Cannot open {name}: {exc.strerror}") from exc
+    with stream:
+        try:
+            with Image.open(stream) as image:
+                width, height = image.size
+                if width * height > MAX_PIXELS:
+                    raise ImageError(
+                        f"{name} is too large: {width}x{height} pixels "
+                        f"(at most {MAX_PIXELS // 1_000_000} million)"
+                    )
+                image.seek(0)  # the first frame of an animation
+                image.load()
+                return ImageOps.exif_transpose(image)
+        except Image.DecompressionBombError as exc:
+            raise ImageError(f"{name} is too large to decode safely: {exc}") from exc
+        except UnidentifiedImageError as exc:
+            raise ImageError(f"{name} is not an image (PNG, JPEG, ...)") from exc
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise ImageError(f"{name} is corrupt or truncated: {exc}") from exc
+
+
+def _as_float_pixels(image: np.ndarray | Image.Image) -> np.ndarray:
+    """Return the image as an (H, W, 3 or 4) float32 array in [0, 1], shrunk to WORKING_SIZE."""
+    if isinstance(image, Image.Image):
+        image = _pil_to_array(image)
+    if not isinstance(image, np.ndarray):
+        raise ImageError(f"Expected a numpy array or PIL image, got {type(image).__name__}")
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.ndim != 3 or image.shape[2] not in (1, 3, 4):
+        raise ImageError(f"Expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {image.shape}")
+    if image.shape[0] < 1 or image.shape[1] < 1:
+        raise BlankImageError("The image is empty (zero pixels)")
+    if image.shape[0] * image.shape[1] > MAX_PIXELS:
+        raise ImageError(f"The image is too large: {image.shape[1]}x{image.shape[0]} pixels")
+    pixels = _to_unit_range(image)
+    if pixels.shape[2] == 1:
+        pixels = np.repeat(pixels, 3, axis=2)
+    return _shrink(pixels)
+
+
+def _pil_to_array(image: Image.Image) -> np.ndarray:
+    if image.mode in ("I", "I;16", "I;16B", "I;16L"):
+        # 16-bit greyscale: scale to 8 bits by its own range, not by truncation.
+        return np.asarray(image, dtype=np.float32) / 65535.0
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+    return np.asarray(image.convert("RGBA" if has_alpha else "RGB"))
+
+
+def _to_unit_range(image: np.ndarray) -> np.ndarray:
+    if image.dtype == np.uint8:
+        return image.astype(np.float32) / 255.0
+    if image.dtype == np.uint16:
+        return image.astype(np.float32) / 65535.0
+    if not (np.issubdtype(image.dtype, np.floating) or np.issubdtype(image.dtype, np.integer)):
+        raise ImageError(f"Expected numeric pixels, got dtype {image.dtype}")
+    pixels = image.astype(np.float32)
+    if not np.isfinite(pixels).all():
+        raise ImageError("The image holds NaN or infinite values")
+    if pixels.min() < 0 or pixels.max() > 255:
+        raise ImageError(f"Pixel values must be in 0..1 or 0..255, found {pixels.min()}..{pixels.max()}")
+    # Floats up to 1 are already in [0, 1]; anything larger is on the 0..255 scale.
+    return pixels if pixels.max() <= 1.0 else pixels / 255.0
+
+
+def _shrink(pixels: np.ndarray) -> np.ndarray:
+    height, width = pixels.shape[:2]
+    scale = WORKING_SIZE / max(height, width)
+    if scale >= 1:
+        return pixels
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    channels = [_resize(pixels[..., c], size) for c in range(pixels.shape[2])]
+    return np.stack(channels, axis=-1)
+
+
+def _resize(channel: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize one float channel to size=(width, height) with anti-aliasing."""
+    return np.asarray(Image.fromarray(channel, mode="F").resize(size, Image.Resampling.LANCZOS))
+
+
+def _border(rgb: np.ndarray) -> np.ndarray:
+    """The pixels of the image's outermost frame, as an (n, 3) array."""
+    return np.concatenate([rgb[0], rgb[-1], rgb[:, 0], rgb[:, -1]])
+
+
+def _luminance(rgb: np.ndarray) -> np.ndarray:
+    return rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+def _dark_ink_on_paper(grey: np.ndarray) -> np.ndarray:
+    """Ink of dark strokes on light paper, measured against the paper's local brightness.
+
+    The paper's brightness is the brightest pixel of each coarse block (thin strokes vanish in
+    the maximum), smoothed back to full size, so a shadow across a photo is not taken for ink.
+    """
+    height, width = grey.shape
+    block = max(1, min(height, width) // 8)
+    rows, cols = -(-height // block), -(-width // block)
+    padded = np.pad(grey, ((0, rows * block - height), (0, cols * block - width)), mode="edge")
+    coarse = padded.reshape(rows, block, cols, block).max(axis=(1, 3))
+    paper = _resize(coarse.astype(np.float32), (width, height))
+    return np.clip(paper - grey, 0.0, None) / np.maximum(paper, 0.1)
+
+
+def _normalise_ink(ink: np.ndarray) -> np.ndarray:
+    strongest = float(ink.max())
+    if strongest < MIN_CONTRAST:
+        raise BlankImageError("The image is blank: draw or upload a digit")
+    ink = np.clip((ink / strongest - NOISE_FLOOR) / (1.0 - NOISE_FLOOR), 0.0, 1.0)
+    if np.count_nonzero(ink > 0.5) < max(2, MIN_INK_FRACTION * ink.size):
+        raise BlankImageError("There is almost no ink: draw a bigger digit")
+    return ink
+
+
+def _crop_to_ink(ink: np.ndarray) -> np.ndarray:
+    rows = np.flatnonzero(ink.max(axis=1) > 0)
+    cols = np.flatnonzero(ink.max(axis=0) > 0)
+    return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+def _fit_in_box(ink: np.ndarray) -> np.ndarray:
+    """Scale the cropped ink so its longer side is BOX pixels, keeping its aspect ratio."""
+    height, width = ink.shape
+    scale = BOX / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    digit = np.clip(_resize(ink, size), 0.0, None)
+    return digit / max(float(digit.max()), 1e-6)
+
+
+def _centre_by_mass(digit: np.ndarray) -> np.ndarray:
+    """Place the digit in the 28x28 field with its centre of mass at the centre."""
+    height, width = digit.shape
+    total = digit.sum()
+    centre_row = (digit.sum(axis=1) @ np.arange(height)) / total
+    centre_col = (digit.sum(axis=0) @ np.arange(width)) / total
+    top = int(np.clip(round(FIELD / 2 - 0.5 - centre_row), 0, FIELD - height))
+    left = int(np.clip(round(FIELD / 2 - 0.5 - centre_col), 0, FIELD - width))
+    field = np.zeros((FIELD, FIELD), dtype=np.float32)
+    field[top : top + height, left : left + width] = digit
+    return field

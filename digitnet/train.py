@@ -1,0 +1,190 @@
+"""Training a fresh model, with progress reports and cancellation, and saving the result."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from digitnet.config import CURVES_FILENAME, HISTORY_FILENAME, MODEL_FILENAME, TrainConfig
+from digitnet.data import Mnist, scale_pixels
+from digitnet.errors import TrainingCancelled
+from digitnet.files import replaced_whole
+from digitnet.history import METRICS
+from digitnet.model import build_model, save_model
+from digitnet.plots import save_curves
+
+log = logging.getLogger(__name__)
+
+
+EpochCallback = Callable[[int, dict[str, float]], None]
+StopCheck = Callable[[], bool]
+
+
+@dataclass
+class TrainingRun:
+    """A trained Keras model and everything its history.json records."""
+
+    model: object
+    config: TrainConfig
+    history: dict[str, list[float]]
+    test_accuracy: float
+    data_source: str
+    data_fingerprint: str
+    seconds: float
+    trained_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+    def to_json(self) -> dict:
+        return {
+            "config": dataclasses.asdict(self.config),
+            "history": self.history,
+            "epochs_completed": len(self.history["loss"]),
+            "test_accuracy": self.test_accuracy,
+            "trained_at": self.trained_at,
+            "training_seconds": round(self.seconds, 1),
+            "data": {"source": self.data_source, "fingerprint": self.data_fingerprint},
+            "parameters": int(self.model.count_params()),
+        }
+
+
+def train(
+    config: TrainConfig,
+    data: Mnist,
+    on_epoch_end: EpochCallback | None = None,
+    should_stop: StopCheck | None = None,
+) -> TrainingRun:
+    """Train a fresh model on `data`; report each epoch; raise TrainingCancelled if asked to stop."""
+    config.validate()
+    keras.utils.set_random_seed(config.seed)
+    x, y = scale_pixels(data.x_train), data.y_train.astype(np.int32)
+    if config.train_subset:
+        x, y = x[: config.train_subset], y[: config.train_subset]
+    # Hold out the last part of the training set for validation, as Keras' validation_split does.
+    n_val = max(1, int(len(x) * config.validation_split))
+    x_train, y_train, x_val, y_val = x[:-n_val], y[:-n_val], x[-n_val:], y[-n_val:]
+    steps_per_epoch = -(-len(x_train) // config.batch_size)
+
+    model = build_model(config)
+    model.optimizer.learning_rate = keras.optimizers.schedules.CosineDecay(
+        config.learning_rate, decay_steps=config.epochs * steps_per_epoch, alpha=config.final_lr_fraction
+    )
+    progress = _Progress(config.epochs, on_epoch_end, should_stop)
+    started = time.perf_counter()
+    history = model.fit(
+        _training_batches(x_train, y_train, config),
+        validation_data=(x_val, y_val),
+        epochs=config.epochs,
+        steps_per_epoch=steps_per_epoch,
+        callbacks=[progress],
+        verbose=0,
+    )
+    if progress.cancelled:
+        raise TrainingCancelled(f"Training was cancelled after {len(history.history.get('loss', []))} epoch(s)")
+    seconds = time.perf_counter() - started
+    _, test_accuracy = model.evaluate(scale_pixels(data.x_test), data.y_test.astype(np.int32), verbose=0)
+    log.info("Trained %d epochs in %.1f s: test accuracy %.4f", config.epochs, seconds, test_accuracy)
+    return TrainingRun(
+        model=model,
+        config=config,
+        history={m: [float(v) for v in history.history[m]] for m in METRICS},
+        test_accuracy=float(test_accuracy),
+        data_source=data.source,
+        data_fingerprint=data.fingerprint(),
+        seconds=seconds,
+    )
+
+
+def _training_batches(x: np.ndarray, y: np.ndarray, config: TrainConfig) -> tf.data.Dataset:
+    """An endless, shuffled, batched (and, if configured, augmented) tf.data stream."""
+    dataset = (
+        tf.data.Dataset.from_tensor_slices((x, y))
+        .shuffle(len(x), seed=config.seed, reshuffle_each_iteration=True)
+        .batch(config.batch_size)
+        .repeat()
+    )
+    if config.augment:
+        dataset = dataset.map(lambda xb, yb: (augment(xb, config), yb), num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def augment(images: tf.Tensor, config: TrainConfig) -> tf.Tensor:
+    """Rotate, zoom and shift each 28x28 image at random, in one bilinear resampling."""
+    n = tf.shape(images)[0]
+    angle = tf.random.uniform([n], -1.0, 1.0) * config.max_rotation_deg * math.pi / 180
+    zoom = tf.random.uniform([n], 1.0 - config.max_zoom, 1.0 + config.max_zoom)
+    shift_x = tf.random.uniform([n], -config.max_shift_px, config.max_shift_px)
+    shift_y = tf.random.uniform([n], -config.max_shift_px, config.max_shift_px)
+    # Each row maps an output pixel to the input pixel it reads: rotation and zoom about the centre.
+    cos, sin = tf.cos(angle) / zoom, tf.sin(angle) / zoom
+    centre = 13.5
+    zeros = tf.zeros([n])
+    transforms = tf.stack(
+        [
+            cos, -sin, centre - cos * centre + sin * centre - shift_x,
+            sin, cos, centre - sin * centre - cos * centre - shift_y,
+            zeros, zeros,
+        ],
+        axis=1,
+    )
+    moved = tf.raw_ops.ImageProjectiveTransformV3(
+        images=images[..., None],
+        transforms=transforms,
+        output_shape=[28, 28],
+        fill_value=0.0,
+        interpolation="BILINEAR",
+        fill_mode="CONSTANT",
+    )
+    return moved[..., 0]
+
+
+class _Progress(keras.callbacks.Callback):
+    """Reports each epoch and stops between batches when asked."""
+
+    def __init__(self, epochs: int, on_epoch_end: EpochCallback | None, should_stop: StopCheck | None):
+        super().__init__()
+        self.epochs = epochs
+        self.report = on_epoch_end
+        self.should_stop = should_stop
+        self.cancelled = False
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.should_stop and self.should_stop():
+            self.cancelled = True
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        metrics = {m: float(logs[m]) for m in METRICS if m in (logs or {})}
+        log.info(
+            "epoch %d/%d: accuracy %.4f, val_accuracy %.4f, loss %.4f, val_loss %.4f",
+            epoch + 1, self.epochs, *(metrics.get(m, float("nan")) for m in METRICS),
+        )
+        if self.report and not self.cancelled:
+            self.report(epoch + 1, metrics)
+
+
+def save_run(run: TrainingRun, directory: str | os.PathLike) -> Path:
+    """Write the model, history.json and the curves PNG into `directory`, each file replaced whole.
+
+    The history and the picture are written first, so the model file, which is what the app
+    watches, appears last and only ever next to its own history.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    with replaced_whole(directory / HISTORY_FILENAME) as tmp:
+        tmp.write_text(json.dumps(run.to_json(), indent=2))
+    save_curves(run.history, directory / CURVES_FILENAME)
+    model_path = directory / MODEL_FILENAME
+    save_model(run.model, model_path)
+    return model_path
+

@@ -1,0 +1,72 @@
+"""Shared fixtures: small data the tests make, and the real MNIST file for integration tests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from digitnet.data import MNIST_ENV, Mnist
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def mnist_path() -> Path:
+    """The real MNIST file named by $DIGITNET_MNIST; in CI its absence is a failure, not a skip."""
+    value = os.environ.get(MNIST_ENV)
+    path = Path(value) if value else ROOT.parent / "shared" / "data" / "mnist.npz"
+    if not path.is_file():
+        message = (
+            f"MNIST file not found at {path}: download mnist.npz (the layout of "
+            f"keras.datasets.mnist.load_data()) and set {MNIST_ENV}=/path/to/mnist.npz"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def stroke_image(kind: str, size: int = 280, box: tuple[int, int, int, int] = (100, 60, 180, 220),
+                 width: int = 18) -> np.ndarray:
+    """A white-on-black greyscale drawing of a simple shape: "1" (a bar), "0" (a ring) or "7"."""
+    image = Image.new("L", (size, size), 0)
+    draw = ImageDraw.Draw(image)
+    left, top, right, bottom = box
+    if kind == "1":
+        centre = (left + right) // 2
+        draw.line([(centre, top), (centre, bottom)], fill=255, width=width)
+    elif kind == "0":
+        draw.ellipse(box, outline=255, width=width)
+    elif kind == "7":
+        draw.line([(left, top), (right, top), (left + (right - left) // 3, bottom)], fill=255, width=width)
+    else:
+        raise ValueError(kind)
+    return np.asarray(image)
+
+
+def as_canvas(grey: np.ndarray, ink=(255, 255, 255), background=(0, 0, 0)) -> np.ndarray:
+    """An opaque RGBA canvas with `grey` (0..255) as the amount of ink of the given colour."""
+    amount = grey[..., None].astype(np.float32) / 255
+    rgb = np.array(background) + amount * (np.array(ink) - np.array(background))
+    alpha = np.full(grey.shape + (1,), 255)
+    return np.concatenate([rgb, alpha], axis=-1).round().astype(np.uint8)
+
+
+@pytest.fixture(scope="session")
+def tiny_mnist() -> Mnist:
+    """A small learnable data set in MNIST's layout: bars, rings and sevens as digits 1, 0 and 7."""
+    rng = np.random.default_rng(0)
+    images, labels = [], []
+    for i in range(240):
+        digit = ("0", "1", "7")[i % 3]
+        left, top = rng.integers(2, 8, size=2)
+        grey = stroke_image(digit, size=28, box=(left, top, left + 14, top + 18), width=2)
+        images.append(grey)
+        labels.append(int(digit))
+    x = np.stack(images).astype(np.uint8)
+    y = np.array(labels, dtype=np.uint8)
+    return Mnist(x[:180], y[:180], x[180:], y[180:], source="tiny")

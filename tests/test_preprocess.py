@@ -1,0 +1,122 @@
+"""to_mnist and open_image on drawings the tests make."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import as_canvas, stroke_image
+from digitnet import BlankImageError, ImageError, open_image, to_mnist
+
+
+def centre_of_mass(x: np.ndarray) -> tuple[float, float]:
+    rows, cols = np.indices(x.shape)
+    return float((rows * x).sum() / x.sum()), float((cols * x).sum() / x.sum())
+
+
+def ink_box(x: np.ndarray) -> tuple[int, int]:
+    """Height and width of the ink's bounding box."""
+    rows = np.flatnonzero(x.max(axis=1) > 0.1)
+    cols = np.flatnonzero(x.max(axis=0) > 0.1)
+    return rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
+
+
+def test_output_is_28x28_float32_in_unit_range():
+    x = to_mnist(as_canvas(stroke_image("0")))
+    assert x.shape == (28, 28)
+    assert x.dtype == np.float32
+    assert x.min() == 0.0 and x.max() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("box", [(10, 10, 60, 90), (200, 150, 270, 270), (130, 130, 145, 150), (5, 5, 275, 275)],
+                         ids=["top-left", "bottom-right", "tiny", "huge"])
+def test_digit_anywhere_and_any_size_is_centred_in_a_20px_box(box):
+    x = to_mnist(as_canvas(stroke_image("0", box=box, width=max(3, (box[2] - box[0]) // 6))))
+    row, col = centre_of_mass(x)
+    assert abs(row - 13.5) < 1.0 and abs(col - 13.5) < 1.0
+    assert max(ink_box(x)) in (19, 20, 21)
+
+
+def test_same_digit_at_two_places_gives_the_same_input():
+    a = to_mnist(as_canvas(stroke_image("7", box=(20, 20, 120, 180))))
+    b = to_mnist(as_canvas(stroke_image("7", box=(150, 100, 250, 260))))
+    np.testing.assert_allclose(a, b, atol=0.05)
+
+
+def test_a_one_stays_thin():
+    x = to_mnist(as_canvas(stroke_image("1", box=(130, 40, 150, 240), width=16)))
+    height, width = ink_box(x)
+    assert height >= 19
+    assert width <= 5
+
+
+def test_colours_of_canvas_do_not_matter():
+    grey = stroke_image("7")
+    white_on_black = to_mnist(as_canvas(grey))
+    yellow_on_navy = to_mnist(as_canvas(grey, ink=(250, 220, 40), background=(10, 20, 70)))
+    np.testing.assert_allclose(white_on_black, yellow_on_navy, atol=0.05)
+
+
+def test_transparent_layer_reads_like_the_canvas():
+    grey = stroke_image("0")
+    layer = np.zeros(grey.shape + (4,), dtype=np.uint8)
+    layer[..., :3] = (40, 90, 200)
+    layer[..., 3] = grey
+    np.testing.assert_allclose(to_mnist(layer), to_mnist(as_canvas(grey)), atol=0.05)
+
+
+def test_dark_ink_on_light_paper_with_uneven_light():
+    grey = stroke_image("7").astype(np.float32) / 255
+    rows = np.linspace(0, 1, grey.shape[0])[:, None]
+    paper = 250 - 70 * rows  # a shadow darkens the bottom of the page
+    photo = (paper * (1 - grey) + 30 * grey).astype(np.uint8)
+    x_rgb = to_mnist(np.stack([photo] * 3, axis=-1))
+    x_grey = to_mnist(Image.fromarray(photo))
+    reference = to_mnist(as_canvas(stroke_image("7")))
+    np.testing.assert_allclose(x_rgb, reference, atol=0.15)
+    np.testing.assert_allclose(x_grey, reference, atol=0.15)
+
+
+def test_float_arrays_in_unit_range_are_accepted():
+    grey = stroke_image("0")
+    np.testing.assert_allclose(to_mnist(grey.astype(np.float64) / 255), to_mnist(grey), atol=1e-4)
+
+
+@pytest.mark.parametrize("fill", [0, 255, 128])
+def test_blank_image_is_refused(fill):
+    with pytest.raises(BlankImageError):
+        to_mnist(as_canvas(np.full((280, 280), 0, np.uint8), background=(fill, fill, fill)))
+
+
+def test_a_few_stray_pixels_are_refused_as_blank():
+    grey = np.zeros((280, 280), np.uint8)
+    grey[100, 100] = 255
+    with pytest.raises(BlankImageError):
+        to_mnist(as_canvas(grey))
+
+
+@pytest.mark.parametrize("bad", [np.zeros((28, 28, 2)), np.zeros((2, 28, 28, 3)), np.array([]), "a string"])
+def test_wrong_shapes_and_types_are_refused(bad):
+    with pytest.raises((ImageError, BlankImageError)):
+        to_mnist(bad)
+
+
+def test_nan_is_refused():
+    grey = stroke_image("1").astype(np.float32)
+    grey[0, 0] = np.nan
+    with pytest.raises(ImageError, match="NaN"):
+        to_mnist(grey)
+
+
+def test_open_image_reads_png_bytes_and_rejects_others(tmp_path):
+    buffer = io.BytesIO()
+    Image.fromarray(255 - stroke_image("7")).save(buffer, format="PNG")
+    png = buffer.getvalue()
+    assert to_mnist(open_image(png)).shape == (28, 28)
+    with pytest.raises(ImageError, match="not an image"):
+        open_image(b"this is text, not a picture")
+    with pytest.raises(ImageError, match="corrupt or truncated"):
+        open_image(png[: len(png) // 2])
+    with pytest.raises(ImageError, match="Cannot open"):
+        open_image(tmp_path / "missing.png")
