@@ -22,7 +22,7 @@ def _setting(default, help: str):
 class TrainConfig:
     """Everything that decides how a model is trained; stored in its history.json."""
 
-    epochs: int = _setting(12, "passes over the training images")
+    epochs: int = _setting(15, "passes over the training images")
     batch_size: int = _setting(128, "images per gradient step")
     hidden_units: int = _setting(128, "units in each of the two hidden Dense layers")
     learning_rate: float = _setting(2e-3, "Adam's starting learning rate")

@@ -87,10 +87,11 @@ def train(
         epochs=config.epochs,
         steps_per_epoch=steps_per_epoch,
         callbacks=[progress],
+        shuffle=False,  # the dataset shuffles itself
         verbose=0,
     )
     if progress.cancelled:
-        raise TrainingCancelled(f"Training was cancelled after {len(history.history.get('loss', []))} epoch(s)")
+        raise TrainingCancelled(f"Training was cancelled after {progress.epochs_done} complete epoch(s)")
     seconds = time.perf_counter() - started
     _, test_accuracy = model.evaluate(scale_pixels(data.x_test), data.y_test.astype(np.int32), verbose=0)
     log.info("Trained %d epochs in %.1f s: test accuracy %.4f", config.epochs, seconds, test_accuracy)
@@ -157,6 +158,7 @@ class _Progress(keras.callbacks.Callback):
         self.report = on_epoch_end
         self.should_stop = should_stop
         self.cancelled = False
+        self.epochs_done = 0
 
     def on_train_batch_end(self, batch, logs=None):
         if self.should_stop and self.should_stop():
@@ -164,12 +166,15 @@ class _Progress(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.cancelled:
+            return  # Keras ends the interrupted epoch too: it is not a complete one.
+        self.epochs_done = epoch + 1
         metrics = {m: float(logs[m]) for m in METRICS if m in (logs or {})}
         log.info(
             "epoch %d/%d: accuracy %.4f, val_accuracy %.4f, loss %.4f, val_loss %.4f",
             epoch + 1, self.epochs, *(metrics.get(m, float("nan")) for m in METRICS),
         )
-        if self.report and not self.cancelled:
+        if self.report:
             self.report(epoch + 1, metrics)
 
 

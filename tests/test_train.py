@@ -1,0 +1,61 @@
+"""Training on tiny data: per-epoch reports, cancellation, and saving a run."""
+
+import json
+
+import numpy as np
+import pytest
+
+from digitnet import TrainConfig, TrainingCancelled, load_classifier, save_run, train
+from digitnet.config import CURVES_FILENAME, HISTORY_FILENAME, MODEL_FILENAME
+from digitnet.history import load_history
+from digitnet.train import augment
+
+QUICK = TrainConfig(epochs=3, batch_size=16, hidden_units=32, learning_rate=1e-2)
+
+
+def test_reports_every_epoch_and_learns(tiny_mnist):
+    reports = []
+    run = train(QUICK, tiny_mnist, on_epoch_end=lambda epoch, metrics: reports.append((epoch, metrics)))
+    assert [epoch for epoch, _ in reports] == [1, 2, 3]
+    assert set(reports[0][1]) == {"accuracy", "val_accuracy", "loss", "val_loss"}
+    assert run.history["loss"][-1] < run.history["loss"][0]
+    assert len(run.history["val_accuracy"]) == 3
+    assert 0.0 <= run.test_accuracy <= 1.0
+
+
+def test_cancel_between_batches(tiny_mnist):
+    reports = []
+    with pytest.raises(TrainingCancelled, match="after 1 complete epoch"):
+        train(QUICK.replace(epochs=50), tiny_mnist, on_epoch_end=lambda epoch, metrics: reports.append(epoch),
+              should_stop=lambda: len(reports) >= 1)
+    assert reports == [1]
+
+
+def test_bad_config_is_refused(tiny_mnist):
+    with pytest.raises(ValueError, match="epochs"):
+        train(QUICK.replace(epochs=0), tiny_mnist)
+
+
+def test_save_run_writes_model_history_and_curves(tiny_mnist, tmp_path):
+    run = train(QUICK.replace(epochs=2), tiny_mnist)
+    model_path = save_run(run, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([MODEL_FILENAME, HISTORY_FILENAME, CURVES_FILENAME])
+    record = load_history(tmp_path / HISTORY_FILENAME)
+    assert record["config"]["epochs"] == 2
+    assert record["epochs_completed"] == 2
+    assert record["data"]["source"] == "tiny"
+    assert record["test_accuracy"] == pytest.approx(run.test_accuracy)
+    assert all(isinstance(v, float) for v in record["history"]["loss"])
+    assert (tmp_path / CURVES_FILENAME).read_bytes()[:4] == b"\x89PNG"
+    x = tiny_mnist.x_test.astype(np.float32) / 255
+    np.testing.assert_allclose(load_classifier(model_path).predict_proba(x),
+                               np.asarray(run.model(x, training=False)), rtol=1e-4, atol=1e-6)
+    json.dumps(record)
+
+
+def test_augment_moves_the_digit_but_keeps_its_ink(tiny_mnist):
+    x = tiny_mnist.x_train[:32].astype(np.float32) / 255
+    moved = np.asarray(augment(x, QUICK))
+    assert moved.shape == x.shape
+    assert not np.allclose(moved, x)
+    np.testing.assert_allclose(moved.sum(axis=(1, 2)), x.sum(axis=(1, 2)), rtol=0.35)
