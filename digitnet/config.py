@@ -36,6 +36,9 @@ class TrainConfig:
     max_shift_px: float = _setting(2.0, "largest random shift, in pixels")
     max_rotation_deg: float = _setting(10.0, "largest random rotation, in degrees")
     max_zoom: float = _setting(0.1, "largest random zoom, as a fraction")
+    max_stroke_change: float = _setting(
+        0.6, "largest random thickening or thinning of the strokes, as a fraction of a pixel per side"
+    )
     train_subset: int = _setting(0, "train on only this many training images (0 = all); for quick runs")
     seed: int = _setting(0, "random seed")
 

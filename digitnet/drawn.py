@@ -30,7 +30,7 @@ def make_drawn_set(x: np.ndarray, y: np.ndarray, n: int, seed: int = 0) -> list[
 def draw_like_a_person(digit: np.ndarray, form: str, rng: np.random.Generator) -> np.ndarray:
     """Enlarge a 28x28 MNIST digit to a random size and stroke, place it at random, render it as `form`."""
     height, width = (CANVAS_SIZE, CANVAS_SIZE) if form != "upload" else rng.integers(200, 600, size=2)
-    ink = _place(_restroke(_enlarge(digit, rng, min(height, width)), rng), height, width, rng)
+    ink = _place(_enlarge(_restroke(digit, rng), rng, min(height, width)), height, width, rng)
     if form == "canvas":
         return _render_canvas(ink, rng)
     if form == "layer":
@@ -44,20 +44,22 @@ def squash_to_28(image: np.ndarray) -> np.ndarray:
     return np.asarray(grey, dtype=np.float32) / 255.0
 
 
-def _enlarge(digit: np.ndarray, rng: np.random.Generator, side: int) -> Image.Image:
-    # MNIST digits fill 20 of their 28 pixels: scale so the digit itself is 25%..85% of the image.
-    digit_px = rng.uniform(0.25, 0.85) * side
-    size = max(28, round(28 * digit_px / 20))
-    return Image.fromarray(digit).resize((size, size), Image.Resampling.BICUBIC)
-
-
-def _restroke(image: Image.Image, rng: np.random.Generator) -> Image.Image:
-    """Thicken or thin the strokes in proportion to the digit's size, as different pens would."""
-    steps = round(rng.uniform(-0.04, 0.08) * image.width / 2)
+def _restroke(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
+    """Enlarge the digit 4x and thicken or thin its strokes, as a different pen would."""
+    image = Image.fromarray(digit).resize((112, 112), Image.Resampling.BICUBIC)
+    # Each step changes the width by 2 of these 112 pixels: from -1 to +2 px at MNIST's scale.
+    steps = int(rng.integers(-2, 5))
     pen = ImageFilter.MaxFilter(3) if steps > 0 else ImageFilter.MinFilter(3)
     for _ in range(abs(steps)):
         image = image.filter(pen)
     return image
+
+
+def _enlarge(image: Image.Image, rng: np.random.Generator, side: int) -> Image.Image:
+    # MNIST digits fill 20 of their 28 pixels: scale so the digit itself is 25%..85% of the image.
+    digit_px = rng.uniform(0.25, 0.85) * side
+    size = max(28, round(28 * digit_px / 20))
+    return image.resize((size, size), Image.Resampling.BICUBIC)
 
 
 def _place(image: Image.Image, height: int, width: int, rng: np.random.Generator) -> np.ndarray:
@@ -76,26 +78,29 @@ def _place(image: Image.Image, height: int, width: int, rng: np.random.Generator
 
 def _render_canvas(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Opaque RGBA: light ink on a dark background of a random colour, like the app's canvas."""
-    background = rng.uniform(0, 80, size=3)
-    colour = rng.uniform(180, 255, size=3)
+    background = rng.uniform(0, 80, size=3).astype(np.float32)
+    colour = rng.uniform(180, 255, size=3).astype(np.float32)
     rgb = background + ink[..., None] * (colour - background)
-    alpha = np.full(ink.shape + (1,), 255.0)
-    return np.concatenate([rgb, alpha], axis=-1).round().astype(np.uint8)
+    alpha = np.full(ink.shape + (1,), 255, dtype=np.float32)
+    return (np.concatenate([rgb, alpha], axis=-1) + 0.5).astype(np.uint8)
 
 
 def _render_layer(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """RGBA with a transparent background: the ink's colour, opaque where there is ink."""
     colour = rng.uniform(0, 255, size=3)
-    rgb = np.broadcast_to(colour, ink.shape + (3,))
-    return np.concatenate([rgb, 255 * ink[..., None]], axis=-1).round().astype(np.uint8)
+    rgb = np.broadcast_to(colour.astype(np.float32), ink.shape + (3,))
+    return (np.concatenate([rgb, 255 * ink[..., None]], axis=-1) + 0.5).astype(np.uint8)
 
 
 def _render_paper_photo(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """RGB dark ink on light paper, lit unevenly, with sensor noise."""
     height, width = ink.shape
-    rows, cols = np.mgrid[0:height, 0:width] / max(height, width)
-    light = 235 + rng.uniform(-40, 40) * (rows - 0.5) + rng.uniform(-40, 40) * (cols - 0.5)
-    paper = light[..., None] * rng.uniform(0.92, 1.0, size=3)
-    colour = rng.uniform(10, 70, size=3)
-    rgb = paper + ink[..., None] * (colour - paper) + rng.normal(0, 4, size=paper.shape)
-    return np.clip(rgb, 0, 255).round().astype(np.uint8)
+    side = max(height, width)
+    rows = np.arange(height, dtype=np.float32)[:, None] / side - 0.5
+    cols = np.arange(width, dtype=np.float32)[None, :] / side - 0.5
+    light = 235 + np.float32(rng.uniform(-40, 40)) * rows + np.float32(rng.uniform(-40, 40)) * cols
+    paper = light[..., None] * rng.uniform(0.92, 1.0, size=3).astype(np.float32)
+    colour = rng.uniform(10, 70, size=3).astype(np.float32)
+    noise = 4 * rng.standard_normal(paper.shape, dtype=np.float32)
+    rgb = paper + ink[..., None] * (colour - paper) + noise
+    return np.clip(rgb, 0, 255).astype(np.uint8)

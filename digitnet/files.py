@@ -23,6 +23,7 @@ def replaced_whole(path: str | os.PathLike) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=path.suffix, dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o644)  # mkstemp makes private files; models and histories are for everyone to read
     try:
         yield Path(tmp)
         os.replace(tmp, path)

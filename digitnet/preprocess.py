@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
 from digitnet.errors import BlankImageError, ImageError
 
@@ -17,6 +17,13 @@ FIELD = 28
 BOX = 20
 # Larger inputs are shrunk first: finer detail cannot survive the trip to 20x20 anyway.
 WORKING_SIZE = 512
+# Strokes are measured and made MNIST-like at this many times the 20x20 box: fine enough to
+# thicken or thin them a pixel at a time, small enough to be fast.
+STROKE_SCALE = 4
+# Most MNIST training digits' strokes are this wide, in pixels at STROKE_SCALE (the median is 12,
+# about 3 px in the 28x28 field); wider or thinner strokes are brought to the nearest end.
+MNIST_STROKE_RANGE = (9.0, 15.0)
+MAX_STROKE_STEPS = 4
 # Refuse to decode images with more pixels than this (a 10000x10000 image, a decompression bomb).
 MAX_PIXELS = 40_000_000
 # Ink weaker than this fraction of the strongest ink is paper texture, sensor noise or shadow.
@@ -36,7 +43,8 @@ def to_mnist(image: np.ndarray | Image.Image) -> np.ndarray:
     not an image.
     """
     ink = ink_map(image)
-    ink = _crop_to_ink(ink)
+    ink = _resize_long_side(_crop_to_ink(ink), STROKE_SCALE * BOX)
+    ink = _normalise_stroke(ink)
     digit = _fit_in_box(ink)
     return _centre_by_mass(digit)
 
@@ -159,7 +167,7 @@ def _dark_ink_on_paper(grey: np.ndarray) -> np.ndarray:
     the maximum), smoothed back to full size, so a shadow across a photo is not taken for ink.
     """
     height, width = grey.shape
-    block = max(1, min(height, width) // 8)
+    block = max(1, min(height, width) // 4)
     rows, cols = -(-height // block), -(-width // block)
     padded = np.pad(grey, ((0, rows * block - height), (0, cols * block - width)), mode="edge")
     coarse = padded.reshape(rows, block, cols, block).max(axis=(1, 3))
@@ -183,12 +191,45 @@ def _crop_to_ink(ink: np.ndarray) -> np.ndarray:
     return ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
+def _resize_long_side(ink: np.ndarray, side: int) -> np.ndarray:
+    height, width = ink.shape
+    scale = side / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.clip(_resize(ink, size), 0.0, 1.0)
+
+
+def stroke_width(ink: np.ndarray) -> float:
+    """The mean width of the strokes, in pixels: twice the inked area over its outline's length."""
+    mask = ink > 0.5
+    interior = mask.copy()
+    interior[1:] &= mask[:-1]
+    interior[:-1] &= mask[1:]
+    interior[:, 1:] &= mask[:, :-1]
+    interior[:, :-1] &= mask[:, 1:]
+    outline = np.count_nonzero(mask) - np.count_nonzero(interior)
+    return 2 * np.count_nonzero(mask) / max(outline, 1)
+
+
+def _normalise_stroke(ink: np.ndarray) -> np.ndarray:
+    """Bring strokes bolder or thinner than most of MNIST's back into MNIST's usual range.
+
+    A brush of fixed size makes a small digit bold and a large one thin; each 3x3 max (or min)
+    filter step widens (or narrows) the strokes by 2 pixels.
+    """
+    width = stroke_width(ink)
+    steps = round((np.clip(width, *MNIST_STROKE_RANGE) - width) / 2)
+    if steps == 0:
+        return ink
+    pen = ImageFilter.MaxFilter(3) if steps > 0 else ImageFilter.MinFilter(3)
+    image = Image.fromarray(ink, mode="F")
+    for _ in range(min(abs(steps), MAX_STROKE_STEPS)):
+        image = image.filter(pen)
+    return np.asarray(image)
+
+
 def _fit_in_box(ink: np.ndarray) -> np.ndarray:
     """Scale the cropped ink so its longer side is BOX pixels, keeping its aspect ratio."""
-    height, width = ink.shape
-    scale = BOX / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    digit = np.clip(_resize(ink, size), 0.0, None)
+    digit = _resize_long_side(ink, BOX)
     return digit / max(float(digit.max()), 1e-6)
 
 

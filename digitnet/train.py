@@ -146,7 +146,23 @@ def augment(images: tf.Tensor, config: TrainConfig) -> tf.Tensor:
         interpolation="BILINEAR",
         fill_mode="CONSTANT",
     )
-    return moved[..., 0]
+    return _restroke(moved[..., 0], config)
+
+
+def _restroke(images: tf.Tensor, config: TrainConfig) -> tf.Tensor:
+    """Thicken or thin each image's strokes by a random fraction of a pixel on every side.
+
+    Blends each image with its grey-level dilation (or erosion) over the pixel and its four
+    neighbours, as if another pen had drawn it. Shifted slices cost a fifth of a max-pool here.
+    """
+    n = tf.shape(images)[0]
+    padded = tf.pad(images, [[0, 0], [1, 1], [1, 1]])
+    neighbours = tf.stack(
+        [images, padded[:, :-2, 1:-1], padded[:, 2:, 1:-1], padded[:, 1:-1, :-2], padded[:, 1:-1, 2:]]
+    )
+    amount = tf.random.uniform([n, 1, 1], -config.max_stroke_change, config.max_stroke_change)
+    target = tf.where(amount > 0, tf.reduce_max(neighbours, axis=0), tf.reduce_min(neighbours, axis=0))
+    return images + tf.abs(amount) * (target - images)
 
 
 class _Progress(keras.callbacks.Callback):
