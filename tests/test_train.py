@@ -55,7 +55,14 @@ def test_save_run_writes_model_history_and_curves(tiny_mnist, tmp_path):
 
 def test_augment_moves_the_digit_but_keeps_its_ink(tiny_mnist):
     x = tiny_mnist.x_train[:32].astype(np.float32) / 255
-    moved = np.asarray(augment(x, QUICK))
+    moved = np.asarray(augment(x, QUICK.replace(max_stroke_change=0.0)))
     assert moved.shape == x.shape
     assert not np.allclose(moved, x)
     np.testing.assert_allclose(moved.sum(axis=(1, 2)), x.sum(axis=(1, 2)), rtol=0.35)
+
+
+def test_augment_thickens_and_thins_strokes(tiny_mnist):
+    x = tiny_mnist.x_train[:64].astype(np.float32) / 255
+    still = QUICK.replace(max_shift_px=0.0, max_rotation_deg=0.0, max_zoom=0.0, max_stroke_change=1.0)
+    ratio = np.asarray(augment(x, still)).sum(axis=(1, 2)) / x.sum(axis=(1, 2))
+    assert ratio.max() > 1.3 and ratio.min() < 0.7
