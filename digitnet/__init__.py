@@ -12,7 +12,7 @@ from digitnet.errors import (
 )
 from digitnet.model import Classifier, load_classifier
 from digitnet.preprocess import open_image, to_mnist
-from digitnet.train import TrainingRun, save_run, train
+from digitnet.training import TrainingRun, save_run, train
 
 __all__ = [
     "BlankImageError",

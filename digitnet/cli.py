@@ -15,7 +15,7 @@ from digitnet.errors import DigitnetError
 from digitnet.evaluate import drawn_accuracy, evaluate, format_confusion
 from digitnet.model import load_classifier
 from digitnet.preprocess import open_image, to_mnist
-from digitnet.train import save_run, train
+from digitnet.training import save_run, train
 
 log = logging.getLogger("digitnet")
 

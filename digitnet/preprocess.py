@@ -26,8 +26,10 @@ MNIST_STROKE_RANGE = (9.0, 15.0)
 MAX_STROKE_STEPS = 4
 # Refuse to decode images with more pixels than this (a 10000x10000 image, a decompression bomb).
 MAX_PIXELS = 40_000_000
-# Ink weaker than this fraction of the strongest ink is paper texture, sensor noise or shadow.
-NOISE_FLOOR = 0.2
+# Ink weaker than this fraction of the strongest is noise: on paper, its texture and shadows; on
+# a screen, only the faintest anti-aliasing.
+PAPER_NOISE_FLOOR = 0.25
+SCREEN_NOISE_FLOOR = 0.05
 # An image whose strongest ink differs from the background by less than this (0..1) is blank.
 MIN_CONTRAST = 0.08
 # Fewer ink pixels than this fraction of the image is a stray mark, not a digit.
@@ -52,6 +54,7 @@ def to_mnist(image: np.ndarray | Image.Image) -> np.ndarray:
 def ink_map(image: np.ndarray | Image.Image) -> np.ndarray:
     """Return a float32 map in [0, 1] of how much ink each pixel holds, 1 for the strongest ink."""
     pixels = _as_float_pixels(image)
+    noise_floor = SCREEN_NOISE_FLOOR
     if pixels.shape[2] == 4 and pixels[..., 3].min() < 0.99:
         # A layer with a transparent background: the ink is whatever is opaque.
         ink = pixels[..., 3]
@@ -60,9 +63,16 @@ def ink_map(image: np.ndarray | Image.Image) -> np.ndarray:
         background = np.median(_border(rgb), axis=0)
         if _luminance(background) >= 0.5:
             ink = _dark_ink_on_paper(_luminance(rgb))
+            noise_floor = PAPER_NOISE_FLOOR
         else:
             ink = np.linalg.norm(rgb - background, axis=-1) / np.sqrt(3.0)
-    return _normalise_ink(ink.astype(np.float32))
+    strongest = float(ink.max())
+    if strongest < MIN_CONTRAST:
+        raise BlankImageError("The image is blank: draw or upload a digit")
+    ink = np.clip((ink / strongest - noise_floor) / (1.0 - noise_floor), 0.0, 1.0).astype(np.float32)
+    if np.count_nonzero(ink > 0.5) < max(2, MIN_INK_FRACTION * ink.size):
+        raise BlankImageError("There is almost no ink: draw a bigger digit")
+    return ink
 
 
 def open_image(source: str | os.PathLike | bytes) -> Image.Image:
@@ -173,16 +183,6 @@ def _dark_ink_on_paper(grey: np.ndarray) -> np.ndarray:
     coarse = padded.reshape(rows, block, cols, block).max(axis=(1, 3))
     paper = _resize(coarse.astype(np.float32), (width, height))
     return np.clip(paper - grey, 0.0, None) / np.maximum(paper, 0.1)
-
-
-def _normalise_ink(ink: np.ndarray) -> np.ndarray:
-    strongest = float(ink.max())
-    if strongest < MIN_CONTRAST:
-        raise BlankImageError("The image is blank: draw or upload a digit")
-    ink = np.clip((ink / strongest - NOISE_FLOOR) / (1.0 - NOISE_FLOOR), 0.0, 1.0)
-    if np.count_nonzero(ink > 0.5) < max(2, MIN_INK_FRACTION * ink.size):
-        raise BlankImageError("There is almost no ink: draw a bigger digit")
-    return ink
 
 
 def _crop_to_ink(ink: np.ndarray) -> np.ndarray:

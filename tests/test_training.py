@@ -8,7 +8,7 @@ import pytest
 from digitnet import TrainConfig, TrainingCancelled, load_classifier, save_run, train
 from digitnet.config import CURVES_FILENAME, HISTORY_FILENAME, MODEL_FILENAME
 from digitnet.history import load_history
-from digitnet.train import augment
+from digitnet.training import augment
 
 QUICK = TrainConfig(epochs=3, batch_size=16, hidden_units=32, learning_rate=1e-2)
 
