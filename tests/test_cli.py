@@ -1,0 +1,92 @@
+"""`python -m digitnet`: help, exit codes and output of train, evaluate and predict."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT, stroke_image
+from digitnet.cli import main
+from digitnet.config import MODEL_FILENAME
+
+
+@pytest.fixture(scope="module")
+def tiny_npz(tiny_mnist, tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "tiny.npz"
+    np.savez(path, x_train=tiny_mnist.x_train, y_train=tiny_mnist.y_train,
+             x_test=tiny_mnist.x_test, y_test=tiny_mnist.y_test)
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tiny_npz, tmp_path_factory):
+    out = tmp_path_factory.mktemp("model")
+    assert main(["train", "--data", str(tiny_npz), "--out", str(out), "--epochs", "1",
+                 "--hidden-units", "8", "--batch-size", "32"]) == 0
+    return out / MODEL_FILENAME
+
+
+@pytest.mark.parametrize("command", [[], ["train"], ["evaluate"], ["predict"]])
+def test_help_explains_every_command(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(command + ["--help"])
+    assert exit_info.value.code == 0
+    assert "usage: python -m digitnet" in capsys.readouterr().out
+
+
+def test_train_help_lists_every_setting(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = capsys.readouterr().out
+    for flag in ("--epochs", "--batch-size", "--learning-rate", "--dropout", "--validation-split",
+                 "--augment", "--data", "--out"):
+        assert flag in out
+
+
+def test_train_writes_model_history_and_curves(tiny_model):
+    names = {p.name for p in tiny_model.parent.iterdir()}
+    assert names == {"digitnet.keras", "history.json", "training_curves.png"}
+
+
+def test_train_refuses_bad_settings_and_bad_data(tmp_path, tiny_npz):
+    assert main(["train", "--data", str(tiny_npz), "--out", str(tmp_path), "--epochs", "0"]) == 2
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, x_train=np.zeros((2, 28, 28), np.uint8))
+    assert main(["train", "--data", str(bad), "--out", str(tmp_path)]) == 1
+    assert not (tmp_path / MODEL_FILENAME).exists()
+
+
+def test_evaluate_prints_accuracy_and_confusion_matrix(tiny_model, tiny_npz, caplog):
+    caplog.set_level("INFO")
+    assert main(["evaluate", "--model", str(tiny_model), "--data", str(tiny_npz)]) == 0
+    assert "test accuracy:" in caplog.text
+    assert "true\\pred" in caplog.text
+
+
+def test_predict_reports_each_file_and_fails_on_bad_ones(tiny_model, tmp_path, capsys, caplog):
+    good = tmp_path / "seven.png"
+    Image.fromarray(255 - stroke_image("7")).save(good)
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    blank = tmp_path / "blank.png"
+    Image.new("L", (100, 100), 255).save(blank)
+    assert main(["predict", str(good), "--model", str(tiny_model)]) == 0
+    assert main(["predict", str(good), str(text), str(blank), "--model", str(tiny_model)]) == 1
+    out = capsys.readouterr().out
+    assert out.count("seven.png: ") == 2
+    assert "notes.png: error: " in caplog.text and "not an image" in caplog.text
+    assert "blank.png: error: " in caplog.text
+
+
+def test_missing_model_is_an_error_not_a_traceback(tmp_path, caplog):
+    assert main(["predict", "x.png", "--model", str(tmp_path / "none.keras")]) == 1
+    assert "No model file" in caplog.text
+
+
+def test_runs_as_a_module():
+    result = subprocess.run([sys.executable, "-m", "digitnet", "--help"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0
+    assert "train" in result.stdout and "predict" in result.stdout
