@@ -1,0 +1,279 @@
+"""digitnet: draw a digit and watch a neural network read it."""
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+from streamlit_drawable_canvas import st_canvas
+
+import digitnet
+from digitnet.auth import ADMIN_PASSWORD_ENV, password_matches
+from digitnet.jobs import JobStatus, TrainingJob
+from digitnet.prediction import Prediction, enlarge_pixels
+from digitnet.store import LoadedModel, ModelStore
+
+CANVAS_SIZE = 280
+# A 20 px brush on a 280 px canvas gives MNIST-like strokes once a digit is shrunk to 20x20.
+STROKE_WIDTH = 20
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
+
+st.set_page_config(page_title="digitnet: draw a digit", page_icon="✏️", layout="wide")
+
+
+@st.cache_resource
+def get_store() -> ModelStore:
+    return ModelStore()
+
+
+@st.cache_resource
+def get_job() -> TrainingJob:
+    return TrainingJob(get_store())
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the network...")
+def load_model(path: str, modified: float) -> LoadedModel:
+    """Load once per model file version: `modified` changes when a retrain replaces the file."""
+    return get_store().load(Path(path))
+
+
+def current_model() -> LoadedModel:
+    path = get_store().active_path()
+    try:
+        return load_model(str(path), path.stat().st_mtime)
+    except FileNotFoundError:  # the retrained model was removed a moment ago
+        shipped = get_store().shipped
+        return load_model(str(shipped), shipped.stat().st_mtime)
+
+
+def admin_password() -> str | None:
+    if os.environ.get(ADMIN_PASSWORD_ENV):
+        return os.environ[ADMIN_PASSWORD_ENV]
+    try:
+        return st.secrets.get(ADMIN_PASSWORD_ENV)
+    except FileNotFoundError:
+        return None
+
+
+def drawing_ui() -> object | None:
+    """The canvas and its Clear button; returns the drawing's RGBA array, or None before a stroke."""
+    if "canvas_version" not in st.session_state:
+        st.session_state.canvas_version = 0
+    result = st_canvas(
+        stroke_width=STROKE_WIDTH,
+        stroke_color="#FFFFFF",
+        background_color="#000000",
+        width=CANVAS_SIZE,
+        height=CANVAS_SIZE,
+        drawing_mode="freedraw",
+        return_image_data=True,
+        key=f"canvas-{st.session_state.canvas_version}",
+    )
+    if st.button("Clear", key="clear", icon=":material/delete:"):
+        st.session_state.canvas_version += 1  # a new key gives a new, empty canvas
+        st.rerun(scope="fragment")
+    return result.image_data
+
+
+def upload_ui() -> object | None:
+    """The file uploader; returns the opened image, or None (with a message) when there is none."""
+    upload = st.file_uploader("A photo or scan of one handwritten digit", type=UPLOAD_TYPES, key="upload")
+    if upload is None:
+        return None
+    try:
+        return digitnet.open_image(upload.getvalue())
+    except digitnet.ImageError as exc:
+        st.error(f"Cannot read this file: {exc}")
+        return None
+
+
+def probability_chart(prediction: Prediction) -> None:
+    data = pd.DataFrame(
+        {
+            "digit": [str(d) for d in range(10)],
+            "probability": prediction.probabilities.astype(float),
+            "top": [d == prediction.digit for d in range(10)],
+        }
+    )
+    st.vega_lite_chart(
+        data,
+        {
+            "height": 220,
+            "mark": {"type": "bar", "cornerRadiusEnd": 3},
+            "encoding": {
+                "x": {"field": "digit", "type": "ordinal", "axis": {"labelAngle": 0, "title": None}},
+                "y": {"field": "probability", "type": "quantitative", "scale": {"domain": [0, 1]},
+                      "axis": {"format": "%", "title": None}},
+                "color": {"condition": {"test": "datum.top", "value": "#e4572e"}, "value": "#8fb8de"},
+                "tooltip": [{"field": "digit"}, {"field": "probability", "format": ".1%"}],
+            },
+        },
+        width="stretch",
+    )
+
+
+def answer_ui(image, model: LoadedModel) -> None:
+    """The network's answer for `image`: the digit, a sentence, all ten bars and the 28x28 input."""
+    if image is None:
+        st.info("Draw a digit from 0 to 9 on the black square, and I'll tell you which one it is.")
+        return
+    try:
+        x = digitnet.to_mnist(image)
+    except digitnet.BlankImageError:
+        st.info("Draw a digit from 0 to 9 on the black square, and I'll tell you which one it is.")
+        return
+    except digitnet.ImageError as exc:
+        st.error(f"Cannot read this image: {exc}")
+        return
+    prediction = Prediction(model.classifier.predict_proba(x))
+    guess, seen = st.columns([1, 1])
+    with guess:
+        st.markdown(
+            f"<div data-testid='digit-answer' aria-label='The network reads a {prediction.digit}' "
+            f"style='font-size:7rem;font-weight:700;line-height:1;text-align:center'>{prediction.digit}</div>",
+            unsafe_allow_html=True,
+        )
+        st.markdown(f"**{prediction.sentence()}**")
+    with seen:
+        st.image(enlarge_pixels(x), caption="What the network sees: 28 x 28 pixels", width=224)
+    probability_chart(prediction)
+
+
+@st.fragment
+def draw_and_read() -> None:
+    """Canvas (or upload) and answer in one fragment: a stroke reruns only this part of the page."""
+    model = current_model()
+    source = st.segmented_control("Input", ["Draw", "Upload a photo"], default="Draw", key="source",
+                                  label_visibility="collapsed")
+    left, right = st.columns([1, 1.4], gap="large")
+    with left:
+        image = upload_ui() if source == "Upload a photo" else drawing_ui()
+    with right:
+        answer_ui(image, model)
+
+
+def curves_ui(history: dict) -> None:
+    curves = history["history"]
+    epochs = pd.Index(range(1, len(curves["loss"]) + 1), name="epoch")
+    accuracy, loss = st.columns(2)
+    with accuracy:
+        st.caption("Accuracy (higher is better)")
+        st.line_chart(pd.DataFrame({"training": curves["accuracy"], "validation": curves["val_accuracy"]},
+                                   index=epochs), height=220)
+    with loss:
+        st.caption("Loss (lower is better)")
+        st.line_chart(pd.DataFrame({"training": curves["loss"], "validation": curves["val_loss"]},
+                                   index=epochs), height=220)
+
+
+def model_card_ui(model: LoadedModel) -> None:
+    history = model.history or {}
+    rows = {
+        "Model": "retrained here" if model.path != get_store().shipped else "shipped with digitnet",
+        "Test accuracy (10,000 MNIST digits)": f"{history['test_accuracy']:.2%}" if history else "unknown",
+        "Trained": history.get("trained_at", "unknown").replace("T", " "),
+        "Epochs": str(history.get("epochs_completed", "unknown")),
+        "Parameters": f"{model.classifier.num_parameters:,}",
+    }
+    st.table(pd.DataFrame({"": list(rows.values())}, index=list(rows)))
+
+
+def retrain_form_ui(job_running: bool, allowed: bool) -> digitnet.TrainConfig | None:
+    """The retraining settings and button; returns the settings when Retrain is clicked."""
+    defaults = digitnet.TrainConfig()
+    epochs = st.number_input("Epochs", 1, 100, defaults.epochs, key="epochs")
+    batch_size = st.select_slider("Batch size", [16, 32, 64, 128, 256, 512], defaults.batch_size, key="batch_size")
+    hidden_units = st.select_slider("Hidden units per layer", [16, 32, 64, 128, 256, 512], defaults.hidden_units,
+                                    key="hidden_units")
+    learning_rate = st.number_input("Learning rate", 1e-5, 0.5, defaults.learning_rate, format="%.4f",
+                                    key="learning_rate")
+    validation_split = st.slider("Validation split", 0.05, 0.5, defaults.validation_split, 0.05,
+                                 key="validation_split")
+    with st.expander("Advanced"):
+        train_subset = st.number_input("Training images (0 = all 60,000)", 0, 60_000, defaults.train_subset,
+                                       step=1000, key="train_subset")
+        augment = st.checkbox("Distort the training digits at random", defaults.augment, key="augment")
+    clicked = st.button("Retrain", key="retrain", type="primary", disabled=job_running or not allowed,
+                        icon=":material/model_training:")
+    if not clicked:
+        return None
+    return defaults.replace(epochs=int(epochs), batch_size=int(batch_size), hidden_units=int(hidden_units),
+                            learning_rate=float(learning_rate), validation_split=float(validation_split),
+                            train_subset=int(train_subset), augment=bool(augment))
+
+
+def progress_ui(status: JobStatus, allowed: bool) -> None:
+    if status.running:
+        left = status.seconds_left()
+        eta = f", about {left:.0f} s left" if left is not None else ""
+        st.progress(status.fraction_done, text=f"Epoch {status.epochs_done} of {status.config.epochs}{eta}")
+        st.caption(status.message)
+        if status.history:
+            curves = status.history
+            st.line_chart(pd.DataFrame({"training": curves["accuracy"], "validation": curves["val_accuracy"]},
+                                       index=range(1, len(curves["accuracy"]) + 1)), height=160)
+        if st.button("Cancel", key="cancel", disabled=not allowed, icon=":material/cancel:"):
+            get_job().cancel()
+    elif status.state == "succeeded":
+        st.success(status.message)
+    elif status.state in ("failed", "cancelled"):
+        st.warning(status.message)
+
+
+def training_watch(allowed: bool) -> None:
+    """Polls the shared job; reruns the whole page when a run starts or ends, so the new model loads."""
+    status = get_job().status()
+    if st.session_state.get("watched_running", False) != status.running:
+        st.session_state.watched_running = status.running
+        st.rerun()
+    progress_ui(status, allowed)
+
+
+# The page
+
+st.title("✏️ Draw a digit, watch a neural network read it")
+st.caption(
+    "A small neural network trained on 60,000 handwritten digits (MNIST) reads your drawing. "
+    "It shows its answer, how sure it is, and the tiny 28 x 28 picture it actually looks at."
+)
+
+model = current_model()
+for warning in model.warnings:
+    st.warning(warning)
+
+draw_and_read()
+
+st.subheader("How the network learned")
+st.caption("Accuracy and loss after each pass (epoch) over the training digits. Validation digits were never "
+           "trained on; they show how well it does on digits it has not seen.")
+curves_col, card_col = st.columns([2.2, 1], gap="large")
+with curves_col:
+    if model.history:
+        curves_ui(model.history)
+    else:
+        st.info("This model has no training history to show.")
+with card_col:
+    model_card_ui(model)
+
+with st.sidebar:
+    st.header("Retrain the network")
+    allowed = True
+    expected = admin_password()
+    if expected:
+        allowed = password_matches(st.text_input("Admin password", type="password", key="password"), expected)
+        if not allowed:
+            st.caption("Retraining and restoring need the admin password.")
+    job = get_job()
+    status = job.status()
+    config = retrain_form_ui(status.running, allowed)
+    if config and not job.start(config):
+        st.warning("A training is already running: wait for it to finish.")
+    if get_store().is_retrained():
+        if st.button("Restore shipped model", key="restore", disabled=status.running or not allowed,
+                     icon=":material/restore:"):
+            get_store().restore_shipped()
+            st.rerun()
+    running = job.status().running
+    st.session_state.watched_running = running
+    # Poll each second while a training runs; otherwise just often enough to notice another session's.
+    st.fragment(training_watch, run_every=1.0 if running else 5.0)(allowed)

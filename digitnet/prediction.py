@@ -1,0 +1,53 @@
+"""What the network answers for one drawing, in numbers and in plain words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# Below this probability for its top digit the model is "not sure".
+CONFIDENT = 0.7
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The ten probabilities for one drawing, with the top digit and the runner-up."""
+
+    probabilities: np.ndarray
+
+    @property
+    def digit(self) -> int:
+        return int(np.argmax(self.probabilities))
+
+    @property
+    def confidence(self) -> float:
+        return float(self.probabilities[self.digit])
+
+    @property
+    def runner_up(self) -> int:
+        return int(np.argsort(self.probabilities)[-2])
+
+    @property
+    def is_sure(self) -> bool:
+        return self.confidence >= CONFIDENT
+
+    def sentence(self) -> str:
+        """The answer in plain words, for people who have never heard of MNIST."""
+        if self.is_sure:
+            return f"I'm {self.confidence:.0%} sure this is a {self.digit}."
+        return (
+            f"I'm not sure: it looks most like a {self.digit} ({self.confidence:.0%}), "
+            f"but it could be a {self.runner_up} ({self.probabilities[self.runner_up]:.0%})."
+        )
+
+
+def enlarge_pixels(x: np.ndarray, scale: int = 8) -> np.ndarray:
+    """A (28, 28) image in [0, 1] as uint8 greyscale, each pixel a `scale`-sized square with a grid line."""
+    big = np.kron(np.clip(x, 0, 1) * 255, np.ones((scale, scale))).astype(np.uint8)
+    grid = np.zeros_like(big, dtype=bool)
+    grid[::scale, :] = True
+    grid[:, ::scale] = True
+    # A dim grey grid shows the individual pixels on black and white alike.
+    big[grid] = np.where(big[grid] > 128, 200, 60)
+    return big

@@ -1,0 +1,73 @@
+"""Where the model in use lives: the shipped one, or the last successful retrain beside it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from digitnet.config import HISTORY_FILENAME, MODEL_FILENAME, MODELS_DIR, SHIPPED_MODEL
+from digitnet.errors import ModelFileError
+from digitnet.history import history_path, load_history
+from digitnet.model import Classifier, load_classifier
+from digitnet.training import TrainingRun, save_run
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A classifier ready to use, its history (None if unreadable), and what went wrong on the way."""
+
+    classifier: Classifier
+    history: dict | None
+    path: Path
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ModelStore:
+    """The shipped model is never written to; retrains go to their own folder and win while present."""
+
+    shipped: Path = SHIPPED_MODEL
+    retrained_dir: Path = MODELS_DIR / "retrained"
+
+    @property
+    def retrained(self) -> Path:
+        return self.retrained_dir / MODEL_FILENAME
+
+    def active_path(self) -> Path:
+        """The model file sessions should use now."""
+        return self.retrained if self.retrained.is_file() else self.shipped
+
+    def is_retrained(self) -> bool:
+        return self.retrained.is_file()
+
+    def save(self, run: TrainingRun) -> Path:
+        """Save a finished run as the model in use."""
+        return save_run(run, self.retrained_dir)
+
+    def restore_shipped(self) -> None:
+        """Go back to the shipped model by removing the retrained one."""
+        for name in (MODEL_FILENAME, HISTORY_FILENAME):
+            (self.retrained_dir / name).unlink(missing_ok=True)
+        log.info("Restored the shipped model")
+
+    def load(self, path: Path | None = None) -> LoadedModel:
+        """Load `path` (default: the active model), falling back to the shipped model if it is broken."""
+        path = path or self.active_path()
+        warnings = []
+        try:
+            classifier = load_classifier(path)
+        except ModelFileError as exc:
+            if path == self.shipped:
+                raise
+            warnings.append(f"The retrained model could not be loaded ({exc}); using the shipped model.")
+            path = self.shipped
+            classifier = load_classifier(path)
+        try:
+            history = load_history(history_path(path))
+        except ModelFileError as exc:
+            warnings.append(f"No training curves to show: {exc}")
+            history = None
+        return LoadedModel(classifier, history, path, tuple(warnings))
