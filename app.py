@@ -69,10 +69,12 @@ def drawing_ui() -> object | None:
         return_image_data=True,
         key=f"canvas-{st.session_state.canvas_version}",
     )
-    if st.button("Clear", key="clear", icon=":material/delete:"):
-        st.session_state.canvas_version += 1  # a new key gives a new, empty canvas
-        st.rerun(scope="fragment")
+    st.button("Clear", key="clear", icon=":material/delete:", on_click=clear_canvas)
     return result.image_data
+
+
+def clear_canvas() -> None:
+    st.session_state.canvas_version += 1  # a new key gives a new, empty canvas
 
 
 def upload_ui() -> object | None:
@@ -147,6 +149,7 @@ def draw_and_read() -> None:
                                   label_visibility="collapsed")
     left, right = st.columns([1, 1.4], gap="large")
     with left:
+        st.space("small")  # room for the canvas' own toolbar above it
         image = upload_ui() if source == "Upload a photo" else drawing_ui()
     with right:
         answer_ui(image, model)
@@ -170,12 +173,12 @@ def model_card_ui(model: LoadedModel) -> None:
     history = model.history or {}
     rows = {
         "Model": "retrained here" if model.path != get_store().shipped else "shipped with digitnet",
-        "Test accuracy (10,000 MNIST digits)": f"{history['test_accuracy']:.2%}" if history else "unknown",
+        "Test accuracy on 10,000 MNIST digits": f"{history['test_accuracy']:.2%}" if history else "unknown",
         "Trained": history.get("trained_at", "unknown").replace("T", " "),
         "Epochs": str(history.get("epochs_completed", "unknown")),
         "Parameters": f"{model.classifier.num_parameters:,}",
     }
-    st.table(pd.DataFrame({"": list(rows.values())}, index=list(rows)))
+    st.markdown("\n".join(f"- **{name}:** {value}" for name, value in rows.items()))
 
 
 def retrain_form_ui(job_running: bool, allowed: bool) -> digitnet.TrainConfig | None:
@@ -266,7 +269,9 @@ with st.sidebar:
     job = get_job()
     status = job.status()
     config = retrain_form_ui(status.running, allowed)
-    if config and not job.start(config):
+    if config:
+        if job.start(config):
+            st.rerun()  # show the running state at once: progress, and the controls disabled
         st.warning("A training is already running: wait for it to finish.")
     if get_store().is_retrained():
         if st.button("Restore shipped model", key="restore", disabled=status.running or not allowed,

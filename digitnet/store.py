@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from digitnet.config import HISTORY_FILENAME, MODEL_FILENAME, MODELS_DIR, SHIPPED_MODEL
@@ -13,6 +14,9 @@ from digitnet.model import Classifier, load_classifier
 from digitnet.training import TrainingRun, save_run
 
 log = logging.getLogger(__name__)
+
+RETRAINED_ENV = "DIGITNET_RETRAINED_DIR"
+DEFAULT_RETRAINED_DIR = MODELS_DIR / "retrained"
 
 
 @dataclass(frozen=True)
@@ -30,7 +34,7 @@ class ModelStore:
     """The shipped model is never written to; retrains go to their own folder and win while present."""
 
     shipped: Path = SHIPPED_MODEL
-    retrained_dir: Path = MODELS_DIR / "retrained"
+    retrained_dir: Path = field(default_factory=lambda: Path(os.environ.get(RETRAINED_ENV, DEFAULT_RETRAINED_DIR)))
 
     @property
     def retrained(self) -> Path:

@@ -1,0 +1,139 @@
+"""The page under Streamlit's AppTest, with a stand-in for the drawing canvas component."""
+
+import io
+import sys
+import time
+import types
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT, as_canvas, stroke_image
+from digitnet.auth import ADMIN_PASSWORD_ENV
+from digitnet.store import RETRAINED_ENV
+
+TIMEOUT = 60  # the first run imports TensorFlow
+
+
+class FakeCanvas:
+    """Stands in for streamlit_drawable_canvas, which needs a browser: returns the drawing we set."""
+
+    def __init__(self):
+        self.image = None
+        self.calls = []
+
+    def st_canvas(self, **kwargs):
+        self.calls.append(kwargs)
+        return types.SimpleNamespace(image_data=self.image)
+
+
+@pytest.fixture
+def canvas(monkeypatch, tmp_path, tiny_mnist):
+    fake = FakeCanvas()
+    module = types.ModuleType("streamlit_drawable_canvas")
+    module.st_canvas = fake.st_canvas
+    monkeypatch.setitem(sys.modules, "streamlit_drawable_canvas", module)
+    monkeypatch.setenv(RETRAINED_ENV, str(tmp_path / "retrained"))
+    monkeypatch.delenv(ADMIN_PASSWORD_ENV, raising=False)
+    return fake
+
+
+def run_app() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [e.value for e in at.info] + [e.value for e in at.error]
+    parts += [e.value for e in at.warning] + [e.value for e in at.success] + [c.value for c in at.caption]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_blank_page_prompts_to_draw(canvas):
+    at = run_app()
+    assert "Draw a digit from 0 to 9" in at.info[0].value
+    assert not at.error
+    call = canvas.calls[-1]
+    assert call["return_image_data"] is True
+    assert call["width"] >= 280 and call["height"] >= 280
+    assert call["key"].startswith("canvas-")
+    assert "Test accuracy on 10,000 MNIST digits" in texts(at)
+
+
+def test_blank_canvas_is_a_prompt_not_an_error(canvas):
+    canvas.image = as_canvas(np.zeros((280, 280), np.uint8))
+    at = run_app()
+    assert "Draw a digit" in at.info[0].value
+    assert not at.error
+
+
+@pytest.mark.parametrize("digit", ["1", "0", "7"])
+def test_a_drawing_is_read(canvas, digit):
+    canvas.image = as_canvas(stroke_image(digit))
+    at = run_app()
+    page = texts(at)
+    assert f"this is a {digit}." in page or f"most like a {digit}" in page
+    assert any(f">{digit}</div>" in m.value for m in at.markdown)
+    assert len(at.get("image")) >= 1  # the 28x28 preview
+    assert len(at.get("vega_lite_chart")) >= 1  # the ten probabilities
+
+
+def test_clear_gives_a_new_empty_canvas(canvas):
+    canvas.image = as_canvas(stroke_image("7"))
+    at = run_app()
+    first_key = canvas.calls[-1]["key"]
+    canvas.image = None
+    at.button(key="clear").click().run()
+    assert canvas.calls[-1]["key"] != first_key
+
+
+def test_upload_of_a_non_image_shows_an_error(canvas):
+    at = run_app()
+    at.segmented_control(key="source").set_value("Upload a photo").run()
+    at.file_uploader(key="upload").upload("digit.png", b"definitely not a png", "image/png").run()
+    assert not at.exception
+    assert "not an image" in at.error[0].value
+
+
+def test_upload_of_a_photo_is_read(canvas):
+    buffer = io.BytesIO()
+    Image.fromarray(255 - stroke_image("1")).save(buffer, format="PNG")
+    at = run_app()
+    at.segmented_control(key="source").set_value("Upload a photo").run()
+    at.file_uploader(key="upload").upload("one.png", buffer.getvalue(), "image/png").run()
+    assert "this is a 1." in texts(at) or "most like a 1" in texts(at)
+
+
+def test_password_gate(canvas, monkeypatch):
+    monkeypatch.setenv(ADMIN_PASSWORD_ENV, "s3cret-pw")
+    at = run_app()
+    assert at.button(key="retrain").disabled
+    at.text_input(key="password").input("wrong").run()
+    assert at.button(key="retrain").disabled
+    at.text_input(key="password").input("s3cret-pw").run()
+    assert not at.button(key="retrain").disabled
+    assert "s3cret-pw" not in texts(at)
+
+
+def test_retrain_controls_are_disabled_while_a_job_runs(canvas, monkeypatch, tmp_path, tiny_mnist):
+    data = tmp_path / "tiny.npz"
+    np.savez(data, x_train=tiny_mnist.x_train, y_train=tiny_mnist.y_train,
+             x_test=tiny_mnist.x_test, y_test=tiny_mnist.y_test)
+    monkeypatch.setenv("DIGITNET_MNIST", str(data))
+    at = run_app()
+    at.number_input(key="epochs").set_value(100)
+    at.button(key="retrain").click().run()
+    assert not at.exception
+    assert at.button(key="retrain").disabled
+    assert at.progress[0].text.startswith("Epoch ")
+    at.button(key="cancel").click().run()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and at.button(key="retrain").disabled:
+        time.sleep(0.5)
+        at.run()
+    assert not at.button(key="retrain").disabled
+    assert "cancelled" in texts(at)

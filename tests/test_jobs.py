@@ -1,0 +1,103 @@
+"""The shared training job on its own: one at a time, cancel, failure keeps the old model, success swaps it."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from digitnet import DataError, TrainConfig
+from digitnet.jobs import CANCELLED, FAILED, SUCCEEDED, TrainingJob
+from digitnet.model import build_model, save_model
+from digitnet.store import ModelStore
+
+QUICK = TrainConfig(epochs=2, batch_size=16, hidden_units=16, learning_rate=1e-2)
+
+
+@pytest.fixture
+def store(tmp_path):
+    shipped = tmp_path / "shipped" / "digitnet.keras"
+    save_model(build_model(QUICK), shipped)
+    return ModelStore(shipped=shipped, retrained_dir=tmp_path / "retrained")
+
+
+def test_success_saves_and_swaps_the_model(store, tiny_mnist):
+    job = TrainingJob(store, load_data=lambda: tiny_mnist)
+    assert store.active_path() == store.shipped
+    assert job.start(QUICK)
+    status = job.wait(120)
+    assert status.state == SUCCEEDED, status.message
+    assert status.epochs_done == 2 and len(status.history["val_accuracy"]) == 2
+    assert store.active_path() == store.retrained
+    loaded = store.load()
+    assert loaded.path == store.retrained and loaded.history["config"]["epochs"] == 2
+
+
+def test_only_one_training_at_a_time_and_cancel(store, tiny_mnist):
+    release = threading.Event()
+
+    def slow_data():
+        release.wait(30)
+        return tiny_mnist
+
+    job = TrainingJob(store, load_data=slow_data)
+    assert job.start(QUICK.replace(epochs=200))
+    assert job.status().running
+    assert not job.start(QUICK)
+    job.cancel()
+    release.set()
+    status = job.wait(120)
+    assert status.state == CANCELLED
+    assert "unchanged" in status.message
+    assert store.active_path() == store.shipped
+    assert job.start(QUICK)  # a new run may start once the last one ended
+    assert job.wait(120).state == SUCCEEDED
+
+
+def test_failure_keeps_the_model_in_use(store, tiny_mnist):
+    good = TrainingJob(store, load_data=lambda: tiny_mnist)
+    good.start(QUICK)
+    good.wait(120)
+    before = store.retrained.read_bytes()
+
+    def broken_data():
+        raise DataError("y_train must hold labels 0..9, found 0..12")
+
+    job = TrainingJob(store, load_data=broken_data)
+    job.start(QUICK)
+    status = job.wait(60)
+    assert status.state == FAILED
+    assert "labels 0..9" in status.message and "unchanged" in status.message
+    assert store.retrained.read_bytes() == before
+
+
+def test_failure_while_saving_keeps_the_model_in_use(store, tiny_mnist, monkeypatch):
+    def disk_full(run):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store.__class__, "save", lambda self, run: disk_full(run))
+    job = TrainingJob(store, load_data=lambda: tiny_mnist)
+    job.start(QUICK)
+    status = job.wait(120)
+    assert status.state == FAILED and "No space left" in status.message
+    assert store.active_path() == store.shipped
+
+
+def test_progress_and_time_left(store, tiny_mnist):
+    job = TrainingJob(store, load_data=lambda: tiny_mnist)
+    job.start(QUICK)
+    status = job.wait(120)
+    assert status.fraction_done == 1.0
+    assert status.seconds_left() is None  # finished: nothing left to estimate
+
+
+def test_restore_shipped_and_broken_retrained_model_falls_back(store, tiny_mnist):
+    job = TrainingJob(store, load_data=lambda: tiny_mnist)
+    job.start(QUICK)
+    job.wait(120)
+    store.retrained.write_bytes(b"truncated")
+    loaded = store.load()
+    assert loaded.path == store.shipped
+    assert "could not be loaded" in loaded.warnings[0]
+    store.restore_shipped()
+    assert store.active_path() == store.shipped
+    assert np.isfinite(store.load().classifier.predict_proba(np.zeros((28, 28)))).all()
