@@ -1,0 +1,148 @@
+"""The real page in headless Chromium: draw with the mouse, read the answer, clear, retrain."""
+
+import math
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from digitnet.store import RETRAINED_ENV
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+CANVAS = '[data-testid="stBidiComponentIsolated"] canvas.upper-canvas'
+ANSWER = '[data-testid="digit-answer"]'
+SCREENSHOT = ROOT / "docs" / "screenshot.png"
+
+# Strokes in canvas pixels (the canvas is 280 x 280).
+DIGITS = {
+    "1": [[(145, 45), (140, 140), (138, 235)]],
+    "0": [[(140 + 55 * math.sin(t / 20 * 2 * math.pi), 140 - 90 * math.cos(t / 20 * 2 * math.pi))
+           for t in range(21)]],
+    "7": [[(75, 60), (205, 60), (160, 140), (120, 235)]],
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        message = "Chromium not found at /usr/bin/chromium: install it with `sudo apt-get install -y chromium`"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def server(mnist_path, tmp_path_factory):
+    """`streamlit run app.py` on a free local port, with its own folder for retrained models."""
+    port = free_port()
+    env = {**os.environ, "DIGITNET_MNIST": str(mnist_path),
+           RETRAINED_ENV: str(tmp_path_factory.mktemp("retrained"))}
+    env.pop("DIGITNET_ADMIN_PASSWORD", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+         "--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1", "--server.port", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        process.kill()
+        pytest.fail("streamlit did not start within 60 s")
+    yield url
+    process.terminate()
+    process.wait(10)
+
+
+@pytest.fixture
+def page(browser, server):
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page.goto(server)
+    page.locator(CANVAS).wait_for(timeout=60_000)
+    page.get_by_role("button", name="Retrain").wait_for(timeout=60_000)
+    page.wait_for_timeout(500)  # let the sidebar and columns settle before measuring the canvas
+    yield page
+    page.close()
+
+
+def draw(page, digit: str) -> None:
+    box = page.locator(CANVAS).bounding_box()
+    for stroke in DIGITS[digit]:
+        x, y = stroke[0]
+        page.mouse.move(box["x"] + x, box["y"] + y)
+        page.mouse.down()
+        for x, y in stroke[1:]:
+            page.mouse.move(box["x"] + x, box["y"] + y, steps=8)
+        page.mouse.up()
+
+
+def answer(page) -> str:
+    page.locator(ANSWER).wait_for(timeout=30_000)
+    return page.locator(ANSWER).inner_text().strip()
+
+
+def clear(page) -> None:
+    page.get_by_role("button", name="Clear").click()
+    page.locator(ANSWER).wait_for(state="detached", timeout=30_000)
+
+
+def test_drawn_digits_are_read_and_clear_empties_the_canvas(page):
+    for digit in ("1", "0", "7"):
+        draw(page, digit)
+        assert answer(page) == digit
+        expect_sentence = page.get_by_text(re.compile(rf"(this is a {digit}\.|most like a {digit})"))
+        assert expect_sentence.count() == 1
+        if digit == "7":
+            SCREENSHOT.parent.mkdir(exist_ok=True)
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(SCREENSHOT), full_page=True)
+        clear(page)
+        assert page.get_by_text("Draw a digit from 0 to 9").count() == 1
+
+
+def test_retrain_from_the_sidebar_shows_progress_then_new_curves(page):
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    epochs = sidebar.get_by_label("Epochs")
+    epochs.fill("3")
+    epochs.press("Enter")
+    sidebar.get_by_text("Advanced").click()
+    subset = sidebar.get_by_label("Training images (0 = all 60,000)")
+    subset.fill("3000")
+    subset.press("Enter")
+    page.wait_for_timeout(500)
+    sidebar.get_by_role("button", name="Retrain").click()
+    sidebar.get_by_text(re.compile(r"Epoch \d of 3")).first.wait_for(timeout=60_000)
+    assert sidebar.get_by_role("button", name="Retrain").is_disabled()
+    page.get_by_text(re.compile(r"Done: test accuracy")).wait_for(timeout=120_000)
+    page.get_by_text("retrained here").wait_for(timeout=30_000)
+    assert page.get_by_text(re.compile(r"Epochs:\s*3")).count() == 1
+    draw(page, "7")
+    assert answer(page) in "0123456789"
