@@ -155,18 +155,39 @@ def draw_and_read() -> None:
         answer_ui(image, model)
 
 
+def curves_chart(curves: dict[str, list[float]], metric: str, height: int = 220) -> None:
+    """One metric per epoch, training and validation, with a legend and a y-axis fitted to the data."""
+    epochs = range(1, len(curves[metric]) + 1)
+    data = pd.concat(
+        [
+            pd.DataFrame({"epoch": epochs, metric: curves[metric], "data": "training"}),
+            pd.DataFrame({"epoch": epochs, metric: curves[f"val_{metric}"], "data": "validation"}),
+        ]
+    )
+    st.vega_lite_chart(
+        data,
+        {
+            "height": height,
+            "mark": {"type": "line", "point": True},
+            "encoding": {
+                "x": {"field": "epoch", "type": "quantitative", "axis": {"tickMinStep": 1}},
+                "y": {"field": metric, "type": "quantitative", "scale": {"zero": False}},
+                "color": {"field": "data", "type": "nominal", "legend": {"orient": "bottom", "title": None},
+                          "scale": {"range": ["#1f77b4", "#ff7f0e"]}},
+            },
+        },
+        width="stretch",
+    )
+
+
 def curves_ui(history: dict) -> None:
-    curves = history["history"]
-    epochs = pd.Index(range(1, len(curves["loss"]) + 1), name="epoch")
     accuracy, loss = st.columns(2)
     with accuracy:
         st.caption("Accuracy (higher is better)")
-        st.line_chart(pd.DataFrame({"training": curves["accuracy"], "validation": curves["val_accuracy"]},
-                                   index=epochs), height=220)
+        curves_chart(history["history"], "accuracy")
     with loss:
         st.caption("Loss (lower is better)")
-        st.line_chart(pd.DataFrame({"training": curves["loss"], "validation": curves["val_loss"]},
-                                   index=epochs), height=220)
+        curves_chart(history["history"], "loss")
 
 
 def model_card_ui(model: LoadedModel) -> None:
@@ -212,9 +233,7 @@ def progress_ui(status: JobStatus, allowed: bool) -> None:
         st.progress(status.fraction_done, text=f"Epoch {status.epochs_done} of {status.config.epochs}{eta}")
         st.caption(status.message)
         if status.history:
-            curves = status.history
-            st.line_chart(pd.DataFrame({"training": curves["accuracy"], "validation": curves["val_accuracy"]},
-                                       index=range(1, len(curves["accuracy"]) + 1)), height=160)
+            curves_chart(status.history, "accuracy", height=160)
         if st.button("Cancel", key="cancel", disabled=not allowed, icon=":material/cancel:"):
             get_job().cancel()
     elif status.state == "succeeded":
