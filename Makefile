@@ -25,3 +25,6 @@ test: $(VENV)/.installed-dev
 
 clean:
 	rm -rf $(VENV)
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.run

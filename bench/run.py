@@ -1,0 +1,283 @@
+"""Benchmarks: accuracy, per-drawing latency, retrain time, the page in Chromium, memory.
+
+Every figure is measured against a baseline in the same run, because these machines are noisy and a
+ratio holds where a time does not. Prints one table and writes bench/results.json.
+
+    python -m bench.run            # everything, a few minutes on 2 cores
+    python -m bench.run --quick    # skip the two full retrains and the page
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results.json"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+log = logging.getLogger("bench")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table: a figure, what it is compared with, and the goal."""
+
+    name: str
+    value: float
+    unit: str
+    baseline: float | None = None
+    baseline_name: str = ""
+    target: str = ""
+    met: bool | None = None
+
+    @property
+    def ratio(self) -> float | None:
+        """baseline / value for times (how many times faster), value / baseline otherwise."""
+        if not self.baseline:
+            return None
+        return self.baseline / self.value if self.unit in ("ms", "s") else self.value / self.baseline
+
+
+def format_table(rows: list[Row]) -> str:
+    lines = [f"{'figure':44} {'value':>12} {'baseline':>24} {'ratio':>8}  target",
+             "-" * 110]
+    for row in rows:
+        baseline = f"{row.baseline:.4g} {row.baseline_name}" if row.baseline is not None else ""
+        ratio = f"{row.ratio:.2f}x" if row.ratio is not None else ""
+        verdict = {True: " (met)", False: " (NOT met)", None: ""}[row.met]
+        lines.append(f"{row.name:44} {row.value:>9.4g} {row.unit:2} {baseline:>24} {ratio:>8}  {row.target}{verdict}")
+    return "\n".join(lines)
+
+
+def write_results(rows: list[Row], path: Path = RESULTS) -> None:
+    records = [{**asdict(row), "ratio": row.ratio} for row in rows]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "rows": records}, indent=2))
+
+
+def timed_calls(function, calls: int, warmup: int = 20) -> list[float]:
+    """Wall times in milliseconds of `calls` calls after `warmup` untimed ones."""
+    for _ in range(warmup):
+        function()
+    times = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        function()
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def accuracy_rows(classifier, data) -> list[Row]:
+    from digitnet import to_mnist
+    from digitnet.drawn import make_drawn_set, squash_to_28
+    from digitnet.evaluate import drawn_accuracy, evaluate
+
+    test = evaluate(classifier, data).accuracy
+    drawings = make_drawn_set(data.x_test, data.y_test, 3000)
+    drawn = drawn_accuracy(classifier, drawings, to_mnist)
+    squashed = drawn_accuracy(classifier, drawings, squash_to_28)
+    return [
+        Row("MNIST test accuracy (10,000 images)", test * 100, "%", target=">= 98.5%", met=test >= 0.985),
+        Row("drawn-like-a-person accuracy (3,000)", drawn * 100, "%", squashed * 100, "squashed to 28x28",
+            ">= 98%", drawn >= 0.98),
+    ]
+
+
+def latency_rows(classifier, model_path: Path, data) -> list[Row]:
+    from digitnet import to_mnist
+    from digitnet.drawn import draw_like_a_person
+    from digitnet.model import load_keras_model
+
+    canvas = draw_like_a_person(data.x_test[0], "canvas", np.random.default_rng(0))
+    ours = timed_calls(lambda: classifier.predict_proba(to_mnist(canvas)), 1000)
+    x = to_mnist(canvas)[None]
+    floor = timed_calls(lambda: classifier.predict_proba(x), 1000)
+    keras_model = load_keras_model(model_path)
+    baseline = timed_calls(lambda: keras_model.predict(x, verbose=0), 100, warmup=5)
+    median, p99, base = statistics.median(ours), float(np.percentile(ours, 99)), statistics.median(baseline)
+    return [
+        Row("per drawing: to_mnist + predict, median", median, "ms", base, "ms model.predict",
+            "<= 2 ms and >= 30x", median <= 2 and base / median >= 30),
+        Row("per drawing: to_mnist + predict, p99", p99, "ms", float(np.percentile(baseline, 99)),
+            "ms model.predict p99"),
+        Row("numpy forward pass alone (the floor), median", statistics.median(floor), "ms"),
+    ]
+
+
+def retrain_rows(data, workdir: Path) -> list[Row]:
+    """The sidebar's default recipe, start to saved model, against the seed as written."""
+    from digitnet import TrainConfig, train
+    from digitnet.store import ModelStore
+
+    started = time.perf_counter()
+    run = train(TrainConfig(), data)
+    ModelStore(retrained_dir=workdir / "retrained").save(run)
+    ours = time.perf_counter() - started
+    seed_seconds, seed_accuracy = train_seed(data)
+    return [
+        Row("retrain, default recipe: wall time to saved", ours, "s", seed_seconds, "s seed (5 ep, batch 32)",
+            "<= 30 s", ours <= 30),
+        Row("retrain, default recipe: test accuracy", run.test_accuracy * 100, "%", seed_accuracy * 100,
+            "% seed", ">= 98%", run.test_accuracy >= 0.98),
+    ]
+
+
+def train_seed(data) -> tuple[float, float]:
+    """The seed as written: the same dense network, Adam, 5 epochs of batch 32, a validation split."""
+    import keras
+    from keras import layers
+
+    started = time.perf_counter()
+    x_train = data.x_train.astype(np.float32) / 255
+    model = keras.Sequential([keras.Input((28, 28)), layers.Flatten(), layers.Dense(128, activation="relu"),
+                              layers.Dense(128, activation="relu"), layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x_train, data.y_train, epochs=5, batch_size=32, validation_split=0.1, verbose=0)
+    seconds = time.perf_counter() - started
+    _, accuracy = model.evaluate(data.x_test.astype(np.float32) / 255, data.y_test, verbose=0)
+    return seconds, float(accuracy)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident memory so far (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc")
+
+
+def page_rows(workdir: Path, strokes: int = 21) -> list[Row]:
+    """Start the app, time it until ready to draw, time stroke-to-answer, then peak memory."""
+    from playwright.sync_api import sync_playwright
+
+    port = free_port()
+    env = {**os.environ, "DIGITNET_RETRAINED_DIR": str(workdir / "page-retrained")}
+    started = time.perf_counter()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+         "--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1", "--server.port", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page.goto(_wait_for_server(port), timeout=60_000)
+            page.locator(CANVAS).wait_for(timeout=60_000)
+            page.get_by_role("button", name="Retrain").wait_for(timeout=60_000)
+            ready = time.perf_counter() - started
+            page.wait_for_timeout(500)
+            times = [_stroke_to_answer(page, "107"[i % 3]) for i in range(strokes)]
+            serving_mb = peak_rss_mb(server.pid)
+            retrain_mb = _retrain_in_page(page, server.pid)
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(10)
+    median = statistics.median(times)
+    return [
+        Row("page: streamlit run -> ready to draw", ready, "s", target="<= 8 s", met=ready <= 8),
+        Row(f"page: stroke -> answer, median of {strokes}", median, "ms", target="<= 300 ms", met=median <= 300),
+        Row("app peak RSS while serving", serving_mb, "MB"),
+        Row("app peak RSS while retraining (full MNIST)", retrain_mb, "MB", target="< 2048 MB",
+            met=retrain_mb < 2048),
+    ]
+
+
+CANVAS = '[data-testid="stBidiComponentIsolated"] canvas.upper-canvas'
+ANSWER = '[data-testid="digit-answer"]'
+STROKES = {
+    "1": [(145, 45), (140, 140), (138, 235)],
+    "0": [(140 + 55 * np.sin(t / 20 * 2 * np.pi), 140 - 90 * np.cos(t / 20 * 2 * np.pi)) for t in range(21)],
+    "7": [(75, 60), (205, 60), (160, 140), (120, 235)],
+}
+
+
+def _wait_for_server(port: int) -> str:
+    import urllib.request
+
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
+            return url
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("streamlit did not start within 60 s")
+
+
+def _stroke_to_answer(page, digit: str) -> float:
+    """Draw one digit in one stroke on a cleared canvas; ms from mouse up to its answer on the page."""
+    if page.locator(ANSWER).count():
+        page.get_by_role("button", name="Clear").click()
+        page.locator(ANSWER).wait_for(state="detached", timeout=30_000)
+        page.wait_for_timeout(300)
+    box = page.locator(CANVAS).bounding_box()
+    points = STROKES[digit]
+    page.mouse.move(box["x"] + points[0][0], box["y"] + points[0][1])
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(box["x"] + x, box["y"] + y, steps=6)
+    page.mouse.up()
+    started = time.perf_counter()
+    page.locator(ANSWER).wait_for(timeout=30_000, state="attached")
+    return (time.perf_counter() - started) * 1000
+
+
+def _retrain_in_page(page, pid: int) -> float:
+    """Retrain from the sidebar with the default recipe on full MNIST; return the app's peak RSS."""
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_role("button", name="Retrain").click()
+    page.get_by_text("Done: test accuracy").wait_for(timeout=300_000)
+    return peak_rss_mb(pid)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="skip the two full retrains and the page")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+
+    import tempfile
+
+    from digitnet import load_classifier, load_mnist
+    from digitnet.config import SHIPPED_MODEL
+
+    data = load_mnist()
+    classifier = load_classifier()
+    rows = accuracy_rows(classifier, data) + latency_rows(classifier, SHIPPED_MODEL, data)
+    if not args.quick:
+        with tempfile.TemporaryDirectory() as workdir:
+            rows += retrain_rows(data, Path(workdir))
+            rows += page_rows(Path(workdir))
+    print(format_table(rows))
+    write_results(rows)
+    print(f"\nwritten to {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
