@@ -126,6 +126,7 @@ def test_retrain_controls_are_disabled_while_a_job_runs(canvas, monkeypatch, tmp
     monkeypatch.setenv("DIGITNET_MNIST", str(data))
     at = run_app()
     at.number_input(key="epochs").set_value(100)
+    at.select_slider(key="batch_size").set_value(16)  # 1,100 steps: far longer than the test takes
     at.button(key="retrain").click().run()
     assert not at.exception
     assert at.button(key="retrain").disabled
