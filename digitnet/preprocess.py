@@ -20,9 +20,9 @@ WORKING_SIZE = 512
 # Strokes are measured and made MNIST-like at this many times the 20x20 box: fine enough to
 # thicken or thin them a pixel at a time, small enough to be fast.
 STROKE_SCALE = 4
-# Most MNIST training digits' strokes are this wide, in pixels at STROKE_SCALE (the median is 12,
-# about 3 px in the 28x28 field); wider or thinner strokes are brought to the nearest end.
-MNIST_STROKE_RANGE = (9.0, 15.0)
+# Most MNIST training digits' strokes are this wide, in pixels at STROKE_SCALE (the median is
+# 10.7, about 2.7 px in the 28x28 field); wider or thinner strokes are brought to the nearest end.
+MNIST_STROKE_RANGE = (8.0, 14.0)
 MAX_STROKE_STEPS = 4
 # Refuse to decode images with more pixels than this (a 10000x10000 image, a decompression bomb).
 MAX_PIXELS = 40_000_000
@@ -32,6 +32,9 @@ PAPER_NOISE_FLOOR = 0.25
 SCREEN_NOISE_FLOOR = 0.05
 # An image whose strongest ink differs from the background by less than this (0..1) is blank.
 MIN_CONTRAST = 0.08
+# Ink whose strokes are wider than this fraction of its height and of its width is a dot or a blob:
+# a disc's "stroke" is half its diameter, the boldest digit's about a fifth of its height.
+MAX_BLOB_WIDTH = 0.35
 # Fewer ink pixels than this fraction of the image is a stray mark, not a digit.
 MIN_INK_FRACTION = 0.0005
 
@@ -46,6 +49,8 @@ def to_mnist(image: np.ndarray | Image.Image) -> np.ndarray:
     """
     ink = ink_map(image)
     ink = _resize_long_side(_crop_to_ink(ink), STROKE_SCALE * BOX)
+    if stroke_width(ink) > MAX_BLOB_WIDTH * ink.shape[0] and stroke_width(ink) > MAX_BLOB_WIDTH * ink.shape[1]:
+        raise BlankImageError("That looks like a dot or a blob, not a digit: draw a digit from 0 to 9")
     ink = _normalise_stroke(ink)
     digit = _fit_in_box(ink)
     return _centre_by_mass(digit)
@@ -207,7 +212,7 @@ def _resize_long_side(ink: np.ndarray, side: int) -> np.ndarray:
 
 def stroke_width(ink: np.ndarray) -> float:
     """The mean width of the strokes, in pixels: twice the inked area over its outline's length."""
-    mask = ink > 0.5
+    mask = np.pad(ink > 0.5, 1)  # a blank frame, so ink touching the edge has an outline there too
     interior = mask.copy()
     interior[1:] &= mask[:-1]
     interior[:-1] &= mask[1:]

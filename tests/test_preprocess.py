@@ -120,3 +120,17 @@ def test_open_image_reads_png_bytes_and_rejects_others(tmp_path):
         open_image(png[: len(png) // 2])
     with pytest.raises(ImageError, match="Cannot open"):
         open_image(tmp_path / "missing.png")
+
+
+@pytest.mark.parametrize("radius", [10, 40, 120])
+def test_a_dot_or_blob_is_not_a_digit(radius):
+    grey = np.zeros((280, 280), np.uint8)
+    rows, cols = np.ogrid[:280, :280]
+    grey[(rows - 140) ** 2 + (cols - 140) ** 2 <= radius**2] = 255
+    with pytest.raises(BlankImageError, match="dot or a blob"):
+        to_mnist(as_canvas(grey))
+
+
+def test_a_bold_digit_is_not_a_blob():
+    assert to_mnist(as_canvas(stroke_image("1", box=(120, 40, 160, 240), width=40))).max() > 0
+    assert to_mnist(as_canvas(stroke_image("0", box=(60, 30, 220, 250), width=40))).max() > 0
