@@ -38,12 +38,16 @@ def load_model(path: str, modified: float) -> LoadedModel:
 
 
 def current_model() -> LoadedModel:
+    """The model every session uses now; stops the page with a message if there is none."""
     path = get_store().active_path()
     try:
+        if not path.exists():  # the retrained model was removed a moment ago
+            path = get_store().shipped
         return load_model(str(path), path.stat().st_mtime)
-    except FileNotFoundError:  # the retrained model was removed a moment ago
-        shipped = get_store().shipped
-        return load_model(str(shipped), shipped.stat().st_mtime)
+    except (OSError, digitnet.ModelFileError) as exc:
+        st.error(f"The network cannot be loaded: {exc}. Reinstall digitnet or retrain with "
+                 "`python -m digitnet train`.")
+        st.stop()
 
 
 def admin_password() -> str | None:

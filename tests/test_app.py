@@ -7,6 +7,7 @@ import types
 
 import numpy as np
 import pytest
+import streamlit as st
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -37,6 +38,7 @@ def canvas(monkeypatch, tmp_path, tiny_mnist):
     monkeypatch.setitem(sys.modules, "streamlit_drawable_canvas", module)
     monkeypatch.setenv(RETRAINED_ENV, str(tmp_path / "retrained"))
     monkeypatch.delenv(ADMIN_PASSWORD_ENV, raising=False)
+    st.cache_resource.clear()  # a fresh model store and training job for each test, as in a new server
     return fake
 
 
@@ -138,3 +140,71 @@ def test_retrain_controls_are_disabled_while_a_job_runs(canvas, monkeypatch, tmp
         at.run()
     assert not at.button(key="retrain").disabled
     assert "cancelled" in texts(at)
+
+
+def test_a_broken_retrained_model_falls_back_to_the_shipped_one(canvas, tmp_path):
+    retrained = tmp_path / "retrained"
+    retrained.mkdir()
+    (retrained / "digitnet.keras").write_bytes(b"PK\x03\x04 half a model")
+    canvas.image = as_canvas(stroke_image("7"))
+    at = run_app()
+    assert any("could not be loaded" in warning.value for warning in at.warning)
+    assert "this is a 7." in texts(at) or "most like a 7" in texts(at)
+
+
+def test_a_corrupt_history_still_shows_the_page(canvas, tmp_path):
+    from digitnet.config import SHIPPED_MODEL
+
+    retrained = tmp_path / "retrained"
+    retrained.mkdir()
+    (retrained / "digitnet.keras").write_bytes(SHIPPED_MODEL.read_bytes())
+    (retrained / "history.json").write_text("{not json")
+    at = run_app()
+    assert "No training curves" in texts(at)
+    assert "no training history" in texts(at)
+
+
+def test_bad_data_makes_the_sidebar_retrain_fail_clearly(canvas, monkeypatch, tmp_path):
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, x_train=np.zeros((4, 28, 28), np.uint8))
+    monkeypatch.setenv("DIGITNET_MNIST", str(bad))
+    at = run_app()
+    at.button(key="retrain").click().run()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and "Training failed" not in texts(at):
+        time.sleep(0.3)
+        at.run()
+    assert "lacks the array(s) y_train, x_test, y_test" in texts(at)
+    assert "unchanged" in texts(at)
+    assert not (tmp_path / "retrained" / "digitnet.keras").exists()
+
+
+def test_a_second_session_sees_the_training_and_cannot_start_another(canvas, monkeypatch, tmp_path, tiny_mnist):
+    data = tmp_path / "tiny.npz"
+    np.savez(data, x_train=tiny_mnist.x_train, y_train=tiny_mnist.y_train,
+             x_test=tiny_mnist.x_test, y_test=tiny_mnist.y_test)
+    monkeypatch.setenv("DIGITNET_MNIST", str(data))
+    first = run_app()
+    first.number_input(key="epochs").set_value(100)
+    first.select_slider(key="batch_size").set_value(16)
+    first.button(key="retrain").click().run()
+    second = run_app()
+    assert second.button(key="retrain").disabled
+    assert second.progress[0].text.startswith("Epoch ")
+    first.button(key="cancel").click().run()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and first.button(key="retrain").disabled:
+        time.sleep(0.5)
+        first.run()
+    assert not first.button(key="retrain").disabled
+
+
+def test_password_never_reaches_the_page_or_the_logs(canvas, monkeypatch, caplog):
+    caplog.set_level("DEBUG")
+    monkeypatch.setenv(ADMIN_PASSWORD_ENV, "hunter2-pw")
+    at = run_app()
+    at.text_input(key="password").input("hunter2-pw").run()
+    at.text_input(key="password").input("wrong-guess").run()
+    assert "hunter2-pw" not in texts(at)
+    assert "hunter2-pw" not in caplog.text
+    assert at.button(key="retrain").disabled

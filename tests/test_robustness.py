@@ -1,0 +1,240 @@
+"""Hard to break: bad drawings and uploads, broken model and data files, faults while saving, threads."""
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import tomllib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT, as_canvas, stroke_image
+from digitnet import BlankImageError, ImageError, ModelFileError, TrainConfig, load_classifier, open_image, to_mnist
+from digitnet.auth import password_matches
+from digitnet.jobs import FAILED, SUCCEEDED, TrainingJob
+from digitnet.model import Classifier, build_model, save_model
+from digitnet.store import ModelStore
+
+QUICK = TrainConfig(epochs=2, batch_size=16, hidden_units=16, learning_rate=1e-2)
+
+
+def png_bytes(image: Image.Image, **save_args) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, **save_args)
+    return buffer.getvalue()
+
+
+def paper(digit: str = "7") -> Image.Image:
+    """Dark ink on white paper, as a greyscale photo."""
+    return Image.fromarray(255 - stroke_image(digit))
+
+
+# Drawings and uploads
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        as_canvas(np.full((280, 280), 255, np.uint8)),  # filled completely
+        as_canvas(stroke_image("7"), ink=(30, 30, 30), background=(30, 30, 30)),  # ink as the background
+        np.zeros((1, 1, 4), np.uint8),  # 1x1
+        np.zeros((0, 280, 4), np.uint8),  # no pixels at all
+    ],
+    ids=["filled", "invisible-ink", "1x1", "empty"],
+)
+def test_drawings_without_a_digit_are_blank(image):
+    with pytest.raises(BlankImageError):
+        to_mnist(image)
+
+
+def test_a_huge_array_is_refused_without_touching_its_pixels():
+    huge = np.broadcast_to(np.zeros((1, 1, 4), np.uint8), (10_000, 10_000, 4))  # no memory behind it
+    with pytest.raises(ImageError, match="too large"):
+        to_mnist(huge)
+
+
+def test_a_decompression_bomb_is_refused_before_decoding():
+    bomb = png_bytes(Image.new("1", (20_000, 20_000)), format="PNG")
+    assert len(bomb) < 200_000
+    with pytest.raises(ImageError, match="too large"):
+        open_image(bomb)
+
+
+def test_a_large_photo_is_read(tmp_path):
+    big = paper().resize((4000, 4000))
+    assert to_mnist(open_image(png_bytes(big, format="PNG"))).shape == (28, 28)
+
+
+def test_animated_gif_reads_its_first_frame():
+    frames = [paper("7").convert("P"), paper("0").convert("P")]
+    gif = io.BytesIO()
+    frames[0].save(gif, format="GIF", save_all=True, append_images=frames[1:], duration=100)
+    np.testing.assert_allclose(to_mnist(open_image(gif.getvalue())), to_mnist(paper("7")), atol=0.05)
+
+
+def test_16_bit_png_reads_like_8_bit():
+    sixteen = Image.fromarray((255 - stroke_image("7")).astype(np.uint16) * 257)
+    data = png_bytes(sixteen, format="PNG")
+    assert Image.open(io.BytesIO(data)).mode.startswith("I")
+    np.testing.assert_allclose(to_mnist(open_image(data)), to_mnist(paper("7")), atol=0.05)
+
+
+def test_cmyk_jpeg_is_read():
+    data = png_bytes(paper("7").convert("CMYK"), format="JPEG", quality=95)
+    np.testing.assert_allclose(to_mnist(open_image(data)), to_mnist(paper("7")), atol=0.15)
+
+
+def test_exif_rotated_photo_is_read_upright():
+    sideways = paper("7").rotate(90, expand=True)  # the camera held sideways
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: turn 90 degrees clockwise to view upright
+    data = png_bytes(sideways.convert("RGB"), format="JPEG", quality=95, exif=exif)
+    np.testing.assert_allclose(to_mnist(open_image(data)), to_mnist(paper("7")), atol=0.15)
+
+
+@pytest.mark.parametrize("bad", [np.full((28, 28), np.nan), np.full((28, 28), -np.inf), np.zeros((28, 28, 28, 2))])
+def test_nan_inf_and_wrong_shapes_name_the_problem(bad):
+    with pytest.raises(ImageError):
+        to_mnist(bad)
+    with pytest.raises(ImageError):
+        Classifier.from_keras(build_model(QUICK)).predict_proba(bad)
+
+
+# Model files
+
+
+def test_a_model_with_a_lambda_layer_is_refused_by_safe_mode(tmp_path):
+    import keras
+
+    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Lambda(lambda x: x * 2),
+                              keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    path = tmp_path / "lambda.keras"
+    model.save(path)
+    with pytest.raises(ModelFileError, match="(?i)lambda|safe"):
+        load_classifier(path)
+
+
+def test_a_model_of_the_wrong_shape_is_refused(tmp_path):
+    import keras
+
+    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(3)])
+    path = tmp_path / "three.keras"
+    model.save(path)
+    with pytest.raises(ModelFileError, match="10 digit"):
+        load_classifier(path)
+
+
+# Faults while saving
+
+
+SAVE_FOREVER = """
+import sys
+from digitnet import TrainConfig
+from digitnet.model import build_model, save_model
+model = build_model(TrainConfig(hidden_units=512))
+print("ready", flush=True)
+while True:
+    save_model(model, sys.argv[1])
+"""
+
+
+def test_killing_a_save_midway_leaves_a_loadable_model(tmp_path):
+    path = tmp_path / "digitnet.keras"
+    save_model(build_model(QUICK), path)
+    process = subprocess.Popen([sys.executable, "-c", SAVE_FOREVER, str(path)], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert process.stdout.readline().strip() == b"ready"
+    time.sleep(1.5)  # several saves, then a kill at an arbitrary point of one
+    process.send_signal(signal.SIGKILL)
+    process.wait(10)
+    assert load_classifier(path).predict_proba(np.zeros((28, 28))).shape == (10,)
+    store = ModelStore(shipped=path, retrained_dir=tmp_path / "none")
+    assert store.active_path() == path  # a stray .tmp-*.keras is never taken for the model
+
+
+def test_read_only_models_folder_fails_with_a_clear_message(tmp_path, tiny_mnist, monkeypatch):
+    shipped = tmp_path / "digitnet.keras"
+    save_model(build_model(QUICK), shipped)
+    store = ModelStore(shipped=shipped, retrained_dir=tmp_path / "retrained")
+
+    def read_only(*args, **kwargs):
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr("tempfile.mkstemp", read_only)
+    job = TrainingJob(store, load_data=lambda: tiny_mnist)
+    job.start(QUICK)
+    status = job.wait(120)
+    assert status.state == FAILED and "Read-only file system" in status.message
+    assert store.active_path() == shipped
+
+
+# Concurrency
+
+
+def test_threads_predict_from_whole_models_while_a_retrain_swaps(tmp_path, tiny_mnist):
+    shipped = tmp_path / "shipped" / "digitnet.keras"
+    save_model(build_model(QUICK), shipped)
+    store = ModelStore(shipped=shipped, retrained_dir=tmp_path / "retrained")
+    cache: dict[tuple[str, float], Classifier] = {}
+    cache_lock = threading.Lock()
+
+    def classifier_in_use() -> Classifier:
+        """What the app's st.cache_resource does: one classifier per model file version."""
+        path = store.active_path()
+        key = (str(path), path.stat().st_mtime)
+        with cache_lock:
+            if key not in cache:
+                cache[key] = store.load(path).classifier
+            return cache[key]
+
+    x = tiny_mnist.x_test[:4].astype(np.float32) / 255
+    answers, errors = [], []
+    done = threading.Event()
+
+    def session():
+        while not done.is_set():
+            try:
+                answers.append(classifier_in_use().predict_proba(x))
+            except Exception as exc:  # any exception at all is a failure of this test
+                errors.append(exc)
+
+    threads = [threading.Thread(target=session) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    job = TrainingJob(store, load_data=lambda: tiny_mnist)
+    assert job.start(QUICK)
+    assert not job.start(QUICK)  # a second retrain is refused while one runs
+    assert job.wait(120).state == SUCCEEDED
+    time.sleep(0.5)
+    done.set()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    old = load_classifier(shipped).predict_proba(x)
+    new = load_classifier(store.retrained).predict_proba(x)
+    whole = [np.allclose(a, old) or np.allclose(a, new) for a in answers]
+    assert all(whole)
+    assert any(np.allclose(a, new) for a in answers)  # the swap happened while they ran
+
+
+# Who may retrain
+
+
+def test_password_check():
+    assert password_matches(None, None) and password_matches("", "")
+    assert password_matches("s3cret", "s3cret")
+    assert not password_matches("s3cre", "s3cret")
+    assert not password_matches(None, "s3cret")
+    assert not password_matches("S3CRET", "s3cret")
+
+
+def test_streamlit_config_caps_uploads_and_keeps_xsrf_on():
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert 0 < config["server"]["maxUploadSize"] <= 20
+    assert config["server"].get("enableXsrfProtection", True) is True
+    assert config["server"].get("enableCORS", True) is True
