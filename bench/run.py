@@ -231,9 +231,12 @@ def _wait_for_server(port: int) -> str:
 
 def _stroke_to_answer(page, digit: str) -> float:
     """Draw one digit in one stroke on a cleared canvas; ms from mouse up to its answer on the page."""
+    from playwright.sync_api import expect
+
     if page.locator(ANSWER).count():
         page.get_by_role("button", name="Clear").click()
         page.locator(ANSWER).wait_for(state="detached", timeout=30_000)
+        expect(page.locator(CANVAS)).to_have_count(1)  # the cleared canvas has gone
         page.wait_for_timeout(300)
     box = page.locator(CANVAS).bounding_box()
     points = STROKES[digit]
