@@ -236,7 +236,7 @@ def _stroke_to_answer(page, digit: str) -> float:
     if page.locator(ANSWER).count():
         page.get_by_role("button", name="Clear").click()
         page.locator(ANSWER).wait_for(state="detached", timeout=30_000)
-        expect(page.locator(CANVAS)).to_have_count(1)  # the cleared canvas has gone
+        expect(page.locator(CANVAS)).to_have_count(1, timeout=20_000)  # the cleared canvas has gone
         page.wait_for_timeout(300)
     box = page.locator(CANVAS).bounding_box()
     points = STROKES[digit]

@@ -114,7 +114,7 @@ def clear(page) -> None:
 
     page.get_by_role("button", name="Clear").click()
     page.locator(ANSWER).wait_for(state="detached", timeout=30_000)
-    expect(page.locator(CANVAS)).to_have_count(1)  # the old canvas has gone
+    expect(page.locator(CANVAS)).to_have_count(1, timeout=20_000)  # the old canvas has gone
 
 
 def test_drawn_digits_are_read_and_clear_empties_the_canvas(page):
