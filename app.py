@@ -1,5 +1,6 @@
 """digitnet: draw a digit and watch a neural network read it."""
 
+import gc
 import os
 from pathlib import Path
 
@@ -34,7 +35,11 @@ def get_job() -> TrainingJob:
 @st.cache_resource(max_entries=4, show_spinner="Loading the network...")
 def load_model(path: str, modified: float) -> LoadedModel:
     """Load once per model file version: `modified` changes when a retrain replaces the file."""
-    return get_store().load(Path(path))
+    model = get_store().load(Path(path))
+    # TensorFlow leaves millions of long-lived objects; a full garbage collection walking them all
+    # would stall a stroke's answer by half a second every few strokes. Freeze them out of it.
+    gc.freeze()
+    return model
 
 
 def current_model() -> LoadedModel:
