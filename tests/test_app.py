@@ -42,6 +42,13 @@ def canvas(monkeypatch, tmp_path, tiny_mnist):
     return fake
 
 
+def slow_data_file(path, tiny_mnist):
+    """A data file big enough that 100 epochs of batch 16 run for minutes, until the test cancels."""
+    np.savez(path, x_train=np.tile(tiny_mnist.x_train, (20, 1, 1)), y_train=np.tile(tiny_mnist.y_train, 20),
+             x_test=tiny_mnist.x_test, y_test=tiny_mnist.y_test)
+    return path
+
+
 def run_app() -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     at.run()
@@ -122,13 +129,10 @@ def test_password_gate(canvas, monkeypatch):
 
 
 def test_retrain_controls_are_disabled_while_a_job_runs(canvas, monkeypatch, tmp_path, tiny_mnist):
-    data = tmp_path / "tiny.npz"
-    np.savez(data, x_train=tiny_mnist.x_train, y_train=tiny_mnist.y_train,
-             x_test=tiny_mnist.x_test, y_test=tiny_mnist.y_test)
-    monkeypatch.setenv("DIGITNET_MNIST", str(data))
+    monkeypatch.setenv("DIGITNET_MNIST", str(slow_data_file(tmp_path / "slow.npz", tiny_mnist)))
     at = run_app()
     at.number_input(key="epochs").set_value(100)
-    at.select_slider(key="batch_size").set_value(16)  # 1,100 steps: far longer than the test takes
+    at.select_slider(key="batch_size").set_value(16)
     at.button(key="retrain").click().run()
     assert not at.exception
     assert at.button(key="retrain").disabled
@@ -180,10 +184,7 @@ def test_bad_data_makes_the_sidebar_retrain_fail_clearly(canvas, monkeypatch, tm
 
 
 def test_a_second_session_sees_the_training_and_cannot_start_another(canvas, monkeypatch, tmp_path, tiny_mnist):
-    data = tmp_path / "tiny.npz"
-    np.savez(data, x_train=tiny_mnist.x_train, y_train=tiny_mnist.y_train,
-             x_test=tiny_mnist.x_test, y_test=tiny_mnist.y_test)
-    monkeypatch.setenv("DIGITNET_MNIST", str(data))
+    monkeypatch.setenv("DIGITNET_MNIST", str(slow_data_file(tmp_path / "slow.npz", tiny_mnist)))
     first = run_app()
     first.number_input(key="epochs").set_value(100)
     first.select_slider(key="batch_size").set_value(16)
