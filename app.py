@@ -1,22 +1,34 @@
 """digitnet: draw a digit and watch a neural network read it."""
 
 import gc
+import html
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 import digitnet
+from digitnet import segment
 from digitnet.auth import ADMIN_PASSWORD_ENV, password_matches
 from digitnet.jobs import JobStatus, TrainingJob
 from digitnet.prediction import Prediction, enlarge_pixels
 from digitnet.store import LoadedModel, ModelStore
 
-CANVAS_SIZE = 280
-# A 20 px brush on a 280 px canvas gives MNIST-like strokes once a digit is shrunk to 20x20.
-STROKE_WIDTH = 20
+# A 20 px brush on a 280 px canvas gives MNIST-like strokes once a digit is shrunk to 20x20;
+# presenter mode scales both up, and the several-digits canvas is wide.
+CANVAS = {"normal": (280, 280, 20), "presenter": (440, 440, 32), "number": (720, 240, 16)}
+# Okabe-Ito colours: told apart with any colour vision, and high contrast on white.
+TOP_COLOUR, OTHER_COLOUR = "#D55E00", "#56B4E9"
+PRESENTER_CSS = """
+<style>
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] {display: none;}
+.digit-answer {font-size: 14rem !important;}
+.answer-sentence {font-size: 2.2rem !important;}
+</style>
+"""
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
 
 st.set_page_config(page_title="digitnet: draw a digit", page_icon="✏️", layout="wide")
@@ -64,19 +76,20 @@ def admin_password() -> str | None:
         return None
 
 
-def drawing_ui() -> object | None:
+def drawing_ui(kind: str) -> object | None:
     """The canvas and its Clear button; returns the drawing's RGBA array, or None before a stroke."""
     if "canvas_version" not in st.session_state:
         st.session_state.canvas_version = 0
+    width, height, stroke = CANVAS[kind]
     result = st_canvas(
-        stroke_width=STROKE_WIDTH,
+        stroke_width=stroke,
         stroke_color="#FFFFFF",
         background_color="#000000",
-        width=CANVAS_SIZE,
-        height=CANVAS_SIZE,
+        width=width,
+        height=height,
         drawing_mode="freedraw",
         return_image_data=True,
-        key=f"canvas-{st.session_state.canvas_version}",
+        key=f"canvas-{kind}-{st.session_state.canvas_version}",
     )
     st.button("Clear", key="clear", icon=":material/delete:", on_click=clear_canvas)
     return result.image_data
@@ -98,24 +111,27 @@ def upload_ui() -> object | None:
         return None
 
 
-def probability_chart(prediction: Prediction) -> None:
+def probability_chart(prediction: Prediction, top: int = 10) -> None:
+    """Bars of the `top` most likely digits (all ten by default), the answer's bar highlighted."""
+    digits = sorted(np.argsort(prediction.probabilities)[-top:])
     data = pd.DataFrame(
         {
-            "digit": [str(d) for d in range(10)],
-            "probability": prediction.probabilities.astype(float),
-            "top": [d == prediction.digit for d in range(10)],
+            "digit": [str(d) for d in digits],
+            "probability": prediction.probabilities[digits].astype(float),
+            "top": [d == prediction.digit for d in digits],
         }
     )
     st.vega_lite_chart(
         data,
         {
-            "height": 220,
+            "height": 220 if top == 10 else 300,
             "mark": {"type": "bar", "cornerRadiusEnd": 3},
             "encoding": {
-                "x": {"field": "digit", "type": "ordinal", "axis": {"labelAngle": 0, "title": None}},
+                "x": {"field": "digit", "type": "ordinal",
+                      "axis": {"labelAngle": 0, "title": None, "labelFontSize": 14 if top == 10 else 32}},
                 "y": {"field": "probability", "type": "quantitative", "scale": {"domain": [0, 1]},
                       "axis": {"format": "%", "title": None}},
-                "color": {"condition": {"test": "datum.top", "value": "#e4572e"}, "value": "#8fb8de"},
+                "color": {"condition": {"test": "datum.top", "value": TOP_COLOUR}, "value": OTHER_COLOUR},
                 "tooltip": [{"field": "digit"}, {"field": "probability", "format": ".1%"}],
             },
         },
@@ -123,15 +139,18 @@ def probability_chart(prediction: Prediction) -> None:
     )
 
 
-def answer_ui(image, model: LoadedModel) -> None:
-    """The network's answer for `image`: the digit, a sentence, all ten bars and the 28x28 input."""
+DRAW_PROMPT = "Draw a digit from 0 to 9 on the black square, and I'll tell you which one it is."
+
+
+def answer_ui(image, model: LoadedModel, presenter: bool) -> None:
+    """The network's answer for `image`: the digit, a sentence, the bars and the 28x28 input."""
     if image is None:
-        st.info("Draw a digit from 0 to 9 on the black square, and I'll tell you which one it is.")
+        st.info(DRAW_PROMPT)
         return
     try:
         x = digitnet.to_mnist(image)
     except digitnet.BlankImageError:
-        st.info("Draw a digit from 0 to 9 on the black square, and I'll tell you which one it is.")
+        st.info(DRAW_PROMPT)
         return
     except digitnet.ImageError as exc:
         st.error(f"Cannot read this image: {exc}")
@@ -139,29 +158,57 @@ def answer_ui(image, model: LoadedModel) -> None:
     prediction = Prediction(model.classifier.predict_proba(x))
     guess, seen = st.columns([1, 1])
     with guess:
-        st.markdown(
-            f"<div data-testid='digit-answer' aria-label='The network reads a {prediction.digit}' "
-            f"style='font-size:7rem;font-weight:700;line-height:1;text-align:center'>{prediction.digit}</div>",
-            unsafe_allow_html=True,
-        )
-        st.markdown(f"**{prediction.sentence()}**")
-    with seen:
-        st.image(enlarge_pixels(x), caption="What the network sees: 28 x 28 pixels", width=224)
-    probability_chart(prediction)
+        big_answer(str(prediction.digit), prediction.sentence())
+    if not presenter:
+        with seen:
+            st.image(enlarge_pixels(x), caption="What the network sees: 28 x 28 pixels", width=224)
+    probability_chart(prediction, top=3 if presenter else 10)
+
+
+def big_answer(text: str, sentence: str) -> None:
+    """The answer in huge type, announced to screen readers, with its sentence below."""
+    st.markdown(
+        f"<div class='digit-answer' data-testid='digit-answer' role='status' aria-live='polite' "
+        f"aria-label='{html.escape(sentence)}' style='font-size:7rem;font-weight:700;line-height:1;"
+        f"text-align:center'>{html.escape(text)}</div>",
+        unsafe_allow_html=True,
+    )
+    st.markdown(f"<p class='answer-sentence' style='font-weight:600'>{html.escape(sentence)}</p>",
+                unsafe_allow_html=True)
+
+
+def number_ui(image, model: LoadedModel) -> None:
+    """Several digits side by side: the number, and how sure the network is of each digit."""
+    try:
+        pieces = segment.split_digits(image) if image is not None else []
+        predictions = [Prediction(model.classifier.predict_proba(digitnet.to_mnist(p))) for p in pieces]
+    except digitnet.BlankImageError:
+        predictions = []
+    if not predictions:
+        st.info("Write a number, say 2026, across the black strip, digits side by side.")
+        return
+    number = "".join(str(p.digit) for p in predictions)
+    big_answer(number, f"I read the number {number}.")
+    for column, prediction in zip(st.columns(len(predictions)), predictions):
+        column.metric(f"digit {prediction.digit}", f"{prediction.confidence:.0%}", border=True)
 
 
 @st.fragment
-def draw_and_read() -> None:
+def draw_and_read(presenter: bool) -> None:
     """Canvas (or upload) and answer in one fragment: a stroke reruns only this part of the page."""
     model = current_model()
-    source = st.segmented_control("Input", ["Draw", "Upload a photo"], default="Draw", key="source",
-                                  label_visibility="collapsed")
+    source = st.segmented_control("Input", ["Draw", "Several digits", "Upload a photo"], default="Draw",
+                                  key="source", label_visibility="collapsed")
+    if source == "Several digits":
+        image = drawing_ui("number")
+        number_ui(image, model)
+        return
     left, right = st.columns([1, 1.4], gap="large")
     with left:
         st.space("small")  # room for the canvas' own toolbar above it
-        image = upload_ui() if source == "Upload a photo" else drawing_ui()
+        image = upload_ui() if source == "Upload a photo" else drawing_ui("presenter" if presenter else "normal")
     with right:
-        answer_ui(image, model)
+        answer_ui(image, model, presenter)
 
 
 def curves_chart(curves: dict[str, list[float]], metric: str, height: int = 220) -> None:
@@ -262,17 +309,25 @@ def training_watch(allowed: bool) -> None:
 
 # The page
 
-st.title("✏️ Draw a digit, watch a neural network read it")
-st.caption(
-    "A small neural network trained on 60,000 handwritten digits (MNIST) reads your drawing. "
-    "It shows its answer, how sure it is, and the tiny 28 x 28 picture it actually looks at."
-)
+title, switch = st.columns([5, 1], vertical_alignment="bottom")
+title.title("✏️ Draw a digit, watch a neural network read it")
+presenter = switch.toggle("Presenter mode", key="presenter", value=st.query_params.get("presenter") == "1",
+                          help="For demos: a big canvas, a huge answer, no technical panels. Or open ?presenter=1")
+if presenter:
+    st.markdown(PRESENTER_CSS, unsafe_allow_html=True)
+else:
+    st.caption(
+        "A small neural network trained on 60,000 handwritten digits (MNIST) reads your drawing. "
+        "It shows its answer, how sure it is, and the tiny 28 x 28 picture it actually looks at."
+    )
 
 model = current_model()
 for warning in model.warnings:
     st.warning(warning)
 
-draw_and_read()
+draw_and_read(presenter)
+if presenter:
+    st.stop()  # the audience sees only the canvas and the answer
 
 st.subheader("How the network learned")
 st.caption("Accuracy and loss after each pass (epoch) over the training digits. Validation digits were never "

@@ -209,3 +209,30 @@ def test_password_never_reaches_the_page_or_the_logs(canvas, monkeypatch, caplog
     assert "hunter2-pw" not in texts(at)
     assert "hunter2-pw" not in caplog.text
     assert at.button(key="retrain").disabled
+
+
+def test_presenter_mode_from_the_url_shows_only_the_big_answer(canvas):
+    canvas.image = as_canvas(stroke_image("7", size=440, box=(150, 90, 290, 350), width=30))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.query_params["presenter"] = "1"
+    at.run()
+    assert not at.exception
+    assert at.toggle(key="presenter").value is True
+    call = canvas.calls[-1]
+    assert call["width"] >= 400 and call["stroke_width"] >= 30
+    assert any("digit-answer" in m.value and "role='status'" in m.value for m in at.markdown)
+    assert not at.sidebar.button  # no retrain controls
+    assert not at.get("image")  # no technical panels: no 28x28 preview
+    assert "How the network learned" not in [h.value for h in at.subheader]
+
+
+def test_several_digits_are_read_as_a_number(canvas):
+    from test_segment import number_drawing
+
+    at = run_app()
+    canvas.image = number_drawing("1071", width=720, height=240)
+    at.segmented_control(key="source").set_value("Several digits").run()
+    assert canvas.calls[-1]["width"] >= 700
+    answers = [m.value for m in at.markdown if "digit-answer" in m.value]
+    assert answers and ">1071</div>" in answers[0]
+    assert len(at.metric) == 4
