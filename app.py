@@ -156,13 +156,16 @@ def answer_ui(image, model: LoadedModel, presenter: bool) -> None:
         st.error(f"Cannot read this image: {exc}")
         return
     prediction = Prediction(model.classifier.predict_proba(x))
+    if presenter:
+        big_answer(str(prediction.digit), prediction.sentence())
+        probability_chart(prediction, top=3)
+        return
     guess, seen = st.columns([1, 1])
     with guess:
         big_answer(str(prediction.digit), prediction.sentence())
-    if not presenter:
-        with seen:
-            st.image(enlarge_pixels(x), caption="What the network sees: 28 x 28 pixels", width=224)
-    probability_chart(prediction, top=3 if presenter else 10)
+    with seen:
+        st.image(enlarge_pixels(x), caption="What the network sees: 28 x 28 pixels", width=224)
+    probability_chart(prediction)
 
 
 def big_answer(text: str, sentence: str) -> None:
@@ -309,7 +312,7 @@ def training_watch(allowed: bool) -> None:
 
 # The page
 
-title, switch = st.columns([5, 1], vertical_alignment="bottom")
+title, switch = st.columns([4, 1], vertical_alignment="bottom")
 title.title("✏️ Draw a digit, watch a neural network read it")
 presenter = switch.toggle("Presenter mode", key="presenter", value=st.query_params.get("presenter") == "1",
                           help="For demos: a big canvas, a huge answer, no technical panels. Or open ?presenter=1")

@@ -32,6 +32,14 @@ DIGITS = {
     "7": [[(75, 60), (205, 60), (160, 140), (120, 235)]],
 }
 
+# "2026" on the 720 x 240 strip of the several-digits mode, 180 px per digit.
+NUMBER_2026 = [
+    [(40, 80), (80, 50), (125, 70), (120, 110), (45, 190), (135, 190)],
+    [(270 + 45 * math.sin(t / 20 * 2 * math.pi), 120 - 75 * math.cos(t / 20 * 2 * math.pi)) for t in range(21)],
+    [(400, 80), (440, 50), (485, 70), (480, 110), (405, 190), (495, 190)],
+    [(660, 45), (610, 100), (595, 160), (625, 195), (660, 180), (665, 140), (630, 125), (600, 150)],
+]
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -93,14 +101,14 @@ def page(browser, server):
     page.close()
 
 
-def draw(page, digit: str) -> None:
+def draw(page, digit: str, scale: float = 1.0) -> None:
     box = page.locator(CANVAS).bounding_box()
     for stroke in DIGITS[digit]:
         x, y = stroke[0]
-        page.mouse.move(box["x"] + x, box["y"] + y)
+        page.mouse.move(box["x"] + x * scale, box["y"] + y * scale)
         page.mouse.down()
         for x, y in stroke[1:]:
-            page.mouse.move(box["x"] + x, box["y"] + y, steps=8)
+            page.mouse.move(box["x"] + x * scale, box["y"] + y * scale, steps=8)
         page.mouse.up()
 
 
@@ -148,3 +156,36 @@ def test_retrain_from_the_sidebar_shows_progress_then_new_curves(page):
     assert page.get_by_text(re.compile(r"Epochs:\s*3")).count() == 1
     draw(page, "7")
     assert answer(page) in "0123456789"
+
+
+def test_presenter_mode_hides_the_sidebar_and_shows_the_big_answer(browser, server):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{server}/?presenter=1")
+    page.locator(CANVAS).wait_for(timeout=60_000)
+    page.wait_for_timeout(1000)
+    assert page.get_by_role("button", name="Retrain").count() == 0
+    assert page.get_by_text("How the network learned").count() == 0
+    assert page.locator(CANVAS).bounding_box()["width"] >= 400
+    draw(page, "7", scale=440 / 280)
+    assert answer(page) == "7"
+    font_size = page.locator(ANSWER).evaluate("element => parseFloat(getComputedStyle(element).fontSize)")
+    assert font_size >= 150
+    page.screenshot(path=str(SCREENSHOT.with_name("presenter.png")))
+    page.close()
+
+
+def test_a_number_written_as_four_digits_is_read(page):
+    page.get_by_text("Several digits").click()
+    page.wait_for_timeout(1500)  # the wide canvas replaces the square one
+    box = page.locator(CANVAS).bounding_box()
+    assert box["width"] >= 700
+    for stroke in NUMBER_2026:
+        x, y = stroke[0]
+        page.mouse.move(box["x"] + x, box["y"] + y)
+        page.mouse.down()
+        for x, y in stroke[1:]:
+            page.mouse.move(box["x"] + x, box["y"] + y, steps=6)
+        page.mouse.up()
+        page.wait_for_timeout(300)
+    page.get_by_text("I read the number 2026.").wait_for(timeout=30_000)
+    assert answer(page) == "2026"
