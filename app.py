@@ -11,7 +11,7 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 import digitnet
-from digitnet import segment
+from digitnet import explain, segment
 from digitnet.auth import ADMIN_PASSWORD_ENV, password_matches
 from digitnet.jobs import JobStatus, TrainingJob
 from digitnet.prediction import Prediction, enlarge_pixels
@@ -166,6 +166,36 @@ def answer_ui(image, model: LoadedModel, presenter: bool) -> None:
     with seen:
         st.image(enlarge_pixels(x), caption="What the network sees: 28 x 28 pixels", width=224)
     probability_chart(prediction)
+    if st.toggle("Why this answer?", key="explain"):
+        why_ui(x, prediction, model)
+
+
+@st.cache_resource(max_entries=2, show_spinner="Finding the training digits...")
+def look_alikes(path: str, modified: float) -> explain.LookAlikes | None:
+    """Features of the first 10,000 MNIST training digits under this model; None without the data."""
+    try:
+        data = digitnet.load_mnist()
+    except digitnet.DataError:
+        return None
+    return explain.LookAlikes.build(load_model(path, modified).classifier, data.x_train[:10_000],
+                                    data.y_train[:10_000])
+
+
+def why_ui(x, prediction: Prediction, model: LoadedModel) -> None:
+    """Which pixels pushed the network to its answer, and training digits it finds alike."""
+    heat, alike = st.columns([1, 2])
+    with heat:
+        st.image(explain.saliency_overlay(x, explain.saliency(model.classifier, x)), width=224,
+                 caption=f"Orange pixels made it say {prediction.digit}; blue ones argued against it.")
+    with alike:
+        index = look_alikes(str(model.path), model.path.stat().st_mtime)
+        if index is None:
+            st.caption("Set DIGITNET_MNIST to a local mnist.npz to see the training digits it finds alike.")
+            return
+        nearest = index.nearest(model.classifier, x)
+        st.caption(f"It thinks your {prediction.digit} looks like these training digits:")
+        st.image([enlarge_pixels(index.images[i] / 255, scale=3) for i in nearest],
+                 caption=[f"a {index.labels[i]}" for i in nearest], width=84)
 
 
 def big_answer(text: str, sentence: str) -> None:

@@ -236,3 +236,15 @@ def test_several_digits_are_read_as_a_number(canvas):
     answers = [m.value for m in at.markdown if "digit-answer" in m.value]
     assert answers and ">1071</div>" in answers[0]
     assert len(at.metric) == 4
+
+
+def test_why_this_answer_shows_saliency_and_look_alikes(canvas, monkeypatch, mnist_path):
+    monkeypatch.setenv("DIGITNET_MNIST", str(mnist_path))
+    canvas.image = as_canvas(stroke_image("0"))
+    at = run_app()
+    at.toggle(key="explain").set_value(True).run()
+    assert not at.exception
+    images = " ".join(str(i.proto) for i in at.get("image"))
+    assert "Orange pixels made it say 0" in images
+    assert images.count('caption: "a 0"') >= 5  # most look-alikes of a drawn 0 are zeros
+    assert "It thinks your 0 looks like these training digits" in texts(at)
