@@ -185,7 +185,7 @@ def why_ui(x, prediction: Prediction, model: LoadedModel) -> None:
     """Which pixels pushed the network to its answer, and training digits it finds alike."""
     heat, alike = st.columns([1, 2])
     with heat:
-        st.image(explain.saliency_overlay(x, explain.saliency(model.classifier, x)), width=224,
+        st.image(explain.saliency_overlay(x, explain.saliency(model.classifier, x)), width=180,
                  caption=f"Orange pixels made it say {prediction.digit}; blue ones argued against it.")
     with alike:
         index = look_alikes(str(model.path), model.path.stat().st_mtime)
@@ -195,7 +195,7 @@ def why_ui(x, prediction: Prediction, model: LoadedModel) -> None:
         nearest = index.nearest(model.classifier, x)
         st.caption(f"It thinks your {prediction.digit} looks like these training digits:")
         st.image([enlarge_pixels(index.images[i] / 255, scale=3) for i in nearest],
-                 caption=[f"a {index.labels[i]}" for i in nearest], width=84)
+                 caption=[f"a {index.labels[i]}" for i in nearest], width=64)
 
 
 def big_answer(text: str, sentence: str) -> None:
