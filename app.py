@@ -13,6 +13,7 @@ from streamlit_drawable_canvas import st_canvas
 import digitnet
 from digitnet import explain, segment
 from digitnet.auth import ADMIN_PASSWORD_ENV, password_matches
+from digitnet.corrections import Corrections, default_data_dir
 from digitnet.jobs import JobStatus, TrainingJob
 from digitnet.prediction import Prediction, enlarge_pixels
 from digitnet.store import LoadedModel, ModelStore
@@ -40,8 +41,13 @@ def get_store() -> ModelStore:
 
 
 @st.cache_resource
+def get_corrections() -> Corrections:
+    return Corrections(default_data_dir())
+
+
+@st.cache_resource
 def get_job() -> TrainingJob:
-    return TrainingJob(get_store())
+    return TrainingJob(get_store(), corrections=get_corrections())
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the network...")
@@ -166,8 +172,23 @@ def answer_ui(image, model: LoadedModel, presenter: bool) -> None:
     with seen:
         st.image(enlarge_pixels(x), caption="What the network sees: 28 x 28 pixels", width=224)
     probability_chart(prediction)
+    feedback_ui(x, image, prediction)
     if st.toggle("Why this answer?", key="explain"):
         why_ui(x, prediction, model)
+
+
+def feedback_ui(x, image, prediction: Prediction) -> None:
+    """Right? Yes, or the right digit: either way the drawing is kept, labelled, to learn from."""
+    yes, which, save = st.columns([1, 1.2, 0.8], vertical_alignment="bottom")
+    label = None
+    if yes.button(f"Right, it's a {prediction.digit}", key="confirm", icon=":material/check:"):
+        label = prediction.digit
+    correct = which.selectbox("No, it was a", range(10), index=None, key="correct_label", placeholder="digit")
+    if save.button("Save", key="save_correction", disabled=correct is None):
+        label = correct
+    if label is not None:
+        get_corrections().add(x, label, original=image)
+        st.toast(f"Saved as a {label}. Thank you: retrain with your drawings to teach it.")
 
 
 @st.cache_resource(max_entries=2, show_spinner="Finding the training digits...")
@@ -306,13 +327,17 @@ def retrain_form_ui(job_running: bool, allowed: bool) -> digitnet.TrainConfig | 
         train_subset = st.number_input("Training images (0 = all 60,000)", 0, 60_000, defaults.train_subset,
                                        step=1000, key="train_subset")
         augment = st.checkbox("Distort the training digits at random", defaults.augment, key="augment")
+    include_drawings = st.checkbox("Include my drawings", False, key="include_drawings",
+                                   help="Each collected drawing counts as if it were drawn "
+                                        f"{defaults.drawing_repeats} times.")
     clicked = st.button("Retrain", key="retrain", type="primary", disabled=job_running or not allowed,
                         icon=":material/model_training:")
     if not clicked:
         return None
     return defaults.replace(epochs=int(epochs), batch_size=int(batch_size), hidden_units=int(hidden_units),
                             learning_rate=float(learning_rate), validation_split=float(validation_split),
-                            train_subset=int(train_subset), augment=bool(augment))
+                            train_subset=int(train_subset), augment=bool(augment),
+                            include_drawings=bool(include_drawings))
 
 
 def progress_ui(status: JobStatus, allowed: bool) -> None:
@@ -329,6 +354,22 @@ def progress_ui(status: JobStatus, allowed: bool) -> None:
         st.success(status.message)
     elif status.state in ("failed", "cancelled"):
         st.warning(status.message)
+
+
+def drawings_ui(allowed: bool) -> None:
+    """How many drawings have been collected per digit; export them or delete them."""
+    st.subheader("Collected drawings")
+    counts = get_corrections().counts()
+    st.caption(f"{sum(counts)} drawings: " + ", ".join(f"{d}: {n}" for d, n in enumerate(counts)))
+    if not sum(counts):
+        return
+    st.download_button("Export as .npz (MNIST layout)", get_corrections().export_npz(), "drawings.npz",
+                       key="export", icon=":material/download:")
+    sure = st.checkbox("Yes, delete them all", key="confirm_delete")
+    if st.button("Delete drawings", key="delete_drawings", disabled=not (sure and allowed),
+                 icon=":material/delete_forever:"):
+        get_corrections().delete_all()
+        st.rerun()
 
 
 def training_watch(allowed: bool) -> None:
@@ -394,6 +435,7 @@ with st.sidebar:
                      icon=":material/restore:"):
             get_store().restore_shipped()
             st.rerun()
+    drawings_ui(allowed)
     running = job.status().running
     st.session_state.watched_running = running
     # Poll each second while a training runs; otherwise just often enough to notice another session's.

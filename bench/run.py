@@ -173,7 +173,8 @@ def page_rows(workdir: Path, strokes: int = 21) -> list[Row]:
     from playwright.sync_api import sync_playwright
 
     port = free_port()
-    env = {**os.environ, "DIGITNET_RETRAINED_DIR": str(workdir / "page-retrained")}
+    env = {**os.environ, "DIGITNET_RETRAINED_DIR": str(workdir / "page-retrained"),
+           "DIGITNET_DATA_DIR": str(workdir / "page-drawings")}
     started = time.perf_counter()
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from digitnet.config import MODELS_DIR, SHIPPED_MODEL, TrainConfig
+from digitnet.corrections import Corrections, default_data_dir, with_drawings
 from digitnet.data import MNIST_ENV, load_mnist
 from digitnet.drawn import make_drawn_set
 from digitnet.errors import DigitnetError
@@ -98,7 +99,10 @@ def run_train(args: argparse.Namespace) -> int:
     except ValueError as exc:
         log.error("error: %s", exc)
         return 2
-    run = train(config, load_mnist(args.data))
+    data = load_mnist(args.data)
+    if config.include_drawings:
+        data = with_drawings(data, Corrections(default_data_dir()).load(), config.drawing_repeats, config.seed)
+    run = train(config, data)
     model_path = save_run(run, args.out)
     log.info("test accuracy %.4f; saved %s", run.test_accuracy, model_path)
     return 0

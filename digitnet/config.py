@@ -39,6 +39,9 @@ class TrainConfig:
     max_stroke_change: float = _setting(
         0.6, "largest random thickening or thinning of the strokes, as a fraction of a pixel per side"
     )
+    include_drawings: bool = _setting(False, "also train on the drawings people confirmed or corrected")
+    # A few dozen drawings among 60,000 images would change nothing: each is shown this many times.
+    drawing_repeats: int = _setting(50, "how many times each collected drawing is repeated per epoch")
     train_subset: int = _setting(0, "train on only this many training images (0 = all); for quick runs")
     seed: int = _setting(0, "random seed")
 
@@ -60,5 +63,7 @@ class TrainConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if not 0 < self.validation_split < 1:
             raise ValueError(f"validation_split must be in (0, 1), got {self.validation_split}")
+        if self.drawing_repeats < 1:
+            raise ValueError(f"drawing_repeats must be at least 1, got {self.drawing_repeats}")
         if self.train_subset < 0:
             raise ValueError(f"train_subset must be 0 (all) or positive, got {self.train_subset}")

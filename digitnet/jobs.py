@@ -9,8 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from digitnet.config import TrainConfig
+from digitnet.corrections import Corrections, held_out_accuracy, with_drawings
 from digitnet.data import Mnist, load_mnist
 from digitnet.errors import DigitnetError, TrainingCancelled
+from digitnet.model import Classifier
 from digitnet.store import ModelStore
 from digitnet.training import train
 
@@ -53,9 +55,11 @@ class TrainingJob:
     Every method is thread-safe. A failed or cancelled run leaves the model in use untouched.
     """
 
-    def __init__(self, store: ModelStore, load_data: Callable[[], Mnist] = load_mnist):
+    def __init__(self, store: ModelStore, load_data: Callable[[], Mnist] = load_mnist,
+                 corrections: Corrections | None = None):
         self.store = store
         self.load_data = load_data
+        self.corrections = corrections
         self._lock = threading.Lock()
         self._cancel = threading.Event()
         self._status = JobStatus()
@@ -89,10 +93,19 @@ class TrainingJob:
         return self.status()
 
     def _run(self, config: TrainConfig) -> None:
+        drawings_note = ""
         try:
             data = self.load_data()
+            drawings = self.corrections.load() if config.include_drawings and self.corrections else None
+            if drawings is not None:
+                data = with_drawings(data, drawings, config.drawing_repeats, config.seed)
+                before = held_out_accuracy(self.store.load().classifier, drawings)
             self._update(message=f"Training on {len(data.x_train):,} images...")
             run = train(config, data, on_epoch_end=self._record_epoch, should_stop=self._cancel.is_set)
+            if drawings is not None and before is not None:
+                after = held_out_accuracy(Classifier.from_keras(run.model), drawings)
+                drawings_note = (f" On your {len(drawings.y_held)} held-out drawings: {before:.0%} before, "
+                                 f"{after:.0%} after.")
             self._update(message="Saving the model...")
             self.store.save(run)
         except TrainingCancelled as exc:
@@ -103,8 +116,8 @@ class TrainingJob:
             log.exception("Training failed")
             self._finish(FAILED, f"Training failed unexpectedly: {exc!r}. The model in use is unchanged.")
         else:
-            self._finish(SUCCEEDED, f"Done: test accuracy {run.test_accuracy:.2%}. Everyone now uses the new model.",
-                         test_accuracy=run.test_accuracy)
+            self._finish(SUCCEEDED, f"Done: test accuracy {run.test_accuracy:.2%}.{drawings_note} "
+                                    "Everyone now uses the new model.", test_accuracy=run.test_accuracy)
 
     def _record_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
         with self._lock:

@@ -37,6 +37,7 @@ def canvas(monkeypatch, tmp_path, tiny_mnist):
     module.st_canvas = fake.st_canvas
     monkeypatch.setitem(sys.modules, "streamlit_drawable_canvas", module)
     monkeypatch.setenv(RETRAINED_ENV, str(tmp_path / "retrained"))
+    monkeypatch.setenv("DIGITNET_DATA_DIR", str(tmp_path / "drawings"))
     monkeypatch.delenv(ADMIN_PASSWORD_ENV, raising=False)
     st.cache_resource.clear()  # a fresh model store and training job for each test, as in a new server
     return fake
@@ -248,3 +249,20 @@ def test_why_this_answer_shows_saliency_and_look_alikes(canvas, monkeypatch, mni
     assert "Orange pixels made it say 0" in images
     assert images.count('caption: "a 0"') >= 5  # most look-alikes of a drawn 0 are zeros
     assert "It thinks your 0 looks like these training digits" in texts(at)
+
+
+def test_confirming_and_correcting_save_labelled_drawings(canvas, monkeypatch, tmp_path):
+    monkeypatch.setenv("DIGITNET_DATA_DIR", str(tmp_path / "drawings"))
+    canvas.image = as_canvas(stroke_image("7"))
+    at = run_app()
+    assert "0 drawings" in texts(at)
+    at.button(key="confirm").click().run()
+    assert len(list((tmp_path / "drawings" / "digits" / "7").glob("*.png"))) == 1
+    assert len(list((tmp_path / "drawings" / "originals" / "7").glob("*.png"))) == 1
+    at.selectbox(key="correct_label").set_value(1).run()
+    at.button(key="save_correction").click().run()
+    assert len(list((tmp_path / "drawings" / "digits" / "1").glob("*.png"))) == 1
+    assert "2 drawings" in texts(at)
+    at.checkbox(key="confirm_delete").check().run()
+    at.button(key="delete_drawings").click().run()
+    assert "0 drawings" in texts(at)

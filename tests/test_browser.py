@@ -67,7 +67,8 @@ def server(mnist_path, tmp_path_factory):
     """`streamlit run app.py` on a free local port, with its own folder for retrained models."""
     port = free_port()
     env = {**os.environ, "DIGITNET_MNIST": str(mnist_path),
-           RETRAINED_ENV: str(tmp_path_factory.mktemp("retrained"))}
+           RETRAINED_ENV: str(tmp_path_factory.mktemp("retrained")),
+           "DIGITNET_DATA_DIR": str(tmp_path_factory.mktemp("drawings"))}
     env.pop("DIGITNET_ADMIN_PASSWORD", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",

@@ -101,3 +101,16 @@ def test_restore_shipped_and_broken_retrained_model_falls_back(store, tiny_mnist
     store.restore_shipped()
     assert store.active_path() == store.shipped
     assert np.isfinite(store.load().classifier.predict_proba(np.zeros((28, 28)))).all()
+
+
+def test_retrain_with_drawings_reports_before_and_after(store, tiny_mnist, tmp_path):
+    from digitnet.corrections import Corrections
+
+    corrections = Corrections(tmp_path / "drawings")
+    for _ in range(40):
+        corrections.add(tiny_mnist.x_test[0].astype(np.float32) / 255, int(tiny_mnist.y_test[0]))
+    job = TrainingJob(store, load_data=lambda: tiny_mnist, corrections=corrections)
+    job.start(QUICK.replace(include_drawings=True, drawing_repeats=5))
+    status = job.wait(120)
+    assert status.state == SUCCEEDED, status.message
+    assert "held-out drawings" in status.message and "before" in status.message and "after" in status.message

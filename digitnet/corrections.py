@@ -1,0 +1,158 @@
+"""Drawings people confirmed or corrected, kept as labelled images so the network can learn from them.
+
+The 28x28 images live in `<data dir>/digits/<label>/<id>.png`, the layout Keras'
+image_dataset_from_directory reads; what was drawn lives in `<data dir>/originals/<label>/<id>.png`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from digitnet.data import Mnist, scale_pixels
+from digitnet.files import TEMP_PREFIX, replaced_whole
+from digitnet.model import Classifier
+
+log = logging.getLogger(__name__)
+
+DATA_ENV = "DIGITNET_DATA_DIR"
+# One drawing in five (chosen by its id, so the choice never changes) is held out to measure
+# how well a retrained network reads people's drawings.
+HELD_OUT_EVERY = 5
+
+
+def default_data_dir() -> Path:
+    """$DIGITNET_DATA_DIR, else the user's data folder (XDG), never inside the project's models/."""
+    if os.environ.get(DATA_ENV):
+        return Path(os.environ[DATA_ENV])
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "digitnet" / "drawings"
+
+
+@dataclass(frozen=True)
+class Drawings:
+    """The collected labelled drawings, one PNG per drawing, split into training and held-out parts."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_held: np.ndarray
+    y_held: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.y_train) + len(self.y_held)
+
+
+@dataclass(frozen=True)
+class Corrections:
+    root: Path
+
+    @property
+    def digits_dir(self) -> Path:
+        return self.root / "digits"
+
+    @property
+    def originals_dir(self) -> Path:
+        return self.root / "originals"
+
+    def add(self, x: np.ndarray, label: int, original: np.ndarray | Image.Image | None = None) -> Path:
+        """Save a 28x28 image in [0, 1] with its label (and what was drawn); return the image's path."""
+        if not 0 <= int(label) <= 9:
+            raise ValueError(f"label must be a digit 0..9, got {label}")
+        name = f"{time.time_ns()}.png"
+        path = self.digits_dir / str(int(label)) / name
+        _write_png(Image.fromarray((np.clip(x, 0, 1) * 255).round().astype(np.uint8)), path)
+        if original is not None:
+            picture = original if isinstance(original, Image.Image) else Image.fromarray(original)
+            _write_png(picture, self.originals_dir / str(int(label)) / name)
+        log.info("Saved a drawing of a %d as %s", label, path)
+        return path
+
+    def counts(self) -> list[int]:
+        """How many drawings there are of each digit 0..9."""
+        return [len(self._files(label)) for label in range(10)]
+
+    def load(self) -> Drawings:
+        """All readable drawings, split into training and held-out parts; broken files are skipped."""
+        parts: dict[bool, tuple[list, list]] = {False: ([], []), True: ([], [])}
+        for label in range(10):
+            for path in self._files(label):
+                image = _read_digit(path)
+                if image is None:
+                    continue
+                images, labels = parts[_is_held_out(path.name)]
+                images.append(image)
+                labels.append(label)
+        return Drawings(*_arrays(*parts[False]), *_arrays(*parts[True]))
+
+    def export_npz(self) -> bytes:
+        """The drawings as an .npz in the MNIST layout (held-out ones as the test set)."""
+        drawings = self.load()
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, x_train=drawings.x_train, y_train=drawings.y_train,
+                            x_test=drawings.x_held, y_test=drawings.y_held)
+        return buffer.getvalue()
+
+    def delete_all(self) -> None:
+        for folder in (self.digits_dir, self.originals_dir):
+            shutil.rmtree(folder, ignore_errors=True)
+        log.info("Deleted the collected drawings in %s", self.root)
+
+    def _files(self, label: int) -> list[Path]:
+        folder = self.digits_dir / str(label)
+        return sorted(p for p in folder.glob("*.png") if not p.name.startswith(TEMP_PREFIX))
+
+
+def with_drawings(data: Mnist, drawings: Drawings, repeats: int, seed: int = 0) -> Mnist:
+    """MNIST with the drawings' training part added `repeats` times over, shuffled together.
+
+    Shuffled, because training holds out the *last* images for validation.
+    """
+    x = np.concatenate([data.x_train, np.repeat(drawings.x_train, repeats, axis=0)])
+    y = np.concatenate([data.y_train, np.repeat(drawings.y_train, repeats).astype(data.y_train.dtype)])
+    order = np.random.default_rng(seed).permutation(len(x))
+    return Mnist(x[order], y[order], data.x_test, data.y_test,
+                 source=f"{data.source} + {len(drawings.y_train)} drawings x{repeats}")
+
+
+def held_out_accuracy(classifier: Classifier, drawings: Drawings) -> float | None:
+    """How many of the held-out drawings the classifier reads right; None when there are none."""
+    if len(drawings.y_held) == 0:
+        return None
+    return float(np.mean(classifier.predict(scale_pixels(drawings.x_held)) == drawings.y_held))
+
+
+def _write_png(image: Image.Image, path: Path) -> None:
+    with replaced_whole(path) as tmp:
+        image.save(tmp, format="PNG")
+
+
+def _read_digit(path: Path) -> np.ndarray | None:
+    try:
+        with Image.open(path) as image:
+            pixels = np.asarray(image.convert("L"))
+    except (OSError, UnidentifiedImageError, ValueError) as exc:
+        log.warning("Skipping the broken drawing %s: %s", path, exc)
+        return None
+    if pixels.shape != (28, 28):
+        log.warning("Skipping %s: it is %dx%d, not 28x28", path, *pixels.shape[::-1])
+        return None
+    return pixels
+
+
+def _is_held_out(name: str) -> bool:
+    return int(hashlib.sha256(name.encode()).hexdigest(), 16) % HELD_OUT_EVERY == 0
+
+
+def _arrays(images: list, labels: list) -> tuple[np.ndarray, np.ndarray]:
+    if not images:
+        return np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.uint8)
+    return np.stack(images).astype(np.uint8), np.array(labels, dtype=np.uint8)

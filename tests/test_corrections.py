@@ -1,0 +1,87 @@
+"""Collected drawings: saved atomically in Keras' folder layout, read back, exported, used to train."""
+
+import io
+
+import numpy as np
+import pytest
+
+from digitnet.corrections import Corrections, default_data_dir, with_drawings
+from digitnet.data import Mnist
+
+
+def digit_image(seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).random((28, 28)).astype(np.float32)
+
+
+@pytest.fixture
+def store(tmp_path):
+    return Corrections(tmp_path / "drawings")
+
+
+def test_saves_in_keras_folder_layout_with_the_original(store):
+    original = np.zeros((280, 280, 4), np.uint8)
+    path = store.add(digit_image(0), 7, original=original)
+    assert path.parent == store.digits_dir / "7" and path.suffix == ".png"
+    assert (store.originals_dir / "7" / path.name).is_file()
+    assert store.counts() == [0, 0, 0, 0, 0, 0, 0, 1, 0, 0]
+
+
+def test_reads_back_what_was_saved(store):
+    x = digit_image(1)
+    for label in (3, 3, 5, 9, 9, 9, 0, 1, 2, 4, 6, 8):
+        store.add(x, label)
+    drawings = store.load()
+    assert len(drawings) == 12
+    assert sorted(np.concatenate([drawings.y_train, drawings.y_held]).tolist()) == sorted(
+        [3, 3, 5, 9, 9, 9, 0, 1, 2, 4, 6, 8])
+    first = drawings.x_train[0] if len(drawings.x_train) else drawings.x_held[0]
+    np.testing.assert_allclose(first / 255, x, atol=1 / 255)
+
+
+def test_broken_files_are_skipped_with_a_warning(store, caplog):
+    store.add(digit_image(2), 4)
+    (store.digits_dir / "4" / "broken.png").write_bytes(b"not a png")
+    (store.digits_dir / "4" / ".tmp-half.png").write_bytes(b"half")
+    assert store.counts()[4] == 2
+    assert len(store.load()) == 1
+    assert "broken.png" in caplog.text
+
+
+def test_export_is_an_npz_in_mnist_layout(store):
+    for label in range(10):
+        store.add(digit_image(label), label)
+    with np.load(io.BytesIO(store.export_npz())) as npz:
+        assert set(npz.files) == {"x_train", "y_train", "x_test", "y_test"}
+        assert npz["x_train"].dtype == np.uint8 and npz["x_train"].shape[1:] == (28, 28)
+        assert len(npz["y_train"]) + len(npz["y_test"]) == 10
+
+
+def test_delete_all(store):
+    store.add(digit_image(3), 1, original=np.zeros((10, 10, 4), np.uint8))
+    store.delete_all()
+    assert store.counts() == [0] * 10 and not store.originals_dir.exists()
+
+
+def test_bad_label_is_refused(store):
+    with pytest.raises(ValueError, match="0..9"):
+        store.add(digit_image(4), 12)
+
+
+def test_default_folder_is_the_users_not_the_projects(monkeypatch, tmp_path):
+    monkeypatch.delenv("DIGITNET_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    assert default_data_dir() == tmp_path / "digitnet" / "drawings"
+    monkeypatch.setenv("DIGITNET_DATA_DIR", str(tmp_path / "mine"))
+    assert default_data_dir() == tmp_path / "mine"
+
+
+def test_drawings_are_oversampled_and_shuffled_into_mnist(store, tiny_mnist):
+    for i in range(20):
+        store.add(digit_image(i), 7)
+    drawings = store.load()
+    merged = with_drawings(tiny_mnist, drawings, repeats=10)
+    assert isinstance(merged, Mnist)
+    assert len(merged.x_train) == len(tiny_mnist.x_train) + 10 * len(drawings.y_train)
+    np.testing.assert_array_equal(merged.x_test, tiny_mnist.x_test)
+    tail = merged.y_train[-len(merged.y_train) // 10:]
+    assert (tail == 7).mean() < 0.95  # shuffled: the held-out validation tail is not all drawings
