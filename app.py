@@ -14,6 +14,7 @@ import digitnet
 from digitnet import explain, segment
 from digitnet.auth import ADMIN_PASSWORD_ENV, password_matches
 from digitnet.corrections import Corrections, default_data_dir
+from digitnet.evaluate import Evaluation, evaluate
 from digitnet.jobs import JobStatus, TrainingJob
 from digitnet.prediction import Prediction, enlarge_pixels
 from digitnet.store import LoadedModel, ModelStore
@@ -145,6 +146,36 @@ def probability_chart(prediction: Prediction, top: int = 10) -> None:
     )
 
 
+TEST_DIGIT = "A test digit"
+
+
+@st.cache_resource(max_entries=2, show_spinner="Scoring the network on 10,000 test digits...")
+def test_scores(path: str, modified: float) -> tuple[digitnet.Mnist, Evaluation] | None:
+    """The MNIST test set and how this model does on it; None when the data cannot be loaded."""
+    try:
+        data = digitnet.load_mnist()
+    except digitnet.DataError:
+        return None
+    return data, evaluate(load_model(path, modified).classifier, data)
+
+
+def current_scores(model: LoadedModel) -> tuple[digitnet.Mnist, Evaluation] | None:
+    return test_scores(str(model.path), model.path.stat().st_mtime)
+
+
+def test_digit_ui(model: LoadedModel):
+    """One MNIST test digit, picked in the evaluation panel below, as the input."""
+    scores = current_scores(model)
+    if scores is None:
+        st.info("Set DIGITNET_MNIST to a local mnist.npz to look at the test digits.")
+        return None
+    data, result = scores
+    index = st.session_state.get("test_digit", int(result.mistakes(data.y_test)[0]))
+    st.image(enlarge_pixels(data.x_test[index] / 255, scale=10), width=280,
+             caption=f"Test digit #{index}, labelled {data.y_test[index]}")
+    return data.x_test[index]
+
+
 DRAW_PROMPT = "Draw a digit from 0 to 9 on the black square, and I'll tell you which one it is."
 
 
@@ -251,8 +282,8 @@ def number_ui(image, model: LoadedModel) -> None:
 def draw_and_read(presenter: bool) -> None:
     """Canvas (or upload) and answer in one fragment: a stroke reruns only this part of the page."""
     model = current_model()
-    source = st.segmented_control("Input", ["Draw", "Several digits", "Upload a photo"], default="Draw",
-                                  key="source", label_visibility="collapsed")
+    sources = ["Draw", "Several digits", "Upload a photo"] + ([] if presenter else [TEST_DIGIT])
+    source = st.segmented_control("Input", sources, default="Draw", key="source", label_visibility="collapsed")
     if source == "Several digits":
         image = drawing_ui("number")
         number_ui(image, model)
@@ -260,7 +291,12 @@ def draw_and_read(presenter: bool) -> None:
     left, right = st.columns([1, 1.4], gap="large")
     with left:
         st.space("small")  # room for the canvas' own toolbar above it
-        image = upload_ui() if source == "Upload a photo" else drawing_ui("presenter" if presenter else "normal")
+        if source == "Upload a photo":
+            image = upload_ui()
+        elif source == TEST_DIGIT:
+            image = test_digit_ui(model)
+        else:
+            image = drawing_ui("presenter" if presenter else "normal")
     with right:
         answer_ui(image, model, presenter)
 
@@ -356,6 +392,59 @@ def progress_ui(status: JobStatus, allowed: bool) -> None:
         st.warning(status.message)
 
 
+def evaluation_ui(model: LoadedModel) -> None:
+    """Accuracy per digit, the confusion matrix, and a gallery of test digits it reads wrong."""
+    scores = current_scores(model)
+    if scores is None:
+        st.info("Set DIGITNET_MNIST to a local mnist.npz to score the network on the 10,000 test digits.")
+        return
+    data, result = scores
+    per_digit, confusion = st.columns(2, gap="large")
+    with per_digit:
+        st.caption(f"Accuracy per digit ({result.accuracy:.2%} over all 10,000 test digits)")
+        st.vega_lite_chart(
+            pd.DataFrame({"digit": [str(d) for d in range(10)], "accuracy": result.per_digit}),
+            {"height": 260, "mark": {"type": "bar", "color": OTHER_COLOUR},
+             "encoding": {"x": {"field": "digit", "type": "ordinal", "axis": {"labelAngle": 0}},
+                          "y": {"field": "accuracy", "type": "quantitative", "scale": {"zero": False},
+                                "axis": {"format": "%"}}}},
+            width="stretch",
+        )
+    with confusion:
+        st.caption("Confusion matrix: how often each digit (row) is read as each digit (column)")
+        cells = [{"true": str(t), "read as": str(p), "count": int(result.confusion[t, p])}
+                 for t in range(10) for p in range(10)]
+        st.vega_lite_chart(
+            pd.DataFrame(cells),
+            {"height": 260, "encoding": {"x": {"field": "read as", "type": "ordinal", "axis": {"labelAngle": 0}},
+                                         "y": {"field": "true", "type": "ordinal"}},
+             "layer": [
+                 {"mark": "rect", "encoding": {"color": {"field": "count", "type": "quantitative",
+                                                         "scale": {"type": "symlog", "scheme": "blues"},
+                                                         "legend": None}}},
+                 {"mark": {"type": "text", "fontSize": 9},
+                  "encoding": {"text": {"field": "count"},
+                               "color": {"condition": {"test": "datum.count > 300", "value": "white"},
+                                         "value": "black"}}},
+             ]},
+            width="stretch",
+        )
+    mistakes = result.mistakes(data.y_test)
+    st.caption(f"{len(mistakes)} test digits it reads wrong; the first 24:")
+    shown = mistakes[:24]
+    st.image([enlarge_pixels(data.x_test[i] / 255, scale=3) for i in shown], width=64,
+             caption=[f"{data.y_test[i]} read as {result.predicted[i]}" for i in shown])
+    pick, show = st.columns([2, 1], vertical_alignment="bottom")
+    choice = pick.selectbox("Look at one closely", shown, key="mistake",
+                            format_func=lambda i: f"#{i}: a {data.y_test[i]} read as {result.predicted[i]}")
+    show.button("Show it as the input", key="show_mistake", on_click=show_test_digit, args=(int(choice),))
+
+
+def show_test_digit(index: int) -> None:
+    st.session_state.test_digit = index
+    st.session_state.source = TEST_DIGIT
+
+
 def drawings_ui(allowed: bool) -> None:
     """How many drawings have been collected per digit; export them or delete them."""
     st.subheader("Collected drawings")
@@ -414,6 +503,9 @@ with curves_col:
         st.info("This model has no training history to show.")
 with card_col:
     model_card_ui(model)
+
+st.subheader("How good is it")
+evaluation_ui(model)
 
 with st.sidebar:
     st.header("Retrain the network")

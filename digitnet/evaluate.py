@@ -18,6 +18,11 @@ class Evaluation:
     accuracy: float
     per_digit: np.ndarray  # accuracy on each digit 0..9
     confusion: np.ndarray  # confusion[true, predicted] = count
+    predicted: np.ndarray  # the digit read for each test image
+
+    def mistakes(self, y_true: np.ndarray) -> np.ndarray:
+        """Indices of the test images read wrong."""
+        return np.flatnonzero(self.predicted != y_true)
 
 
 def evaluate(classifier: Classifier, data: Mnist) -> Evaluation:
@@ -25,7 +30,7 @@ def evaluate(classifier: Classifier, data: Mnist) -> Evaluation:
     predicted = classifier.predict(scale_pixels(data.x_test))
     confusion = confusion_matrix(data.y_test, predicted)
     per_digit = confusion.diagonal() / np.maximum(confusion.sum(axis=1), 1)
-    return Evaluation(float(np.mean(predicted == data.y_test)), per_digit, confusion)
+    return Evaluation(float(np.mean(predicted == data.y_test)), per_digit, confusion, predicted)
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:

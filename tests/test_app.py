@@ -136,15 +136,15 @@ def test_retrain_controls_are_disabled_while_a_job_runs(canvas, monkeypatch, tmp
     at.select_slider(key="batch_size").set_value(16)
     at.button(key="retrain").click().run()
     assert not at.exception
-    assert at.button(key="retrain").disabled
+    assert at.button(key="retrain").disabled, texts(at)
     assert at.progress[0].text.startswith("Epoch ")
     at.button(key="cancel").click().run()
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and at.button(key="retrain").disabled:
+    while time.monotonic() < deadline and "cancelled" not in texts(at):
         time.sleep(0.5)
         at.run()
-    assert not at.button(key="retrain").disabled
     assert "cancelled" in texts(at)
+    assert not at.button(key="retrain").disabled
 
 
 def test_a_broken_retrained_model_falls_back_to_the_shipped_one(canvas, tmp_path):
@@ -195,7 +195,7 @@ def test_a_second_session_sees_the_training_and_cannot_start_another(canvas, mon
     assert second.progress[0].text.startswith("Epoch ")
     first.button(key="cancel").click().run()
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and first.button(key="retrain").disabled:
+    while time.monotonic() < deadline and "cancelled" not in texts(first):
         time.sleep(0.5)
         first.run()
     assert not first.button(key="retrain").disabled
@@ -266,3 +266,16 @@ def test_confirming_and_correcting_save_labelled_drawings(canvas, monkeypatch, t
     at.checkbox(key="confirm_delete").check().run()
     at.button(key="delete_drawings").click().run()
     assert "0 drawings" in texts(at)
+
+
+def test_evaluation_panel_and_a_mistake_shown_as_the_input(canvas, monkeypatch, mnist_path):
+    monkeypatch.setenv("DIGITNET_MNIST", str(mnist_path))
+    at = run_app()
+    assert any("over all 10,000 test digits" in c.value for c in at.caption)
+    assert len(at.get("vega_lite_chart")) >= 4  # curves x2, per digit, confusion
+    first_mistake = at.selectbox(key="mistake").value
+    at.button(key="show_mistake").click().run()
+    assert not at.exception
+    assert at.segmented_control(key="source").value == "A test digit"
+    assert any(f"Test digit #{first_mistake}" in str(i.proto) for i in at.get("image"))
+    assert any("digit-answer" in m.value for m in at.markdown)
