@@ -219,7 +219,8 @@ def feedback_ui(x, image, prediction: Prediction) -> None:
         label = correct
     if label is not None:
         get_corrections().add(x, label, original=image)
-        st.toast(f"Saved as a {label}. Thank you: retrain with your drawings to teach it.")
+        st.session_state.just_saved = label
+        st.rerun()  # the whole page, so the sidebar's count grows too
 
 
 @st.cache_resource(max_entries=2, show_spinner="Finding the training digits...")
@@ -487,6 +488,8 @@ else:
 model = current_model()
 for warning in model.warnings:
     st.warning(warning)
+if "just_saved" in st.session_state:
+    st.toast(f"Saved as a {st.session_state.pop('just_saved')}. Retrain with your drawings to teach it.")
 
 draw_and_read(presenter)
 if presenter:

@@ -63,12 +63,17 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def server(mnist_path, tmp_path_factory):
+def drawings_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("drawings")
+
+
+@pytest.fixture(scope="module")
+def server(mnist_path, tmp_path_factory, drawings_dir):
     """`streamlit run app.py` on a free local port, with its own folder for retrained models."""
     port = free_port()
     env = {**os.environ, "DIGITNET_MNIST": str(mnist_path),
            RETRAINED_ENV: str(tmp_path_factory.mktemp("retrained")),
-           "DIGITNET_DATA_DIR": str(tmp_path_factory.mktemp("drawings"))}
+           "DIGITNET_DATA_DIR": str(drawings_dir)}
     env.pop("DIGITNET_ADMIN_PASSWORD", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
@@ -190,3 +195,12 @@ def test_a_number_written_as_four_digits_is_read(page):
         page.wait_for_timeout(300)
     page.get_by_text("I read the number 2026.").wait_for(timeout=30_000)
     assert answer(page) == "2026"
+
+
+def test_a_confirmed_drawing_is_counted_and_saved(page, drawings_dir):
+    draw(page, "1")
+    assert answer(page) == "1"
+    page.get_by_role("button", name="Right, it's a 1").click()
+    page.get_by_text(re.compile(r"^1 drawings: .*1: 1")).wait_for(timeout=30_000)
+    assert len(list((drawings_dir / "digits" / "1").glob("*.png"))) == 1
+    assert len(list((drawings_dir / "originals" / "1").glob("*.png"))) == 1
