@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -122,17 +123,13 @@ class TrainingJob:
     def _record_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
         with self._lock:
             history = {name: [*self._status.history.get(name, []), value] for name, value in metrics.items()}
-            self._status = _replace(self._status, epochs_done=epoch, history=history,
+            self._status = dataclasses.replace(self._status, epochs_done=epoch, history=history,
                                     message=f"Epoch {epoch} of {self._status.config.epochs} done.")
 
     def _update(self, **changes) -> None:
         with self._lock:
-            self._status = _replace(self._status, **changes)
+            self._status = dataclasses.replace(self._status, **changes)
 
     def _finish(self, state: str, message: str, test_accuracy: float | None = None) -> None:
         log.info("Training %s: %s", state, message)
         self._update(state=state, message=message, test_accuracy=test_accuracy)
-
-
-def _replace(status: JobStatus, **changes) -> JobStatus:
-    return JobStatus(**{**status.__dict__, **changes})
