@@ -204,3 +204,20 @@ def test_a_confirmed_drawing_is_counted_and_saved(page, drawings_dir):
     page.get_by_text(re.compile(r"^1 drawings: .*1: 1")).wait_for(timeout=30_000)
     assert len(list((drawings_dir / "digits" / "1").glob("*.png"))) == 1
     assert len(list((drawings_dir / "originals" / "1").glob("*.png"))) == 1
+
+
+def test_retrain_including_my_drawings(page, drawings_dir):
+    assert list((drawings_dir / "digits").rglob("*.png")), "runs after a drawing was saved"
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    epochs = sidebar.get_by_label("Epochs")
+    epochs.fill("2")
+    epochs.press("Enter")
+    sidebar.get_by_text("Advanced").click()
+    subset = sidebar.get_by_label("Training images (0 = all 60,000)")
+    subset.fill("2000")
+    subset.press("Enter")
+    sidebar.get_by_text("Include my drawings").click()
+    page.wait_for_timeout(500)
+    sidebar.get_by_role("button", name="Retrain").click()
+    page.get_by_text(re.compile(r"Done: test accuracy")).wait_for(timeout=120_000)
+    page.get_by_text("retrained here").wait_for(timeout=30_000)
