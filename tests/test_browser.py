@@ -197,13 +197,15 @@ def test_a_number_written_as_four_digits_is_read(page):
     assert answer(page) == "2026"
 
 
-def test_a_confirmed_drawing_is_counted_and_saved(page, drawings_dir):
+def test_a_corrected_drawing_is_counted_and_saved(page, drawings_dir):
     draw(page, "1")
     assert answer(page) == "1"
-    page.get_by_role("button", name="Right, it's a 1").click()
-    page.get_by_text(re.compile(r"^1 drawings: .*1: 1")).wait_for(timeout=30_000)
-    assert len(list((drawings_dir / "digits" / "1").glob("*.png"))) == 1
-    assert len(list((drawings_dir / "originals" / "1").glob("*.png"))) == 1
+    page.locator('[data-testid="stSelectbox"]').filter(has_text="No, it was a").click()
+    page.get_by_role("option", name="7", exact=True).click()
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.get_by_text(re.compile(r"^1 drawings: .*7: 1")).wait_for(timeout=30_000)
+    assert len(list((drawings_dir / "digits" / "7").glob("*.png"))) == 1
+    assert len(list((drawings_dir / "originals" / "7").glob("*.png"))) == 1
 
 
 def test_retrain_including_my_drawings(page, drawings_dir):
