@@ -170,7 +170,8 @@ def test_digit_ui(model: LoadedModel):
         st.info("Set DIGITNET_MNIST to a local mnist.npz to look at the test digits.")
         return None
     data, result = scores
-    index = st.session_state.get("test_digit", int(result.mistakes(data.y_test)[0]))
+    mistakes = result.mistakes(data.y_test)
+    index = st.session_state.get("test_digit", int(mistakes[0]) if len(mistakes) else 0)
     st.image(enlarge_pixels(data.x_test[index] / 255, scale=10), width=280,
              caption=f"Test digit #{index}, labelled {data.y_test[index]}")
     return data.x_test[index]
