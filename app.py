@@ -454,7 +454,8 @@ def drawings_ui(allowed: bool) -> None:
     st.caption(f"{sum(counts)} drawings: " + ", ".join(f"{d}: {n}" for d, n in enumerate(counts)))
     if not sum(counts):
         return
-    st.download_button("Export as .npz (MNIST layout)", get_corrections().export_npz(), "drawings.npz",
+    # A callable: the drawings are read only when someone clicks, not on every rerun.
+    st.download_button("Export as .npz (MNIST layout)", get_corrections().export_npz, "drawings.npz",
                        key="export", icon=":material/download:")
     sure = st.checkbox("Yes, delete them all", key="confirm_delete")
     if st.button("Delete drawings", key="delete_drawings", disabled=not (sure and allowed),

@@ -57,6 +57,13 @@ def run_app() -> AppTest:
     return at
 
 
+def start_long_retrain(at: AppTest) -> None:
+    """Click Retrain with 100 epochs of batch 16: on slow_data_file it runs until cancelled."""
+    at.number_input(key="epochs").set_value(100)
+    at.select_slider(key="batch_size").set_value(16)
+    at.button(key="retrain").click().run()
+
+
 def wait_until_idle(at: AppTest, seconds: float = 120) -> None:
     """Rerun the page until no training runs, then once more so every panel shows the final state."""
     deadline = time.monotonic() + seconds
@@ -142,9 +149,7 @@ def test_password_gate(canvas, monkeypatch):
 def test_retrain_controls_are_disabled_while_a_job_runs(canvas, monkeypatch, tmp_path, tiny_mnist):
     monkeypatch.setenv("DIGITNET_MNIST", str(slow_data_file(tmp_path / "slow.npz", tiny_mnist)))
     at = run_app()
-    at.number_input(key="epochs").set_value(100)
-    at.select_slider(key="batch_size").set_value(16)
-    at.button(key="retrain").click().run()
+    start_long_retrain(at)
     assert not at.exception
     assert at.button(key="retrain").disabled, texts(at)
     assert at.progress[0].text.startswith("Epoch ")
@@ -193,9 +198,7 @@ def test_bad_data_makes_the_sidebar_retrain_fail_clearly(canvas, monkeypatch, tm
 def test_a_second_session_sees_the_training_and_cannot_start_another(canvas, monkeypatch, tmp_path, tiny_mnist):
     monkeypatch.setenv("DIGITNET_MNIST", str(slow_data_file(tmp_path / "slow.npz", tiny_mnist)))
     first = run_app()
-    first.number_input(key="epochs").set_value(100)
-    first.select_slider(key="batch_size").set_value(16)
-    first.button(key="retrain").click().run()
+    start_long_retrain(first)
     second = run_app()
     assert second.button(key="retrain").disabled
     assert second.progress[0].text.startswith("Epoch ")

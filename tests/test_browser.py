@@ -131,6 +131,21 @@ def clear(page) -> None:
     expect(page.locator(CANVAS)).to_have_count(1, timeout=20_000)  # the old canvas has gone
 
 
+def retrain_settings(page, epochs: int, images: int):
+    """Set a short retrain in the sidebar; return the sidebar."""
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    type_number(sidebar.get_by_label("Epochs"), epochs)
+    sidebar.get_by_text("Advanced").click()
+    type_number(sidebar.get_by_label("Training images (0 = all 60,000)"), images)
+    page.wait_for_timeout(500)
+    return sidebar
+
+
+def type_number(field, value: int) -> None:
+    field.fill(str(value))
+    field.press("Enter")
+
+
 def test_drawn_digits_are_read_and_clear_empties_the_canvas(page):
     for digit in ("1", "0", "7"):
         draw(page, digit)
@@ -145,15 +160,7 @@ def test_drawn_digits_are_read_and_clear_empties_the_canvas(page):
 
 
 def test_retrain_from_the_sidebar_shows_progress_then_new_curves(page):
-    sidebar = page.locator('[data-testid="stSidebar"]')
-    epochs = sidebar.get_by_label("Epochs")
-    epochs.fill("3")
-    epochs.press("Enter")
-    sidebar.get_by_text("Advanced").click()
-    subset = sidebar.get_by_label("Training images (0 = all 60,000)")
-    subset.fill("3000")
-    subset.press("Enter")
-    page.wait_for_timeout(500)
+    sidebar = retrain_settings(page, epochs=3, images=3000)
     sidebar.get_by_role("button", name="Retrain").click()
     sidebar.get_by_text(re.compile(r"Epoch \d of 3")).first.wait_for(timeout=60_000)
     assert sidebar.get_by_role("button", name="Retrain").is_disabled()
@@ -210,14 +217,7 @@ def test_a_corrected_drawing_is_counted_and_saved(page, drawings_dir):
 
 def test_retrain_including_my_drawings(page, drawings_dir):
     assert list((drawings_dir / "digits").rglob("*.png")), "runs after a drawing was saved"
-    sidebar = page.locator('[data-testid="stSidebar"]')
-    epochs = sidebar.get_by_label("Epochs")
-    epochs.fill("2")
-    epochs.press("Enter")
-    sidebar.get_by_text("Advanced").click()
-    subset = sidebar.get_by_label("Training images (0 = all 60,000)")
-    subset.fill("2000")
-    subset.press("Enter")
+    sidebar = retrain_settings(page, epochs=2, images=2000)
     sidebar.get_by_text("Include my drawings").click()
     page.wait_for_timeout(500)
     sidebar.get_by_role("button", name="Retrain").click()
