@@ -49,9 +49,10 @@ def to_mnist(image: np.ndarray | Image.Image) -> np.ndarray:
     """
     ink = ink_map(image)
     ink = _resize_long_side(_crop_to_ink(ink), STROKE_SCALE * BOX)
-    if stroke_width(ink) > MAX_BLOB_WIDTH * ink.shape[0] and stroke_width(ink) > MAX_BLOB_WIDTH * ink.shape[1]:
+    width = stroke_width(ink)
+    if width > MAX_BLOB_WIDTH * max(ink.shape):
         raise BlankImageError("That looks like a dot or a blob, not a digit: draw a digit from 0 to 9")
-    ink = _normalise_stroke(ink)
+    ink = _normalise_stroke(ink, width)
     digit = _fit_in_box(ink)
     return _centre_by_mass(digit)
 
@@ -222,13 +223,12 @@ def stroke_width(ink: np.ndarray) -> float:
     return 2 * np.count_nonzero(mask) / max(outline, 1)
 
 
-def _normalise_stroke(ink: np.ndarray) -> np.ndarray:
+def _normalise_stroke(ink: np.ndarray, width: float) -> np.ndarray:
     """Bring strokes bolder or thinner than most of MNIST's back into MNIST's usual range.
 
     A brush of fixed size makes a small digit bold and a large one thin; each 3x3 max (or min)
     filter step widens (or narrows) the strokes by 2 pixels.
     """
-    width = stroke_width(ink)
     steps = round((np.clip(width, *MNIST_STROKE_RANGE) - width) / 2)
     if steps == 0:
         return ink
