@@ -176,16 +176,12 @@ def page_rows(workdir: Path, strokes: int = 21) -> list[Row]:
     env = {**os.environ, "DIGITNET_RETRAINED_DIR": str(workdir / "page-retrained"),
            "DIGITNET_DATA_DIR": str(workdir / "page-drawings")}
     started = time.perf_counter()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
-         "--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1", "--server.port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    server = start_app(port, env)
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1100})
-            page.goto(_wait_for_server(port), timeout=60_000)
+            page.goto(wait_for_app(port), timeout=60_000)
             page.locator(CANVAS).wait_for(timeout=60_000)
             page.get_by_role("button", name="Retrain").wait_for(timeout=60_000)
             ready = time.perf_counter() - started
@@ -216,7 +212,17 @@ STROKES = {
 }
 
 
-def _wait_for_server(port: int) -> str:
+def start_app(port: int, env: dict[str, str]) -> subprocess.Popen:
+    """`streamlit run app.py` on 127.0.0.1:port, headless, in the background."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+         "--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1", "--server.port", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+def wait_for_app(port: int) -> str:
+    """Wait until the app on `port` answers its health check; return its URL."""
     import urllib.request
 
     url = f"http://127.0.0.1:{port}"

@@ -3,25 +3,14 @@
 import math
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from bench.run import ANSWER, CANVAS, CHROMIUM, CHROMIUM_FLAGS, free_port, start_app, wait_for_app
 from conftest import ROOT
 from digitnet.store import RETRAINED_ENV
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-CANVAS = '[data-testid="stBidiComponentIsolated"] canvas.upper-canvas'
-ANSWER = '[data-testid="digit-answer"]'
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
 
 # Strokes in canvas pixels (the canvas is 280 x 280).
@@ -41,15 +30,9 @@ NUMBER_2026 = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
+    if not Path(CHROMIUM).exists():
         message = "Chromium not found at /usr/bin/chromium: install it with `sudo apt-get install -y chromium`"
         if os.environ.get("CI"):
             pytest.fail(message)
@@ -57,7 +40,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield browser
         browser.close()
 
@@ -75,22 +58,12 @@ def server(mnist_path, tmp_path_factory, drawings_dir):
            RETRAINED_ENV: str(tmp_path_factory.mktemp("retrained")),
            "DIGITNET_DATA_DIR": str(drawings_dir)}
     env.pop("DIGITNET_ADMIN_PASSWORD", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
-         "--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1", "--server.port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.3)
-    else:
+    process = start_app(port, env)
+    try:
+        url = wait_for_app(port)
+    except RuntimeError as exc:
         process.kill()
-        pytest.fail("streamlit did not start within 60 s")
+        pytest.fail(str(exc))
     yield url
     process.terminate()
     process.wait(10)
