@@ -23,15 +23,17 @@ INPUT_SHAPE = (28, 28)
 
 def build_model(config: TrainConfig) -> keras.Sequential:
     """The seed's dense network: Flatten, two Dense(relu) layers, Dense(10, softmax)."""
+    # Explicit names: Keras' automatic ones come from a per-thread counter that has given two layers
+    # the same name when a retrain builds its model in a worker thread while the page loads another.
     model = keras.Sequential(
         [
-            keras.Input(shape=INPUT_SHAPE),
-            layers.Flatten(),
-            layers.Dense(config.hidden_units, activation="relu"),
-            layers.Dropout(config.dropout),
-            layers.Dense(config.hidden_units, activation="relu"),
-            layers.Dropout(config.dropout),
-            layers.Dense(NUM_CLASSES, activation="softmax"),
+            keras.Input(shape=INPUT_SHAPE, name="pixels"),
+            layers.Flatten(name="flatten"),
+            layers.Dense(config.hidden_units, activation="relu", name="hidden_1"),
+            layers.Dropout(config.dropout, name="dropout_1"),
+            layers.Dense(config.hidden_units, activation="relu", name="hidden_2"),
+            layers.Dropout(config.dropout, name="dropout_2"),
+            layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities"),
         ],
         name="digitnet",
     )

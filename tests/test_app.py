@@ -200,7 +200,7 @@ def test_a_second_session_sees_the_training_and_cannot_start_another(canvas, mon
     first = run_app()
     start_long_retrain(first)
     second = run_app()
-    assert second.button(key="retrain").disabled
+    assert second.button(key="retrain").disabled, texts(second)
     assert second.progress[0].text.startswith("Epoch ")
     first.button(key="cancel").click().run()
     wait_until_idle(first)

@@ -23,6 +23,15 @@ def test_seed_architecture(model):
     assert model.layers[-1].get_config()["activation"] == "softmax"
 
 
+def test_building_does_not_rely_on_keras_automatic_names(monkeypatch):
+    # Keras numbers automatic names with a per-thread counter; in a retrain's worker thread it has handed
+    # out "dense" twice. Stand in for that: every automatic name comes out the same.
+    monkeypatch.setattr("keras.src.utils.naming.uniquify", lambda name: name)
+    model = build_model(CONFIG)
+    names = [layer.name for layer in model.layers]
+    assert len(set(names)) == len(names)
+
+
 def test_classifier_matches_keras(model):
     x = np.random.default_rng(0).random((5, 28, 28), dtype=np.float32)
     expected = np.asarray(model(x, training=False))
