@@ -67,12 +67,12 @@ def train(
     """Train a fresh model on `data`; report each epoch; raise TrainingCancelled if asked to stop."""
     config.validate()
     keras.utils.set_random_seed(config.seed)
-    x, y = scale_pixels(data.x_train), data.y_train.astype(np.int32)
+    x, y = data.x_train, data.y_train.astype(np.int32)
     if config.train_subset:
         x, y = x[: config.train_subset], y[: config.train_subset]
     # Hold out the last part of the training set for validation, as Keras' validation_split does.
     n_val = max(1, int(len(x) * config.validation_split))
-    x_train, y_train, x_val, y_val = x[:-n_val], y[:-n_val], x[-n_val:], y[-n_val:]
+    x_train, y_train, x_val, y_val = x[:-n_val], y[:-n_val], scale_pixels(x[-n_val:]), y[-n_val:]
     steps_per_epoch = -(-len(x_train) // config.batch_size)
 
     model = build_model(config)
@@ -106,17 +106,32 @@ def train(
     )
 
 
-def _training_batches(x: np.ndarray, y: np.ndarray, config: TrainConfig) -> tf.data.Dataset:
-    """An endless, shuffled, batched (and, if configured, augmented) tf.data stream."""
-    dataset = (
-        tf.data.Dataset.from_tensor_slices((x, y))
-        .shuffle(len(x), seed=config.seed, reshuffle_each_iteration=True)
+def _training_batches(pixels: np.ndarray, labels: np.ndarray, config: TrainConfig) -> tf.data.Dataset:
+    """Shuffled batches (augmented if configured) for exactly `config.epochs` passes over the images.
+
+    Shuffles indices and gathers each batch from the uint8 pixels, scaling it there: far less to copy
+    than shuffling 28x28 float images one by one. Ending with the last epoch matters too: an endless
+    stream keeps refilling its shuffle buffer, and Keras then waits seconds for that when it stops.
+    """
+    images, targets = tf.constant(pixels), tf.constant(labels)
+
+    def batch(indices: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        x = tf.cast(tf.gather(images, indices), tf.float32) / 255.0
+        return (augment(x, config) if config.augment else x), tf.gather(targets, indices)
+
+    # No autotuning: its thread made Keras wait up to 10 s, idle, when training ended. Without it,
+    # AUTOTUNE means one parallel call per CPU core.
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return (
+        tf.data.Dataset.range(len(labels))
+        .shuffle(len(labels), seed=config.seed, reshuffle_each_iteration=True)
         .batch(config.batch_size)
-        .repeat()
+        .repeat(config.epochs)
+        .map(batch, num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
+        .with_options(options)
     )
-    if config.augment:
-        dataset = dataset.map(lambda xb, yb: (augment(xb, config), yb), num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.prefetch(tf.data.AUTOTUNE)
 
 
 def augment(images: tf.Tensor, config: TrainConfig) -> tf.Tensor:
