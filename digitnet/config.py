@@ -22,10 +22,10 @@ def _setting(default, help: str):
 class TrainConfig:
     """Everything that decides how a model is trained; stored in its history.json."""
 
-    epochs: int = _setting(15, "passes over the training images")
-    batch_size: int = _setting(128, "images per gradient step")
+    epochs: int = _setting(13, "passes over the training images")
+    batch_size: int = _setting(256, "images per gradient step")
     hidden_units: int = _setting(128, "units in each of the two hidden Dense layers")
-    learning_rate: float = _setting(2e-3, "Adam's starting learning rate")
+    learning_rate: float = _setting(4e-3, "Adam's starting learning rate")
     final_lr_fraction: float = _setting(
         0.02, "the learning rate decays along a cosine to this fraction of its start by the last epoch"
     )

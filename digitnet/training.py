@@ -107,11 +107,10 @@ def train(
 
 
 def _training_batches(pixels: np.ndarray, labels: np.ndarray, config: TrainConfig) -> tf.data.Dataset:
-    """Shuffled batches (augmented if configured) for exactly `config.epochs` passes over the images.
+    """An endless stream of shuffled batches, augmented if configured.
 
     Shuffles indices and gathers each batch from the uint8 pixels, scaling it there: far less to copy
-    than shuffling 28x28 float images one by one. Ending with the last epoch matters too: an endless
-    stream keeps refilling its shuffle buffer, and Keras then waits seconds for that when it stops.
+    than shuffling 28x28 float images one by one.
     """
     images, targets = tf.constant(pixels), tf.constant(labels)
 
@@ -119,15 +118,16 @@ def _training_batches(pixels: np.ndarray, labels: np.ndarray, config: TrainConfi
         x = tf.cast(tf.gather(images, indices), tf.float32) / 255.0
         return (augment(x, config) if config.augment else x), tf.gather(targets, indices)
 
-    # No autotuning: its thread made Keras wait up to 10 s, idle, when training ended. Without it,
-    # AUTOTUNE means one parallel call per CPU core.
+    # No autotuning: its thread made Keras wait up to 10 s, idle, when training ended (py-spy --native:
+    # the iterator's destructor waiting on tf.data's thread pool). Without it, AUTOTUNE means one
+    # parallel call per CPU core.
     options = tf.data.Options()
     options.autotune.enabled = False
     return (
         tf.data.Dataset.range(len(labels))
         .shuffle(len(labels), seed=config.seed, reshuffle_each_iteration=True)
         .batch(config.batch_size)
-        .repeat(config.epochs)
+        .repeat()
         .map(batch, num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
         .with_options(options)
