@@ -118,31 +118,30 @@ def upload_ui() -> object | None:
         return None
 
 
-def probability_chart(prediction: Prediction, top: int = 10) -> None:
-    """Bars of the `top` most likely digits (all ten by default), the answer's bar highlighted."""
+def probability_bars(prediction: Prediction, top: int = 10) -> None:
+    """Bars of the `top` most likely digits (all ten by default), the answer's bar highlighted.
+
+    Plain HTML rather than a chart: it is drawn with the answer instead of a beat after it.
+    """
     digits = sorted(np.argsort(prediction.probabilities)[-top:])
-    data = pd.DataFrame(
-        {
-            "digit": [str(d) for d in digits],
-            "probability": prediction.probabilities[digits].astype(float),
-            "top": [d == prediction.digit for d in digits],
-        }
-    )
-    st.vega_lite_chart(
-        data,
-        {
-            "height": 220 if top == 10 else 300,
-            "mark": {"type": "bar", "cornerRadiusEnd": 3},
-            "encoding": {
-                "x": {"field": "digit", "type": "ordinal",
-                      "axis": {"labelAngle": 0, "title": None, "labelFontSize": 14 if top == 10 else 32}},
-                "y": {"field": "probability", "type": "quantitative", "scale": {"domain": [0, 1]},
-                      "axis": {"format": "%", "title": None}},
-                "color": {"condition": {"test": "datum.top", "value": TOP_COLOUR}, "value": OTHER_COLOUR},
-                "tooltip": [{"field": "digit"}, {"field": "probability", "format": ".1%"}],
-            },
-        },
-        width="stretch",
+    height, font, small_font = (160, "1rem", "0.8rem") if top == 10 else (240, "2.5rem", "1.6rem")
+    bars = []
+    for digit in digits:
+        probability = float(prediction.probabilities[digit])
+        colour, weight = (TOP_COLOUR, 700) if digit == prediction.digit else (OTHER_COLOUR, 400)
+        bars.append(
+            f"<div style='flex:1;text-align:center'>"
+            f"<div style='font-size:{small_font}'>{probability:.0%}</div>"
+            f"<div style='height:{height}px;display:flex;align-items:flex-end'>"
+            f"<div style='width:100%;height:{max(probability * height, 2):.0f}px;background:{colour};"
+            f"border-radius:3px 3px 0 0'></div></div>"
+            f"<div style='font-size:{font};font-weight:{weight}'>{digit}</div></div>"
+        )
+    described = ", ".join(f"{digit}: {prediction.probabilities[digit]:.0%}" for digit in digits)
+    st.markdown(
+        f"<div class='probability-bars' role='img' aria-label='How likely each digit is: {described}' "
+        f"style='display:flex;gap:6px'>{''.join(bars)}</div>",
+        unsafe_allow_html=True,
     )
 
 
@@ -196,14 +195,14 @@ def answer_ui(image, model: LoadedModel, presenter: bool) -> None:
     prediction = Prediction(model.classifier.predict_proba(x))
     if presenter:
         big_answer(str(prediction.digit), prediction.sentence())
-        probability_chart(prediction, top=3)
+        probability_bars(prediction, top=3)
         return
     guess, seen = st.columns([1, 1])
     with guess:
         big_answer(str(prediction.digit), prediction.sentence())
     with seen:
         st.image(enlarge_pixels(x), caption="What the network sees: 28 x 28 pixels", width=224)
-    probability_chart(prediction)
+    probability_bars(prediction)
     feedback_ui(x, image, prediction)
     if st.toggle("Why this answer?", key="explain"):
         why_ui(x, prediction, model)

@@ -106,7 +106,9 @@ def test_a_drawing_is_read(canvas, digit):
     assert f"this is a {digit}." in page or f"most like a {digit}" in page
     assert any(f">{digit}</div>" in m.value for m in at.markdown)
     assert len(at.get("image")) >= 1  # the 28x28 preview
-    assert len(at.get("vega_lite_chart")) >= 1  # the ten probabilities
+    bars = next(m.value for m in at.markdown if "probability-bars" in m.value)
+    assert bars.count("%</div>") == 10  # the ten probabilities
+    assert f"font-weight:700'>{digit}</div>" in bars  # the answer's bar marked
 
 
 def test_clear_gives_a_new_empty_canvas(canvas):
