@@ -180,13 +180,10 @@ def page_rows(workdir: Path, strokes: int = 21) -> list[Row]:
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1100})
-            page.goto(wait_for_app(port), timeout=60_000)
-            page.locator(CANVAS).wait_for(timeout=60_000)
+            page = _open_page(browser, port)
             page.get_by_role("button", name="Retrain").wait_for(timeout=60_000)
             ready = time.perf_counter() - started
-            page.wait_for_timeout(500)
-            times = [_stroke_to_answer(page, "107"[i % 3]) for i in range(strokes)]
+            times = _stroke_times(page, strokes)
             serving_mb = peak_rss_mb(server.pid)
             retrain_mb = _retrain_in_page(page, server.pid)
             floor_times = _echo_stroke_times(browser, strokes)
@@ -238,6 +235,20 @@ def wait_for_app(port: int) -> str:
     raise RuntimeError("streamlit did not start within 60 s")
 
 
+def _open_page(browser, port: int):
+    """A new browser page on the app at `port`, once its canvas is there."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page.goto(wait_for_app(port), timeout=60_000)
+    page.locator(CANVAS).wait_for(timeout=60_000)
+    return page
+
+
+def _stroke_times(page, strokes: int) -> list[float]:
+    """Stroke-to-answer in ms for `strokes` strokes, drawing 1, 0 and 7 in turn."""
+    page.wait_for_timeout(500)  # let the page settle before measuring the canvas
+    return [_stroke_to_answer(page, "107"[i % 3]) for i in range(strokes)]
+
+
 def _stroke_to_answer(page, digit: str) -> float:
     """Draw one digit in one stroke on a cleared canvas; ms from mouse up to its answer on the page."""
     from playwright.sync_api import expect
@@ -264,11 +275,7 @@ def _echo_stroke_times(browser, strokes: int) -> list[float]:
     port = free_port()
     server = start_app(port, dict(os.environ), ROOT / "bench" / "echo_app.py")
     try:
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        page.goto(wait_for_app(port), timeout=60_000)
-        page.locator(CANVAS).wait_for(timeout=60_000)
-        page.wait_for_timeout(500)
-        return [_stroke_to_answer(page, "107"[i % 3]) for i in range(strokes)]
+        return _stroke_times(_open_page(browser, port), strokes)
     finally:
         server.terminate()
         server.wait(10)
