@@ -70,3 +70,51 @@ def tiny_mnist() -> Mnist:
     x = np.stack(images).astype(np.uint8)
     y = np.array(labels, dtype=np.uint8)
     return Mnist(x[:180], y[:180], x[180:], y[180:], source="tiny")
+
+
+def pen_text(digits: list[tuple[int, int, list[list[tuple[int, int]]]]]) -> str:
+    """UNIPEN text as in UCI's pen-digit files, for (label, writer, strokes) triples."""
+    lines = [".INCLUDE        dene.doc", "", '.LEXICON "0" "1" "2" "3" "4" "5" "6" "7" "8" "9"',
+             ".HIERARCHY      DIGIT", ""]
+    for number, (label, writer, strokes) in enumerate(digits):
+        lines += [f'.SEGMENT DIGIT    {number} ? "{label}"', f".COMMENT {label} {writer}  {number}"]
+        for stroke in strokes:
+            lines.append(".PEN_DOWN")
+            lines += [f" {x:3d}  {y:3d}" for x, y in stroke]
+            lines.append(".PEN_UP")
+        lines += [".DT 100", ""]
+    return "\n".join(lines) + "\n"
+
+
+def pen_shape(label: int, jitter: int) -> list[list[tuple[int, int]]]:
+    """Tablet strokes (y up) of a 1 (a bar), a 0 (a ring) or a 7 (a bar and a stem)."""
+    if label == 1:
+        return [[(250 + jitter, 400), (250, 250), (250 - jitter, 100)]]
+    if label == 0:
+        ring = [(250 + int(90 * np.cos(a)), 250 + int(150 * np.sin(a))) for a in np.linspace(0, 2 * np.pi, 24)]
+        return [[(x + jitter, y) for x, y in ring]]
+    if label == 7:
+        return [[(150, 400), (350 + jitter, 400), (230, 100 + jitter)]]
+    raise ValueError(label)
+
+
+@pytest.fixture(scope="session")
+def tiny_pen_file(tmp_path_factory) -> Path:
+    """A small pen-digit file: 1s, 0s and 7s by six writers, ten of each."""
+    rng = np.random.default_rng(0)
+    digits = [(label, writer, pen_shape(label, int(rng.integers(-20, 20))))
+              for writer in range(1, 7) for label in (0, 1, 7) for _ in range(10)]
+    path = tmp_path_factory.mktemp("pen") / "pendigits.tra"
+    path.write_text(pen_text(digits))
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_pendigits() -> Path:
+    """The UCI pen-digit file beside the project; in CI its absence is a failure, not a skip."""
+    path = ROOT.parent / "shared" / "data" / "pendigits-orig.tra"
+    if not path.is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"Pen-digit file not found at {path}")
+        pytest.skip(f"Pen-digit file not found at {path}")
+    return path
