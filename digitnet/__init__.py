@@ -1,34 +1,38 @@
-"""digitnet: read handwritten digits with a small dense Keras network trained on MNIST."""
+"""digitnet: read handwritten digits with a small dense Keras network trained on MNIST and real pen digits.
 
-from digitnet.config import TrainConfig
-from digitnet.data import Mnist, load_mnist
-from digitnet.errors import (
-    BlankImageError,
-    DataError,
-    DigitnetError,
-    ImageError,
-    ModelFileError,
-    TrainingCancelled,
-)
-from digitnet.model import Classifier, load_classifier
-from digitnet.preprocess import open_image, to_mnist
-from digitnet.training import TrainingRun, save_run, train
+Names are imported on first use, so a process that only reads drawings (a rendering worker, say)
+never pays for importing TensorFlow.
+"""
 
-__all__ = [
-    "BlankImageError",
-    "Classifier",
-    "DataError",
-    "DigitnetError",
-    "ImageError",
-    "Mnist",
-    "ModelFileError",
-    "TrainConfig",
-    "TrainingCancelled",
-    "TrainingRun",
-    "load_classifier",
-    "load_mnist",
-    "open_image",
-    "save_run",
-    "to_mnist",
-    "train",
-]
+from __future__ import annotations
+
+import importlib
+
+_HOMES = {
+    "TrainConfig": "digitnet.config",
+    "Mnist": "digitnet.data",
+    "load_mnist": "digitnet.data",
+    "BlankImageError": "digitnet.errors",
+    "DataError": "digitnet.errors",
+    "DigitnetError": "digitnet.errors",
+    "ImageError": "digitnet.errors",
+    "ModelFileError": "digitnet.errors",
+    "TrainingCancelled": "digitnet.errors",
+    "Classifier": "digitnet.model",
+    "load_classifier": "digitnet.model",
+    "PenDigits": "digitnet.pendigits",
+    "load_pendigits": "digitnet.pendigits",
+    "open_image": "digitnet.preprocess",
+    "to_mnist": "digitnet.preprocess",
+    "TrainingRun": "digitnet.training",
+    "save_run": "digitnet.training",
+    "train": "digitnet.training",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> object:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'digitnet' has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOMES[name]), name)

@@ -11,26 +11,105 @@ from digitnet.data import Mnist, scale_pixels
 from digitnet.drawn import Drawing
 from digitnet.errors import DigitnetError
 from digitnet.model import Classifier
+from digitnet.recipe import Examples
+
+
+# An answer given with at least this probability is "sure"; a sure misread is the worst kind.
+CONFIDENT = 0.9
+CALIBRATION_BINS = 10
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    accuracy: float
-    per_digit: np.ndarray  # accuracy on each digit 0..9
-    confusion: np.ndarray  # confusion[true, predicted] = count
-    predicted: np.ndarray  # the digit read for each test image
+    """How a classifier read a set of labelled images: its answers, how sure it was, what it got wrong."""
 
-    def mistakes(self, y_true: np.ndarray) -> np.ndarray:
-        """Indices of the test images read wrong."""
-        return np.flatnonzero(self.predicted != y_true)
+    labels: np.ndarray
+    probabilities: np.ndarray  # (n, 10)
+    writers: np.ndarray | None = None  # who wrote each image, when known
+    refused: int = 0  # drawings never read because the page refuses them as not a digit: wrong answers
+
+    @property
+    def predicted(self) -> np.ndarray:
+        return self.probabilities.argmax(axis=1)
+
+    @property
+    def accuracy(self) -> float:
+        return float(np.sum(self.predicted == self.labels) / (len(self.labels) + self.refused))
+
+    @property
+    def confusion(self) -> np.ndarray:
+        """confusion[true, predicted] = count"""
+        return confusion_matrix(self.labels, self.predicted)
+
+    @property
+    def per_digit(self) -> np.ndarray:
+        """Accuracy on each digit 0..9."""
+        confusion = self.confusion
+        return confusion.diagonal() / np.maximum(confusion.sum(axis=1), 1)
+
+    def per_writer(self) -> dict[int, float]:
+        """Accuracy on each writer's images; empty when the writers are not known."""
+        if self.writers is None:
+            return {}
+        right = self.predicted == self.labels
+        return {int(w): float(right[self.writers == w].mean()) for w in np.unique(self.writers)}
+
+    def mistakes(self) -> np.ndarray:
+        """Indices of the images read wrong."""
+        return np.flatnonzero(self.predicted != self.labels)
+
+    @property
+    def confident_misreads(self) -> float:
+        """The share of misreads said with at least CONFIDENT probability (0 when there are none)."""
+        wrong = self.mistakes()
+        return float(np.mean(self.probabilities[wrong].max(axis=1) >= CONFIDENT)) if len(wrong) else 0.0
+
+    @property
+    def calibration_error(self) -> float:
+        """Expected calibration error: how far confidence is from accuracy, averaged over confidence bins."""
+        return calibration_error(self.probabilities, self.labels)
+
+    def summary(self) -> dict:
+        """The figures a history.json or a report records."""
+        return {
+            "accuracy": self.accuracy,
+            "per_digit": [float(a) for a in self.per_digit],
+            "per_writer": {str(w): a for w, a in self.per_writer().items()},
+            "misreads": int(len(self.mistakes())),
+            "refused": self.refused,
+            "confident_misreads": self.confident_misreads,
+            "calibration_error": self.calibration_error,
+        }
 
 
 def evaluate(classifier: Classifier, data: Mnist) -> Evaluation:
     """Score the classifier on the MNIST test images."""
-    predicted = classifier.predict(scale_pixels(data.x_test))
-    confusion = confusion_matrix(data.y_test, predicted)
-    per_digit = confusion.diagonal() / np.maximum(confusion.sum(axis=1), 1)
-    return Evaluation(float(np.mean(predicted == data.y_test)), per_digit, confusion, predicted)
+    return evaluate_images(classifier, data.x_test, data.y_test)
+
+
+def evaluate_images(classifier: Classifier, x: np.ndarray, y: np.ndarray,
+                    writers: np.ndarray | None = None, refused: int = 0) -> Evaluation:
+    """Score the classifier on uint8 images in MNIST's form (and `refused` drawings it never got to read)."""
+    return Evaluation(np.asarray(y), classifier.predict_proba(scale_pixels(x)), writers, refused)
+
+
+def evaluate_drawings(classifier: Classifier, drawings: Examples) -> Evaluation:
+    """Score the classifier on drawn pen digits, counting those the page would refuse as wrong."""
+    return evaluate_images(classifier, drawings.x, drawings.y, drawings.writers, drawings.refused)
+
+
+def calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = CALIBRATION_BINS) -> float:
+    """Expected calibration error: |accuracy - mean confidence| in equal-width confidence bins,
+    weighted by the share of answers in each bin."""
+    confidence = probabilities.max(axis=1)
+    right = probabilities.argmax(axis=1) == labels
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    error = 0.0
+    for b in range(bins):
+        inside = which == b
+        if inside.any():
+            error += inside.mean() * abs(right[inside].mean() - confidence[inside].mean())
+    return float(error)
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:

@@ -14,8 +14,9 @@ from digitnet.corrections import Corrections, held_out_accuracy, with_drawings
 from digitnet.data import Mnist, load_mnist
 from digitnet.errors import DigitnetError, TrainingCancelled
 from digitnet.model import Classifier
+from digitnet.pendigits import PenDigits, load_pendigits
 from digitnet.store import ModelStore
-from digitnet.training import train
+from digitnet.training import TrainingRun, train
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +58,11 @@ class TrainingJob:
     """
 
     def __init__(self, store: ModelStore, load_data: Callable[[], Mnist] = load_mnist,
-                 corrections: Corrections | None = None):
+                 corrections: Corrections | None = None,
+                 load_pen: Callable[[], PenDigits] = load_pendigits):
         self.store = store
         self.load_data = load_data
+        self.load_pen = load_pen
         self.corrections = corrections
         self._lock = threading.Lock()
         self._cancel = threading.Event()
@@ -97,12 +100,14 @@ class TrainingJob:
         drawings_note = ""
         try:
             data = self.load_data()
+            pen = self.load_pen() if config.pen_digits else None
             drawings = self.corrections.load() if config.include_drawings and self.corrections else None
             if drawings is not None:
                 data = with_drawings(data, drawings, config.drawing_repeats, config.seed)
                 before = held_out_accuracy(self.store.load().classifier, drawings)
-            self._update(message=f"Training on {len(data.x_train):,} images...")
-            run = train(config, data, on_epoch_end=self._record_epoch, should_stop=self._cancel.is_set)
+            drawn = " and pen digits by real people" if pen else ""
+            self._update(message=f"Training on {len(data.x_train):,} MNIST images{drawn}...")
+            run = train(config, data, pen, on_epoch_end=self._record_epoch, should_stop=self._cancel.is_set)
             if drawings is not None and before is not None:
                 after = held_out_accuracy(Classifier.from_keras(run.model), drawings)
                 drawings_note = (f" On your {len(drawings.y_held)} held-out drawings: {before:.0%} before, "
@@ -117,7 +122,7 @@ class TrainingJob:
             log.exception("Training failed")
             self._finish(FAILED, f"Training failed unexpectedly: {exc!r}. The model in use is unchanged.")
         else:
-            self._finish(SUCCEEDED, f"Done: test accuracy {run.test_accuracy:.2%}.{drawings_note} "
+            self._finish(SUCCEEDED, f"Done: {_accuracies(run)}.{drawings_note} "
                                     "Everyone now uses the new model.", test_accuracy=run.test_accuracy)
 
     def _record_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
@@ -133,3 +138,11 @@ class TrainingJob:
     def _finish(self, state: str, message: str, test_accuracy: float | None = None) -> None:
         log.info("Training %s: %s", state, message)
         self._update(state=state, message=message, test_accuracy=test_accuracy)
+
+
+def _accuracies(run: TrainingRun) -> str:
+    """The finished model's accuracy on MNIST and, when it has them, on the writers it never saw."""
+    text = f"MNIST test accuracy {run.test_accuracy:.2%}"
+    if run.held_out is not None:
+        text += f", real people it never saw {run.held_out.accuracy:.2%}"
+    return text

@@ -17,12 +17,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from digitnet.calibration import fit_temperature, fold_temperature
 from digitnet.config import CURVES_FILENAME, HISTORY_FILENAME, MODEL_FILENAME, TrainConfig
 from digitnet.data import Mnist, scale_pixels
+from digitnet.evaluate import Evaluation, evaluate_drawings, evaluate_images
 from digitnet.errors import TrainingCancelled
 from digitnet.files import replaced_whole
 from digitnet.history import METRICS
-from digitnet.model import build_model, save_model
+from digitnet.model import Classifier, build_model, save_model
+from digitnet.pendigits import PenDigits
+from digitnet.recipe import training_sets
 from digitnet.plots import save_curves
 
 log = logging.getLogger(__name__)
@@ -43,6 +47,9 @@ class TrainingRun:
     data_source: str
     data_fingerprint: str
     seconds: float
+    sources: list[dict] = field(default_factory=list)
+    held_out: Evaluation | None = None  # the held-out writers' drawings, read by the finished model
+    temperature: float = 1.0
     trained_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     def to_json(self) -> dict:
@@ -51,9 +58,12 @@ class TrainingRun:
             "history": self.history,
             "epochs_completed": len(self.history["loss"]),
             "test_accuracy": self.test_accuracy,
+            "held_out_writers": self.held_out.summary() if self.held_out else None,
+            "temperature": self.temperature,
             "trained_at": self.trained_at,
             "training_seconds": round(self.seconds, 1),
             "data": {"source": self.data_source, "fingerprint": self.data_fingerprint},
+            "sources": self.sources,
             "parameters": int(self.model.count_params()),
         }
 
@@ -61,29 +71,27 @@ class TrainingRun:
 def train(
     config: TrainConfig,
     data: Mnist,
+    pen: PenDigits | None = None,
     on_epoch_end: EpochCallback | None = None,
     should_stop: StopCheck | None = None,
 ) -> TrainingRun:
-    """Train a fresh model on `data`; report each epoch; raise TrainingCancelled if asked to stop."""
+    """Train a fresh model on `data` (and `pen` digits, if given and configured); report each epoch;
+    raise TrainingCancelled if asked to stop."""
     config.validate()
     keras.utils.set_random_seed(config.seed)
-    x, y = data.x_train, data.y_train.astype(np.int32)
-    if config.train_subset:
-        x, y = x[: config.train_subset], y[: config.train_subset]
-    # Hold out the last part of the training set for validation, as Keras' validation_split does.
-    n_val = max(1, int(len(x) * config.validation_split))
-    x_train, y_train, x_val, y_val = x[:-n_val], y[:-n_val], scale_pixels(x[-n_val:]), y[-n_val:]
-    steps_per_epoch = -(-len(x_train) // config.batch_size)
+    started = time.perf_counter()
+    sets = training_sets(config, data, pen)
+    validation = (scale_pixels(sets.validation.x), sets.validation.y)
+    steps_per_epoch = -(-len(sets.train) // config.batch_size)
 
     model = build_model(config)
     model.optimizer.learning_rate = keras.optimizers.schedules.CosineDecay(
         config.learning_rate, decay_steps=config.epochs * steps_per_epoch, alpha=config.final_lr_fraction
     )
     progress = _Progress(config.epochs, on_epoch_end, should_stop)
-    started = time.perf_counter()
     history = model.fit(
-        _training_batches(x_train, y_train, config),
-        validation_data=(x_val, y_val),
+        _training_batches(sets.train.x, sets.train.y, config),
+        validation_data=validation,
         epochs=config.epochs,
         steps_per_epoch=steps_per_epoch,
         callbacks=[progress],
@@ -92,17 +100,30 @@ def train(
     )
     if progress.cancelled:
         raise TrainingCancelled(f"Training was cancelled after {progress.epochs_done} complete epoch(s)")
+    temperature = 1.0
+    if config.calibrate:
+        temperature = fit_temperature(Classifier.from_keras(model).predict_proba(validation[0]), validation[1])
+        fold_temperature(model, temperature)
     seconds = time.perf_counter() - started
-    _, test_accuracy = model.evaluate(scale_pixels(data.x_test), data.y_test.astype(np.int32), verbose=0)
-    log.info("Trained %d epochs in %.1f s: test accuracy %.4f", config.epochs, seconds, test_accuracy)
+    classifier = Classifier.from_keras(model)
+    test_accuracy = evaluate_images(classifier, sets.test.x, sets.test.y).accuracy
+    held_out = None
+    if sets.held_out is not None:
+        held_out = evaluate_drawings(classifier, sets.held_out)
+    log.info("Trained %d epochs in %.1f s: MNIST test accuracy %.4f, held-out writers %s, temperature %.2f",
+             config.epochs, seconds, test_accuracy,
+             f"{held_out.accuracy:.4f}" if held_out else "none", temperature)
     return TrainingRun(
         model=model,
         config=config,
         history={m: [float(v) for v in history.history[m]] for m in METRICS},
-        test_accuracy=float(test_accuracy),
+        test_accuracy=test_accuracy,
         data_source=data.source,
         data_fingerprint=data.fingerprint(),
         seconds=seconds,
+        sources=sets.sources(data, pen, config),
+        held_out=held_out,
+        temperature=temperature,
     )
 
 

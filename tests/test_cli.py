@@ -10,6 +10,7 @@ from PIL import Image
 from conftest import ROOT, stroke_image
 from digitnet.cli import main
 from digitnet.config import MODEL_FILENAME
+from digitnet.history import history_path, load_history
 
 
 @pytest.fixture(scope="module")
@@ -21,10 +22,11 @@ def tiny_npz(tiny_mnist, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tiny_npz, tmp_path_factory):
+def tiny_model(tiny_npz, tiny_pen_file, tmp_path_factory):
     out = tmp_path_factory.mktemp("model")
-    assert main(["train", "--data", str(tiny_npz), "--out", str(out), "--epochs", "1",
-                 "--hidden-units", "8", "--batch-size", "32"]) == 0
+    assert main(["train", "--data", str(tiny_npz), "--pendigits", str(tiny_pen_file), "--out", str(out),
+                 "--epochs", "1", "--hidden-units", "8", "--batch-size", "32",
+                 "--test-writers", "2", "--validation-writers", "1"]) == 0
     return out / MODEL_FILENAME
 
 
@@ -41,7 +43,8 @@ def test_train_help_lists_every_setting(capsys):
         main(["train", "--help"])
     out = capsys.readouterr().out
     for flag in ("--epochs", "--batch-size", "--learning-rate", "--dropout", "--validation-split",
-                 "--augment", "--data", "--out"):
+                 "--augment", "--data", "--out", "--pendigits", "--no-pen-digits", "--pen-copies",
+                 "--test-writers"):
         assert flag in out
 
 
@@ -58,11 +61,25 @@ def test_train_refuses_bad_settings_and_bad_data(tmp_path, tiny_npz):
     assert not (tmp_path / MODEL_FILENAME).exists()
 
 
-def test_evaluate_prints_accuracy_and_confusion_matrix(tiny_model, tiny_npz, caplog):
+def test_evaluate_prints_mnist_and_the_writers_it_never_saw(tiny_model, tiny_npz, tiny_pen_file, caplog):
     caplog.set_level("INFO")
-    assert main(["evaluate", "--model", str(tiny_model), "--data", str(tiny_npz)]) == 0
-    assert "test accuracy:" in caplog.text
+    assert main(["evaluate", "--model", str(tiny_model), "--data", str(tiny_npz),
+                 "--pendigits", str(tiny_pen_file)]) == 0
+    assert "MNIST test accuracy:" in caplog.text
     assert "true\\pred" in caplog.text
+    test_writers = load_history(history_path(tiny_model))["sources"][1]["writers"]["test"]
+    assert f"(2 writers: {test_writers[0]} {test_writers[1]})" in caplog.text
+    assert "on 60 digits" in caplog.text  # 2 writers x 30 digits
+    assert "confidence:" in caplog.text and "calibration error" in caplog.text
+
+
+def test_a_model_that_never_saw_pen_digits_is_measured_on_every_writer(tiny_npz, tiny_pen_file, tmp_path, caplog):
+    assert main(["train", "--data", str(tiny_npz), "--out", str(tmp_path), "--epochs", "1",
+                 "--hidden-units", "8", "--no-pen-digits"]) == 0
+    caplog.set_level("INFO")
+    assert main(["evaluate", "--model", str(tmp_path / MODEL_FILENAME), "--data", str(tiny_npz),
+                 "--pendigits", str(tiny_pen_file)]) == 0
+    assert "(6 writers: 1 2 3 4 5 6)" in caplog.text and "on 180 digits" in caplog.text
 
 
 def test_predict_reports_each_file_and_fails_on_bad_ones(tiny_model, tmp_path, capsys, caplog):

@@ -10,7 +10,7 @@ from digitnet.jobs import CANCELLED, FAILED, SUCCEEDED, TrainingJob
 from digitnet.model import build_model, save_model
 from digitnet.store import ModelStore
 
-QUICK = TrainConfig(epochs=2, batch_size=16, hidden_units=16, learning_rate=1e-2)
+QUICK = TrainConfig(epochs=2, batch_size=16, hidden_units=16, learning_rate=1e-2, pen_digits=False)
 
 
 @pytest.fixture
@@ -114,3 +114,29 @@ def test_retrain_with_drawings_reports_before_and_after(store, tiny_mnist, tmp_p
     status = job.wait(120)
     assert status.state == SUCCEEDED, status.message
     assert "held-out drawings" in status.message and "before" in status.message and "after" in status.message
+
+
+def test_retrain_learns_from_pen_digits_by_default_and_says_so(store, tiny_mnist, tiny_pen_file):
+    from digitnet import load_pendigits
+
+    job = TrainingJob(store, load_data=lambda: tiny_mnist, load_pen=lambda: load_pendigits(tiny_pen_file))
+    job.start(QUICK.replace(pen_digits=True, test_writers=2, validation_writers=1))
+    status = job.wait(180)
+    assert status.state == SUCCEEDED, status.message
+    assert "real people" in status.message
+    record = store.load().history
+    assert [source["name"] for source in record["sources"]] == ["MNIST", "UCI pen digits"]
+    assert 0 <= record["held_out_writers"]["accuracy"] <= 1
+
+
+def test_a_broken_pen_digit_file_fails_the_retrain_and_keeps_the_model(store, tiny_mnist, tmp_path):
+    from digitnet import load_pendigits
+
+    broken = tmp_path / "broken.tra"
+    broken.write_text('.SEGMENT DIGIT 0 ? "4"\n.COMMENT 4 1 0\n.PEN_DOWN\n 10 20\n')
+    job = TrainingJob(store, load_data=lambda: tiny_mnist, load_pen=lambda: load_pendigits(broken))
+    job.start(QUICK.replace(pen_digits=True))
+    status = job.wait(60)
+    assert status.state == FAILED
+    assert "truncated" in status.message and "unchanged" in status.message
+    assert store.active_path() == store.shipped

@@ -20,7 +20,7 @@ from digitnet.jobs import FAILED, SUCCEEDED, TrainingJob
 from digitnet.model import Classifier, build_model, save_model
 from digitnet.store import ModelStore
 
-QUICK = TrainConfig(epochs=2, batch_size=16, hidden_units=16, learning_rate=1e-2)
+QUICK = TrainConfig(epochs=2, batch_size=16, hidden_units=16, learning_rate=1e-2, pen_digits=False)
 
 
 def png_bytes(image: Image.Image, **save_args) -> bytes:

@@ -10,7 +10,7 @@ from digitnet.config import CURVES_FILENAME, HISTORY_FILENAME, MODEL_FILENAME
 from digitnet.history import load_history
 from digitnet.training import augment
 
-QUICK = TrainConfig(epochs=3, batch_size=16, hidden_units=32, learning_rate=1e-2)
+QUICK = TrainConfig(epochs=3, batch_size=16, hidden_units=32, learning_rate=1e-2, pen_digits=False)
 
 
 def test_reports_every_epoch_and_learns(tiny_mnist):

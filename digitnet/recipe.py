@@ -1,0 +1,136 @@
+"""What a model learns from and is measured on: MNIST, and real people's pen digits drawn as on the canvas."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from digitnet.config import TrainConfig
+from digitnet.data import Mnist
+from digitnet.pendigits import PenDigits, WriterSplit, split_writers
+from digitnet.preprocess import to_mnist
+from digitnet.render import PAGE_HAND, Hand, drawn_inputs
+
+Prepare = Callable[[np.ndarray], np.ndarray]
+
+log = logging.getLogger(__name__)
+
+# The held-out writers stay the same whatever the training seed, so every model is measured on
+# people it never saw, and models can be compared.
+WRITER_SPLIT_SEED = 0
+# Held-out writers are drawn once, the same way for every model.
+HELD_OUT_DRAWING_SEED = 12345
+# Rendering is split into this many parts whatever the number of cores, so a seed gives the same
+# drawings on any machine.
+RENDER_PARTS = 4
+
+
+@dataclass(frozen=True)
+class Examples:
+    """Images in MNIST's form (uint8 0..255, white on black) with their digits and who wrote them."""
+
+    x: np.ndarray
+    y: np.ndarray
+    writers: np.ndarray | None = None  # None for MNIST's anonymous writers
+    refused: int = 0  # drawings left out because the page would refuse them as not a digit
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+@dataclass(frozen=True)
+class TrainingSets:
+    train: Examples
+    validation: Examples
+    test: Examples  # MNIST's test images
+    held_out: Examples | None  # held-out writers' digits drawn as on the page; None without pen digits
+    split: WriterSplit | None
+
+    def sources(self, mnist: Mnist, pen: PenDigits | None, config: TrainConfig) -> list[dict]:
+        """Every data source with its fingerprint, and how the pen digits' writers were split."""
+        records = [{"name": "MNIST", "source": mnist.source, "fingerprint": mnist.fingerprint()}]
+        if pen is not None and self.split is not None:
+            records.append({
+                "name": "UCI pen digits", "source": pen.source, "fingerprint": pen.fingerprint,
+                "copies_per_digit": config.pen_copies,
+                "writers": {"train": list(self.split.train), "validation": list(self.split.validation),
+                            "test": list(self.split.test)},
+            })
+        return records
+
+
+def training_sets(config: TrainConfig, mnist: Mnist, pen: PenDigits | None) -> TrainingSets:
+    """Split MNIST into training and validation images (its last ones validate, as Keras' validation_split
+    does); with pen digits, add the training writers' digits drawn `pen_copies` times, validate on other
+    writers too, and keep a third group of writers for measuring only."""
+    x, y = mnist.x_train, mnist.y_train.astype(np.int32)
+    if config.train_subset:
+        x, y = x[: config.train_subset], y[: config.train_subset]
+    n_val = max(1, int(len(x) * config.validation_split))
+    train, validation = Examples(x[:-n_val], y[:-n_val]), Examples(x[-n_val:], y[-n_val:])
+    test = Examples(mnist.x_test, mnist.y_test.astype(np.int32))
+    if pen is None or not config.pen_digits:
+        return TrainingSets(train, validation, test, None, None)
+
+    split = split_writers(pen.writers, config.test_writers, config.validation_writers, WRITER_SPLIT_SEED)
+    writers_train = pen.select(split.train)
+    drawn = [draw(writers_train, Hand(), config.seed + copy) for copy in range(config.pen_copies)]
+    train = _join(train, *drawn)
+    validation = _join(validation, draw(pen.select(split.validation), PAGE_HAND, HELD_OUT_DRAWING_SEED))
+    held_out = held_out_drawings(pen, split.test)
+    order = np.random.default_rng(config.seed).permutation(len(train))
+    train = Examples(train.x[order], train.y[order], train.writers[order])
+    log.info("Training on %d images (%d drawn pen digits by %d writers); validating on %d; %d writers held out",
+             len(train), sum(len(d) for d in drawn), len(split.train), len(validation), len(split.test))
+    return TrainingSets(train, validation, test, held_out, split)
+
+
+def held_out_drawings(pen: PenDigits, writers: tuple[int, ...], prepare: Prepare = to_mnist) -> Examples:
+    """These writers' digits, drawn as the page's canvas holds them (its brush, random size and place),
+    and read by `prepare`: to_mnist, as the page reads them, unless a baseline is measured."""
+    return draw(pen.select(writers), PAGE_HAND, HELD_OUT_DRAWING_SEED, prepare)
+
+
+def draw(digits: PenDigits, hand: Hand, seed: int, prepare: Prepare = to_mnist) -> Examples:
+    """Draw every digit once on the canvas with `hand` and read it as the page does, on every core."""
+    parts = [PenDigits(digits.strokes[i::RENDER_PARTS], digits.labels[i::RENDER_PARTS],
+                       digits.writers[i::RENDER_PARTS], digits.source, digits.fingerprint)
+             for i in range(RENDER_PARTS)]
+    seeds = [seed * RENDER_PARTS + i for i in range(RENDER_PARTS)]
+    # Fresh interpreters, not forks: forking a process that runs TensorFlow's threads can deadlock.
+    context = multiprocessing.get_context("spawn")
+    workers = min(RENDER_PARTS, os.cpu_count() or 1)
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        results = list(pool.map(drawn_inputs, parts, [hand] * RENDER_PARTS, seeds, [prepare] * RENDER_PARTS))
+    images = np.concatenate([images for images, _ in results])
+    read = np.concatenate([read for _, read in results])
+    # Back into the digits' own order (part i holds digits i, i + RENDER_PARTS, ...), without the
+    # drawings `prepare` refused: the page would have answered those with a message, not a digit.
+    order = np.argsort(np.concatenate([np.arange(len(digits))[i::RENDER_PARTS] for i in range(RENDER_PARTS)]))
+    images, read = images[order], read[order]
+    if not read.all():
+        log.info("%d of %d drawings were refused as not a digit and left out", np.count_nonzero(~read), len(read))
+    return Examples(images[read], digits.labels[read].astype(np.int32), digits.writers[read].astype(np.int32),
+                    refused=int(np.count_nonzero(~read)))
+
+
+def _join(*parts: Examples) -> Examples:
+    """One set of all the parts; MNIST's anonymous writers are numbered 0."""
+    writers = [p.writers if p.writers is not None else np.zeros(len(p), dtype=np.int32) for p in parts]
+    return Examples(np.concatenate([p.x for p in parts]), np.concatenate([p.y for p in parts]),
+                    np.concatenate(writers))
+
+
+def unseen_writers(pen: PenDigits, record: dict | None) -> tuple[int, ...]:
+    """The writers of `pen` that the model whose history.json is `record` never trained on: its
+    recorded test writers if it trained on these pen digits, else all of them."""
+    for source in (record or {}).get("sources", []):
+        if source.get("writers") and source.get("fingerprint") == pen.fingerprint:
+            return tuple(source["writers"]["test"])
+    return tuple(sorted({int(w) for w in pen.writers}))
