@@ -5,6 +5,7 @@ import html
 import os
 from pathlib import Path
 
+import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -169,7 +170,7 @@ def test_digit_ui(model: LoadedModel):
         st.info("Set DIGITNET_MNIST to a local mnist.npz to look at the test digits.")
         return None
     data, result = scores
-    mistakes = result.mistakes(data.y_test)
+    mistakes = result.mistakes()
     index = st.session_state.get("test_digit", int(mistakes[0]) if len(mistakes) else 0)
     st.image(enlarge_pixels(data.x_test[index] / 255, scale=10), width=280,
              caption=f"Test digit #{index}, labelled {data.y_test[index]}")
@@ -342,11 +343,19 @@ def model_card_ui(model: LoadedModel) -> None:
     rows = {
         "Model": "retrained here" if model.path != get_store().shipped else "shipped with digitnet",
         "Test accuracy on 10,000 MNIST digits": f"{history['test_accuracy']:.2%}" if history else "unknown",
+        "Real people it never saw": people_accuracy(history),
         "Trained": history.get("trained_at", "unknown").replace("T", " "),
         "Epochs": str(history.get("epochs_completed", "unknown")),
         "Parameters": f"{model.classifier.num_parameters:,}",
     }
     st.markdown("\n".join(f"- **{name}:** {value}" for name, value in rows.items()))
+
+
+def people_accuracy(history: dict) -> str:
+    people = history.get("held_out_writers")
+    if not people:
+        return "not measured"
+    return f"{people['accuracy']:.2%} ({len(people['per_writer'])} writers' pen digits)"
 
 
 def retrain_form_ui(job_running: bool, allowed: bool) -> digitnet.TrainConfig | None:
@@ -364,6 +373,9 @@ def retrain_form_ui(job_running: bool, allowed: bool) -> digitnet.TrainConfig | 
         train_subset = st.number_input("Training images (0 = all 60,000)", 0, 60_000, defaults.train_subset,
                                        step=1000, key="train_subset")
         augment = st.checkbox("Distort the training digits at random", defaults.augment, key="augment")
+    pen_digits = st.checkbox("Learn from real people's pen digits", defaults.pen_digits, key="pen_digits",
+                             help="Digits written with a pen by people MNIST never had, drawn as on this canvas: "
+                                  "9s with a curled tail, 7s with a bar, 1s with a flag and a foot.")
     include_drawings = st.checkbox("Include my drawings", False, key="include_drawings",
                                    help="Each collected drawing counts as if it were drawn "
                                         f"{defaults.drawing_repeats} times.")
@@ -374,7 +386,7 @@ def retrain_form_ui(job_running: bool, allowed: bool) -> digitnet.TrainConfig | 
     return defaults.replace(epochs=int(epochs), batch_size=int(batch_size), hidden_units=int(hidden_units),
                             learning_rate=float(learning_rate), validation_split=float(validation_split),
                             train_subset=int(train_subset), augment=bool(augment),
-                            include_drawings=bool(include_drawings))
+                            pen_digits=bool(pen_digits), include_drawings=bool(include_drawings))
 
 
 def progress_ui(status: JobStatus, allowed: bool) -> None:
@@ -430,7 +442,8 @@ def evaluation_ui(model: LoadedModel) -> None:
              ]},
             width="stretch",
         )
-    mistakes = result.mistakes(data.y_test)
+    people_ui(model.history or {})
+    mistakes = result.mistakes()
     st.caption(f"{len(mistakes)} test digits it reads wrong; the first 24:")
     shown = mistakes[:24]
     st.image([enlarge_pixels(data.x_test[i] / 255, scale=3) for i in shown], width=64,
@@ -439,6 +452,32 @@ def evaluation_ui(model: LoadedModel) -> None:
     choice = pick.selectbox("Look at one closely", shown, key="mistake",
                             format_func=lambda i: f"#{i}: a {data.y_test[i]} read as {result.predicted[i]}")
     show.button("Show it as the input", key="show_mistake", on_click=show_test_digit, args=(int(choice),))
+
+
+def people_ui(history: dict) -> None:
+    """How well it reads real people it never trained on, as measured when it was trained."""
+    people = history.get("held_out_writers")
+    if not people:
+        st.caption("This network was not measured on real people's handwriting: retrain it with "
+                   "\"Learn from real people's pen digits\" to measure it.")
+        return
+    writers = len(people["per_writer"])
+    st.caption(
+        f"Real people it never saw: {people['accuracy']:.2%} of the pen digits of {writers} writers kept out "
+        f"of its training, drawn as on this canvas. Of its {people['misreads']} misreads, "
+        f"{people['confident_misreads']:.0%} were said with 90% confidence or more "
+        f"(calibration error {people['calibration_error']:.3f})."
+    )
+    frame = pd.DataFrame({"digit": [str(d) for d in range(10)], "accuracy": people["per_digit"]})
+    low = min(0.9, min(people["per_digit"]) - 0.02)  # start the axis where the differences show
+    st.altair_chart(
+        alt.Chart(frame, height=200).mark_bar(color=OTHER_COLOUR).encode(
+            x=alt.X("digit:O", axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[low, 1], clamp=True),
+                    axis=alt.Axis(format="%", title="accuracy on real people")),
+        ),
+        width="stretch",
+    )
 
 
 def show_test_digit(index: int) -> None:

@@ -120,21 +120,54 @@ def latency_rows(classifier, model_path: Path, data) -> list[Row]:
     ]
 
 
-def retrain_rows(data, workdir: Path) -> list[Row]:
-    """The sidebar's default recipe, start to saved model, against the seed as written."""
-    from digitnet import TrainConfig, train
+def people_rows(classifier, pen, writers: tuple[int, ...]) -> list[Row]:
+    """The shipped model on real people it never saw, against the same drawings squashed to 28x28."""
+    from digitnet.drawn import squash_to_28
+    from digitnet.evaluate import evaluate_drawings
+    from digitnet.recipe import held_out_drawings
+
+    drawings = held_out_drawings(pen, writers)
+    people = evaluate_drawings(classifier, drawings)
+    squashed = held_out_drawings(pen, writers, prepare=squash_to_28)
+    squashed_accuracy = evaluate_drawings(classifier, squashed).accuracy
+    worst = float(people.per_digit.min())
+    return [
+        Row(f"real people it never saw ({len(writers)} writers)", people.accuracy * 100, "%",
+            squashed_accuracy * 100, "squashed to 28x28", ">= 98.5%", people.accuracy >= 0.985),
+        Row("  its worst digit", worst * 100, "%", target=">= 96%", met=worst >= 0.96),
+        Row("  misreads said with >= 90% confidence", people.confident_misreads * 100, "%",
+            target="<= 25%", met=people.confident_misreads <= 0.25),
+        Row("  expected calibration error", people.calibration_error, ""),
+    ]
+
+
+def retrain_rows(data, pen, workdir: Path) -> list[Row]:
+    """The sidebar's default recipe, start to saved model, against the MNIST-only recipe and the seed."""
+    from digitnet import Classifier, TrainConfig, train
+    from digitnet.evaluate import evaluate_drawings
+    from digitnet.recipe import held_out_drawings
     from digitnet.store import ModelStore
 
     started = time.perf_counter()
-    run = train(TrainConfig(), data)
+    run = train(TrainConfig(), data, pen)
     ModelStore(retrained_dir=workdir / "retrained").save(run)
     ours = time.perf_counter() - started
+    writers = tuple(sorted(run.held_out.per_writer()))
+    mnist_only = train(TrainConfig(pen_digits=False), data)
+    drawings = held_out_drawings(pen, writers)
+    before = evaluate_drawings(Classifier.from_keras(mnist_only.model), drawings)
     seed_seconds, seed_accuracy = train_seed(data)
     return [
         Row("retrain, default recipe: wall time to saved", ours, "s", seed_seconds, "s seed (5 ep, batch 32)",
-            "<= 30 s", ours <= 30),
-        Row("retrain, default recipe: test accuracy", run.test_accuracy * 100, "%", seed_accuracy * 100,
-            "% seed", ">= 98%", run.test_accuracy >= 0.98),
+            "< 60 s", ours < 60),
+        Row("retrain, default recipe: MNIST test accuracy", run.test_accuracy * 100, "%", seed_accuracy * 100,
+            "% seed", ">= 98.5%", run.test_accuracy >= 0.985),
+        Row("retrain, default recipe: real people", run.held_out.accuracy * 100, "%", before.accuracy * 100,
+            "% MNIST-only recipe", ">= 98.5%", run.held_out.accuracy >= 0.985),
+        Row("  misreads said with >= 90% confidence", run.held_out.confident_misreads * 100, "%",
+            before.confident_misreads * 100, "% MNIST-only recipe", "<= 25%",
+            run.held_out.confident_misreads <= 0.25),
+        Row("MNIST-only recipe: MNIST test accuracy", mnist_only.test_accuracy * 100, "%"),
     ]
 
 
@@ -285,7 +318,7 @@ def _retrain_in_page(page, pid: int) -> float:
     """Retrain from the sidebar with the default recipe on full MNIST; return the app's peak RSS."""
     sidebar = page.locator('[data-testid="stSidebar"]')
     sidebar.get_by_role("button", name="Retrain").click()
-    page.get_by_text("Done: test accuracy").wait_for(timeout=300_000)
+    page.get_by_text("Done: MNIST test accuracy").wait_for(timeout=300_000)
     return peak_rss_mb(pid)
 
 
@@ -297,15 +330,20 @@ def main(argv: list[str] | None = None) -> int:
 
     import tempfile
 
-    from digitnet import load_classifier, load_mnist
+    from digitnet import load_classifier, load_mnist, load_pendigits
     from digitnet.config import SHIPPED_MODEL
+    from digitnet.history import history_path, load_history
+    from digitnet.recipe import unseen_writers
 
     data = load_mnist()
+    pen = load_pendigits()
     classifier = load_classifier()
-    rows = accuracy_rows(classifier, data) + latency_rows(classifier, SHIPPED_MODEL, data)
+    writers = unseen_writers(pen, load_history(history_path(SHIPPED_MODEL)))
+    rows = (accuracy_rows(classifier, data) + people_rows(classifier, pen, writers)
+            + latency_rows(classifier, SHIPPED_MODEL, data))
     if not args.quick:
         with tempfile.TemporaryDirectory() as workdir:
-            rows += retrain_rows(data, Path(workdir))
+            rows += retrain_rows(data, pen, Path(workdir))
             rows += page_rows(Path(workdir))
     print(format_table(rows))
     write_results(rows)

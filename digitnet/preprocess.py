@@ -45,8 +45,11 @@ def to_mnist(image: np.ndarray | Image.Image) -> np.ndarray:
     Accepts a canvas RGBA array (opaque background of any colour, contrasting ink), an RGBA layer
     with a transparent background, or an RGB/greyscale array or PIL image of dark ink on light
     paper. Raises BlankImageError when there is no digit to read, ImageError when the input is
-    not an image.
+    not an image. A 28x28 greyscale image on a dark background is already in MNIST's form (an MNIST
+    digit, say) and is read as it is: cropping and re-centring it again would only change it.
     """
+    if _is_mnist_form(image):
+        return _to_unit_range(np.asarray(image))
     ink = ink_map(image)
     ink = _resize_long_side(_crop_to_ink(ink), STROKE_SCALE * BOX)
     width = stroke_width(ink)
@@ -55,6 +58,13 @@ def to_mnist(image: np.ndarray | Image.Image) -> np.ndarray:
     ink = _normalise_stroke(ink, width)
     digit = _fit_in_box(ink)
     return _centre_by_mass(digit)
+
+
+def _is_mnist_form(image: np.ndarray | Image.Image) -> bool:
+    if not isinstance(image, np.ndarray) or image.shape != (FIELD, FIELD):
+        return False
+    pixels = _to_unit_range(image)
+    return float(np.median(_border(pixels[..., None]))) < 0.5 and float(pixels.max()) >= MIN_CONTRAST
 
 
 def ink_map(image: np.ndarray | Image.Image) -> np.ndarray:
