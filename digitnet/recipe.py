@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
+import tempfile
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -15,7 +15,7 @@ from digitnet.config import TrainConfig
 from digitnet.data import Mnist
 from digitnet.pendigits import PenDigits, WriterSplit, split_writers
 from digitnet.preprocess import to_mnist
-from digitnet.render import PAGE_HAND, Hand, drawn_inputs
+from digitnet.render import PAGE_HAND, Hand, run_workers
 
 Prepare = Callable[[np.ndarray], np.ndarray]
 
@@ -98,16 +98,18 @@ def held_out_drawings(pen: PenDigits, writers: tuple[int, ...], prepare: Prepare
 
 
 def draw(digits: PenDigits, hand: Hand, seed: int, prepare: Prepare = to_mnist) -> Examples:
-    """Draw every digit once on the canvas with `hand` and read it as the page does, on every core."""
+    """Draw every digit once on the canvas with `hand` and read it with `prepare`, on every core.
+
+    The drawing happens in fresh `python -m digitnet.render` processes: threads would wait on each
+    other (the work is mostly Python), and multiprocessing would run the page's own script again in
+    each worker, as it re-imports the main module.
+    """
     parts = [PenDigits(digits.strokes[i::RENDER_PARTS], digits.labels[i::RENDER_PARTS],
                        digits.writers[i::RENDER_PARTS], digits.source, digits.fingerprint)
              for i in range(RENDER_PARTS)]
-    seeds = [seed * RENDER_PARTS + i for i in range(RENDER_PARTS)]
-    # Fresh interpreters, not forks: forking a process that runs TensorFlow's threads can deadlock.
-    context = multiprocessing.get_context("spawn")
-    workers = min(RENDER_PARTS, os.cpu_count() or 1)
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        results = list(pool.map(drawn_inputs, parts, [hand] * RENDER_PARTS, seeds, [prepare] * RENDER_PARTS))
+    jobs = [(part, hand, seed * RENDER_PARTS + i, prepare) for i, part in enumerate(parts)]
+    with tempfile.TemporaryDirectory(prefix="digitnet-draw-") as folder:
+        results = run_workers(jobs, Path(folder), os.cpu_count() or 1)
     images = np.concatenate([images for images, _ in results])
     read = np.concatenate([read for _, read in results])
     # Back into the digits' own order (part i holds digits i, i + RENDER_PARTS, ...), without the

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
+import subprocess
+import sys
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
+from digitnet.config import PACKAGE_DIR, cache_dir
 from digitnet.errors import BlankImageError
+from digitnet.files import replaced_whole
 from digitnet.pendigits import PenDigits, Strokes
 from digitnet.preprocess import to_mnist
 
@@ -141,3 +150,70 @@ def drawn_inputs(digits: PenDigits, hand: Hand = PAGE_HAND, seed: int = 0,
         except BlankImageError:
             read[i] = False
     return inputs, read
+
+
+def run_workers(jobs: list[tuple], folder: Path, processes: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Run drawn_inputs(*job) for each job in `processes` worker processes at a time; return the results.
+
+    A job done before, by the same drawing code, is read from the cache folder instead: the same
+    job always draws the same digits, and drawing them is half of a retrain's time.
+    """
+    # The workers import digitnet from where this process did, whatever their working directory.
+    path_entries = [str(PACKAGE_DIR.parent), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in path_entries if p)}
+    results_paths = []
+    running: list[tuple[subprocess.Popen, Path]] = []
+    for number, job in enumerate(jobs):
+        data = pickle.dumps(job)  # our own objects, read back by our own worker
+        cached = cache_dir() / f"{_job_key(data)}.npz"
+        results_paths.append(cached)
+        if _readable(cached):
+            continue
+        path = folder / f"job-{number}.pickle"
+        path.write_bytes(data)
+        if len(running) >= processes:
+            _finish(*running.pop(0))
+        with path.with_suffix(".log").open("wb") as log_file:
+            worker = subprocess.Popen([sys.executable, "-m", "digitnet.render", str(path), str(cached)],
+                                      env=env, stdout=log_file, stderr=subprocess.STDOUT)
+        running.append((worker, path))
+    for worker, path in running:
+        _finish(worker, path)
+    results = []
+    for path in results_paths:
+        with np.load(path) as result:
+            results.append((result["inputs"], result["read"]))
+    return results
+
+
+def _job_key(job: bytes) -> str:
+    """A hash of the job and of the code that draws it: a change to either is a new job."""
+    digest = hashlib.sha256(job)
+    for module in ("render.py", "preprocess.py"):
+        digest.update((PACKAGE_DIR / module).read_bytes())
+    return digest.hexdigest()[:32]
+
+
+def _readable(path: Path) -> bool:
+    try:
+        with np.load(path) as result:
+            return {"inputs", "read"} <= set(result.files)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        return False
+
+
+def _finish(worker: subprocess.Popen, path: Path) -> None:
+    if worker.wait() != 0:
+        output = path.with_suffix(".log").read_text(errors="replace").strip()
+        raise RuntimeError(f"A drawing worker failed (exit code {worker.returncode}): {output[-2000:]}")
+
+
+def _work(job: Path, result: Path) -> None:
+    """In a worker: read a job, draw it, write the inputs and read flags to `result`, whole."""
+    inputs, read = drawn_inputs(*pickle.loads(job.read_bytes()))
+    with replaced_whole(result) as tmp:
+        np.savez_compressed(tmp, inputs=inputs, read=read)
+
+
+if __name__ == "__main__":
+    _work(Path(sys.argv[1]), Path(sys.argv[2]))

@@ -14,6 +14,16 @@ from digitnet.data import MNIST_ENV, Mnist
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session", autouse=True)
+def drawing_cache(tmp_path_factory) -> Path:
+    """Drawn pen digits are cached in a folder of the test run's own, not the user's cache."""
+    from digitnet.config import CACHE_ENV
+
+    folder = tmp_path_factory.mktemp("drawn-cache")
+    os.environ[CACHE_ENV] = str(folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def mnist_path() -> Path:
     """The real MNIST file named by $DIGITNET_MNIST; in CI its absence is a failure, not a skip."""

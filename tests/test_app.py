@@ -59,6 +59,7 @@ def run_app() -> AppTest:
 
 def start_long_retrain(at: AppTest) -> None:
     """Click Retrain with 100 epochs of batch 16: on slow_data_file it runs until cancelled."""
+    at.checkbox(key="pen_digits").uncheck()
     at.number_input(key="epochs").set_value(100)
     at.select_slider(key="batch_size").set_value(16)
     at.button(key="retrain").click().run()

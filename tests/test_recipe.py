@@ -80,3 +80,36 @@ def test_drawings_the_page_would_refuse_are_left_out_and_counted_wrong(tiny_mnis
     assert np.count_nonzero(sets.train.writers) == 2 * 3 * 2  # two writers' three 1s, twice; no dots
     result = evaluate_drawings(Classifier.from_keras(build_model(QUICK)), sets.held_out)
     assert result.accuracy <= 3 / 4
+
+
+def test_a_job_drawn_before_is_read_from_the_cache(pen, monkeypatch, drawing_cache):
+    import subprocess
+
+    from digitnet.recipe import draw
+    from digitnet.render import Hand
+
+    first = draw(pen.select([1, 2]), Hand(), seed=77)
+    assert len(list(drawing_cache.glob("*.npz"))) >= 4
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: pytest.fail("drew again instead of reading the cache"))
+    again = draw(pen.select([1, 2]), Hand(), seed=77)
+    np.testing.assert_array_equal(first.x, again.x)
+
+
+def test_a_broken_cache_file_is_drawn_again(pen, drawing_cache):
+    from digitnet.recipe import draw
+    from digitnet.render import Hand
+
+    first = draw(pen.select([3]), Hand(), seed=78)
+    for path in drawing_cache.glob("*.npz"):
+        path.write_bytes(b"half a file")
+    again = draw(pen.select([3]), Hand(), seed=78)
+    np.testing.assert_array_equal(first.x, again.x)
+
+
+def test_a_failing_worker_says_why(pen, monkeypatch):
+    from digitnet.recipe import draw
+    from digitnet.render import Hand
+
+    monkeypatch.setattr("sys.executable", "/bin/false")
+    with pytest.raises(RuntimeError, match="drawing worker failed"):
+        draw(pen.select([4]), Hand(), seed=79)
