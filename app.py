@@ -521,7 +521,8 @@ if presenter:
     st.markdown(PRESENTER_CSS, unsafe_allow_html=True)
 else:
     st.caption(
-        "A small neural network trained on 60,000 handwritten digits (MNIST) reads your drawing. "
+        "A small neural network reads your drawing. It learned from 60,000 handwritten digits (MNIST) and "
+        "from thousands more written with a pen by real people. "
         "It shows its answer, how sure it is, and the tiny 28 x 28 picture it actually looks at."
     )
 
