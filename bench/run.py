@@ -146,11 +146,11 @@ def retrain_rows(data, pen, workdir: Path) -> list[Row]:
     from digitnet import Classifier, TrainConfig, train
     from digitnet.evaluate import evaluate_drawings
     from digitnet.recipe import held_out_drawings
-    from digitnet.store import ModelStore
+    from digitnet.training import save_run
 
     started = time.perf_counter()
     run = train(TrainConfig(), data, pen)
-    ModelStore(retrained_dir=workdir / "retrained").save(run)
+    save_run(run, workdir / "retrained")
     ours = time.perf_counter() - started
     writers = tuple(sorted(run.held_out.per_writer()))
     mnist_only = train(TrainConfig(pen_digits=False), data)

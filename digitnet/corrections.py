@@ -20,7 +20,7 @@ from PIL import Image, UnidentifiedImageError
 
 from digitnet.data import Mnist, scale_pixels
 from digitnet.files import TEMP_PREFIX, replaced_whole
-from digitnet.model import Classifier
+from digitnet.classifier import Classifier
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import numpy as np
 from digitnet.data import Mnist, scale_pixels
 from digitnet.drawn import Drawing
 from digitnet.errors import DigitnetError
-from digitnet.model import Classifier
+from digitnet.classifier import Classifier
 from digitnet.recipe import Examples
 
 

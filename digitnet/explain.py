@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from digitnet.data import scale_pixels
-from digitnet.model import Classifier
+from digitnet.classifier import Classifier
 
 # Okabe-Ito orange for pixels that argue for the answer, blue for those against it.
 FOR_COLOUR = np.array([230, 159, 0], dtype=np.float32)
@@ -19,18 +19,13 @@ def saliency(classifier: Classifier, x: np.ndarray, digit: int | None = None) ->
 
     Positive where a pixel's ink pushed the network toward `digit`, negative where it pushed away.
     """
-    h = x.reshape(1, -1).astype(np.float32)
-    active = []
-    for layer in classifier.layers[:-1]:
-        z = h @ layer.kernel + layer.bias
-        active.append(z[0] > 0)
-        h = np.maximum(z, 0.0)
-    scores = h @ classifier.layers[-1].kernel + classifier.layers[-1].bias
-    digit = int(scores.argmax()) if digit is None else digit
+    forward = classifier.forward(np.asarray(x)[None])
+    logits = forward.pre_activations[-1][0]
+    digit = int(logits.argmax()) if digit is None else digit
     # Back through the relu layers by hand: the softmax is left out, its score is the logit.
     gradient = classifier.layers[-1].kernel[:, digit]
-    for layer, mask in zip(reversed(classifier.layers[:-1]), reversed(active)):
-        gradient = layer.kernel @ (gradient * mask)
+    for layer, z in zip(reversed(classifier.layers[:-1]), reversed(forward.pre_activations[:-1])):
+        gradient = layer.kernel @ (gradient * (z[0] > 0))
     return (gradient * x.reshape(-1)).reshape(28, 28)
 
 
@@ -46,10 +41,7 @@ def saliency_overlay(x: np.ndarray, heat: np.ndarray, scale: int = 8) -> np.ndar
 
 def hidden_features(classifier: Classifier, x: np.ndarray) -> np.ndarray:
     """The last hidden layer's activations for a batch of 28x28 images: what the network 'sees'."""
-    h = x.reshape(len(x), -1).astype(np.float32)
-    for layer in classifier.layers[:-1]:
-        h = np.maximum(h @ layer.kernel + layer.bias, 0.0)
-    return h
+    return classifier.forward(x).activations[-2]
 
 
 @dataclass(frozen=True)

@@ -1,24 +1,20 @@
-"""The network: building it, saving it whole, and a fast thread-safe classifier over its weights."""
+"""The network as Keras knows it: building it, saving it whole, loading it back."""
 
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import keras
-import numpy as np
 from keras import layers
 
-from digitnet.config import SHIPPED_MODEL, TrainConfig
-from digitnet.errors import ImageError, ModelFileError
+from digitnet.classifier import INPUT_SHAPE, NUM_CLASSES, Classifier, save_weights, weights_path
+from digitnet.config import TrainConfig
+from digitnet.errors import ModelFileError
 from digitnet.files import replaced_whole
 
 log = logging.getLogger(__name__)
-
-NUM_CLASSES = 10
-INPUT_SHAPE = (28, 28)
 
 
 def build_model(config: TrainConfig) -> keras.Sequential:
@@ -47,79 +43,6 @@ def build_model(config: TrainConfig) -> keras.Sequential:
     return model
 
 
-@dataclass(frozen=True)
-class DenseLayer:
-    kernel: np.ndarray
-    bias: np.ndarray
-    activation: str
-
-
-class Classifier:
-    """Predicts digits with a numpy forward pass over a copy of a Keras model's weights.
-
-    The weights are read-only arrays, so any number of threads may call predict_proba at once,
-    and a call costs microseconds instead of model.predict's tens of milliseconds.
-    """
-
-    def __init__(self, dense_layers: list[DenseLayer], path: Path | None = None):
-        self.layers = dense_layers
-        self.path = path
-
-    @classmethod
-    def from_keras(cls, model, path: Path | None = None) -> "Classifier":
-        """Copy the weights of a Sequential of Flatten, Dropout and Dense layers."""
-        dense = []
-        for layer in model.layers:
-            kind = type(layer).__name__
-            if kind == "Dense":
-                kernel, bias = (np.array(w, dtype=np.float32) for w in layer.get_weights())
-                kernel.setflags(write=False)
-                bias.setflags(write=False)
-                dense.append(DenseLayer(kernel, bias, layer.get_config()["activation"]))
-            elif kind not in ("Flatten", "Dropout", "InputLayer"):
-                raise ModelFileError(f"Unsupported layer {layer.name!r} of type {kind} in the model")
-        if not dense or dense[0].kernel.shape[0] != 28 * 28 or dense[-1].kernel.shape[1] != NUM_CLASSES:
-            raise ModelFileError("The model does not map a 28x28 image to 10 digit probabilities")
-        if any(d.activation not in ("relu", "softmax", "linear") for d in dense):
-            raise ModelFileError("The model uses an activation other than relu and softmax")
-        return cls(dense, path)
-
-    @property
-    def num_parameters(self) -> int:
-        return sum(d.kernel.size + d.bias.size for d in self.layers)
-
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        """Probabilities of the ten digits: (10,) for one 28x28 image, (n, 10) for a batch."""
-        x = np.asarray(x)
-        single = x.shape == INPUT_SHAPE
-        if not single and (x.ndim != 3 or x.shape[1:] != INPUT_SHAPE):
-            raise ImageError(f"Expected a (28, 28) image or an (n, 28, 28) batch, got shape {x.shape}")
-        if not np.issubdtype(x.dtype, np.number) or not np.isfinite(x).all():
-            raise ImageError("The image must hold finite numbers (no NaN or infinity)")
-        h = x.reshape(-1, 28 * 28).astype(np.float32)
-        for layer in self.layers:
-            h = h @ layer.kernel + layer.bias
-            h = _ACTIVATIONS[layer.activation](h)
-        return h[0] if single else h
-
-    def predict(self, x: np.ndarray) -> np.ndarray | int:
-        """The most likely digit for one image, or an array of them for a batch."""
-        p = self.predict_proba(x)
-        return int(p.argmax()) if p.ndim == 1 else p.argmax(axis=1)
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
-_ACTIVATIONS = {
-    "relu": lambda z: np.maximum(z, 0.0),
-    "softmax": _softmax,
-    "linear": lambda z: z,
-}
-
-
 def load_keras_model(path: str | os.PathLike):
     """Load a .keras file in safe mode, turning every failure into a ModelFileError."""
     path = Path(path)
@@ -133,16 +56,13 @@ def load_keras_model(path: str | os.PathLike):
         raise ModelFileError(f"Cannot load the model {path}: {exc}") from exc
 
 
-def load_classifier(path: str | os.PathLike | None = None) -> Classifier:
-    """Load a trained model (the shipped one by default) as a fast Classifier."""
-    path = Path(path) if path else SHIPPED_MODEL
-    classifier = Classifier.from_keras(load_keras_model(path), path)
-    log.info("Loaded model %s (%d parameters)", path, classifier.num_parameters)
-    return classifier
-
-
 def save_model(model, path: str | os.PathLike) -> None:
-    """Save a model whole: write a temporary file beside `path`, then rename it over `path`."""
+    """Save a model whole as `path` (.keras, for Keras) and its weights file beside it (for the page).
+
+    Each is written to a temporary file and renamed over the old one; the weights come last, so the
+    file the page watches only ever changes once the whole model is saved.
+    """
     with replaced_whole(path) as tmp:
         model.save(tmp)
+    save_weights(Classifier.from_keras(model), weights_path(path))
     log.info("Saved model to %s", path)

@@ -7,11 +7,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from digitnet.config import HISTORY_FILENAME, MODEL_FILENAME, MODELS_DIR, SHIPPED_MODEL
+from digitnet.classifier import Classifier, load_classifier, weights_path
+from digitnet.config import CURVES_FILENAME, HISTORY_FILENAME, MODEL_FILENAME, MODELS_DIR, SHIPPED_MODEL
 from digitnet.errors import ModelFileError
 from digitnet.history import history_path, load_history
-from digitnet.model import Classifier, load_classifier
-from digitnet.training import TrainingRun, save_run
 
 log = logging.getLogger(__name__)
 
@@ -41,20 +40,18 @@ class ModelStore:
         return self.retrained_dir / MODEL_FILENAME
 
     def active_path(self) -> Path:
-        """The model file sessions should use now."""
-        return self.retrained if self.retrained.is_file() else self.shipped
+        """The model file sessions should use now. A retrain's weights file is written last, so once
+        it is there the whole retrained model is."""
+        return self.retrained if self.is_retrained() else self.shipped
 
     def is_retrained(self) -> bool:
-        return self.retrained.is_file()
-
-    def save(self, run: TrainingRun) -> Path:
-        """Save a finished run as the model in use."""
-        return save_run(run, self.retrained_dir)
+        return weights_path(self.retrained).is_file()
 
     def restore_shipped(self) -> None:
-        """Go back to the shipped model by removing the retrained one."""
-        for name in (MODEL_FILENAME, HISTORY_FILENAME):
-            (self.retrained_dir / name).unlink(missing_ok=True)
+        """Go back to the shipped model by removing the retrained one, its weights first."""
+        for path in (weights_path(self.retrained), self.retrained, self.retrained_dir / HISTORY_FILENAME,
+                     self.retrained_dir / CURVES_FILENAME):
+            path.unlink(missing_ok=True)
         log.info("Restored the shipped model")
 
     def load(self, path: Path | None = None) -> LoadedModel:

@@ -50,7 +50,7 @@ def test_train_help_lists_every_setting(capsys):
 
 def test_train_writes_model_history_and_curves(tiny_model):
     names = {p.name for p in tiny_model.parent.iterdir()}
-    assert names == {"digitnet.keras", "history.json", "training_curves.png"}
+    assert names == {"digitnet.keras", "digitnet.npz", "history.json", "training_curves.png"}
 
 
 def test_train_refuses_bad_settings_and_bad_data(tmp_path, tiny_npz):
@@ -99,7 +99,7 @@ def test_predict_reports_each_file_and_fails_on_bad_ones(tiny_model, tmp_path, c
 
 def test_missing_model_is_an_error_not_a_traceback(tmp_path, caplog):
     assert main(["predict", "x.png", "--model", str(tmp_path / "none.keras")]) == 1
-    assert "No model file" in caplog.text
+    assert "No model weights" in caplog.text
 
 
 def test_runs_as_a_module():

@@ -67,7 +67,7 @@ def test_save_load_round_trip(model, tmp_path):
     np.testing.assert_allclose(
         load_classifier(path).predict_proba(x), np.asarray(model(x, training=False)), rtol=1e-4, atol=1e-6
     )
-    assert [p.name for p in tmp_path.iterdir()] == ["m.keras"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.keras", "m.npz"]
 
 
 def test_failed_save_keeps_the_old_model(model, tmp_path, monkeypatch):
@@ -84,26 +84,76 @@ def test_failed_save_keeps_the_old_model(model, tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         save_model(model, path)
     assert path.read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir()] == ["m.keras"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.keras", "m.npz"]
 
 
-def test_broken_model_files_raise_model_file_error(tmp_path):
-    with pytest.raises(ModelFileError, match="No model file"):
+def test_broken_weight_files_raise_model_file_error(model, tmp_path):
+    with pytest.raises(ModelFileError, match="No model weights"):
         load_classifier(tmp_path / "missing.keras")
-    empty = tmp_path / "empty.keras"
-    empty.write_bytes(b"")
-    with pytest.raises(ModelFileError, match="empty"):
-        load_classifier(empty)
-    garbage = tmp_path / "garbage.keras"
-    garbage.write_bytes(b"not a zip at all" * 10)
-    with pytest.raises(ModelFileError, match="Cannot load"):
-        load_classifier(garbage)
+    save_model(model, tmp_path / "m.keras")
+    weights = tmp_path / "m.npz"
+    good = weights.read_bytes()
+    for broken, message in [(b"", "Cannot read"), (b"not a zip at all" * 10, "Cannot read"),
+                            (good[:2000], "Cannot read")]:
+        weights.write_bytes(broken)
+        with pytest.raises(ModelFileError, match=message):
+            load_classifier(tmp_path / "m.keras")
 
 
-def test_truncated_model_file_raises_model_file_error(model, tmp_path):
-    path = tmp_path / "m.keras"
-    save_model(model, path)
-    path.write_bytes(path.read_bytes()[:2000])
-    with pytest.raises(ModelFileError):
+def edited_weights(tmp_path, model, **changes):
+    save_model(model, tmp_path / "m.keras")
+    with np.load(tmp_path / "m.npz") as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    arrays.update(changes)
+    np.savez(tmp_path / "m.npz", **arrays)
+    return tmp_path / "m.keras"
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"kernel_1": np.zeros((3, 16), np.float32)}, "do not follow from 16 inputs"),
+    ({"bias_0": np.full(16, np.nan, np.float32)}, "NaN or infinite"),
+    ({"activations": np.array(["relu", "relu", "sigmoid"])}, "activation 'sigmoid'"),
+    ({"activations": np.array(["relu", "relu"])}, "does not map a 28x28 image to 10"),
+])
+def test_weights_of_the_wrong_shape_or_kind_are_refused(model, tmp_path, change, message):
+    with pytest.raises(ModelFileError, match=message):
+        load_classifier(edited_weights(tmp_path, model, **change))
+
+
+def test_weights_with_pickled_objects_are_refused(model, tmp_path):
+    path = edited_weights(tmp_path, model, activations=np.array(["relu", "relu", "softmax"], dtype=object))
+    with pytest.raises(ModelFileError, match="Cannot read"):
         load_classifier(path)
-    assert not zipfile.is_zipfile(path)
+
+
+def test_forward_pass_gives_every_layer(model):
+    classifier = Classifier.from_keras(model)
+    x = np.random.default_rng(2).random((3, 28, 28), dtype=np.float32)
+    forward = classifier.forward(x)
+    assert [a.shape for a in forward.activations] == [(3, 784), (3, 16), (3, 16), (3, 10)]
+    hidden = keras_hidden(model, x)
+    np.testing.assert_allclose(forward.activations[1], hidden, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(forward.probabilities, classifier.predict_proba(x))
+
+
+def keras_hidden(model, x):
+    import keras
+
+    first_hidden = keras.Model(model.inputs, model.layers[1].output)
+    return np.asarray(first_hidden(x, training=False))
+
+
+def test_serving_imports_neither_tensorflow_nor_keras():
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = ("import sys, numpy as np, digitnet\n"
+            "from digitnet import explain, jobs, store, corrections, evaluate, recipe, segment\n"
+            "c = digitnet.load_classifier(); x = digitnet.to_mnist(np.pad(np.ones((20, 4)), 4))\n"
+            "c.predict_proba(x); explain.saliency(c, x)\n"
+            "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -39,7 +39,8 @@ def test_bad_config_is_refused(tiny_mnist):
 def test_save_run_writes_model_history_and_curves(tiny_mnist, tmp_path):
     run = train(QUICK.replace(epochs=2), tiny_mnist)
     model_path = save_run(run, tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([MODEL_FILENAME, HISTORY_FILENAME, CURVES_FILENAME])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [MODEL_FILENAME, "digitnet.npz", HISTORY_FILENAME, CURVES_FILENAME])
     record = load_history(tmp_path / HISTORY_FILENAME)
     assert record["config"]["epochs"] == 2
     assert record["epochs_completed"] == 2

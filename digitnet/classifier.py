@@ -1,0 +1,164 @@
+"""The classifier that serves: a numpy forward pass over the network's weights, read from a file that
+needs neither TensorFlow nor Keras and cannot run code."""
+
+from __future__ import annotations
+
+import logging
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from digitnet.config import SHIPPED_MODEL
+from digitnet.errors import ImageError, ModelFileError
+from digitnet.files import replaced_whole
+
+log = logging.getLogger(__name__)
+
+NUM_CLASSES = 10
+INPUT_SHAPE = (28, 28)
+ACTIVATIONS = ("relu", "softmax", "linear")
+
+
+def weights_path(model_path: str | os.PathLike) -> Path:
+    """The weights file that sits beside a .keras model file: what the page loads."""
+    return Path(model_path).with_suffix(".npz")
+
+
+@dataclass(frozen=True)
+class DenseLayer:
+    kernel: np.ndarray
+    bias: np.ndarray
+    activation: str
+
+
+@dataclass(frozen=True)
+class Forward:
+    """One forward pass: every layer's activations, from the input pixels to the ten probabilities."""
+
+    activations: tuple[np.ndarray, ...]  # [input (n, 784), hidden 1, hidden 2, ..., probabilities (n, 10)]
+    pre_activations: tuple[np.ndarray, ...]  # each Dense layer's output before its activation
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        return self.activations[-1]
+
+
+class Classifier:
+    """Predicts digits with a numpy forward pass over read-only weights.
+
+    Any number of threads may call it at once, and a call costs microseconds instead of
+    model.predict's tens of milliseconds.
+    """
+
+    def __init__(self, dense_layers: list[DenseLayer], path: Path | None = None):
+        self.layers = dense_layers
+        self.path = path
+
+    @classmethod
+    def from_keras(cls, model, path: Path | None = None) -> "Classifier":
+        """Copy the weights of a Sequential of Flatten, Dropout and Dense layers."""
+        dense = []
+        for layer in model.layers:
+            kind = type(layer).__name__
+            if kind == "Dense":
+                kernel, bias = (np.array(w, dtype=np.float32) for w in layer.get_weights())
+                dense.append(DenseLayer(kernel, bias, layer.get_config()["activation"]))
+            elif kind not in ("Flatten", "Dropout", "InputLayer"):
+                raise ModelFileError(f"Unsupported layer {layer.name!r} of type {kind} in the model")
+        return cls(_checked(dense), path)
+
+    @property
+    def num_parameters(self) -> int:
+        return sum(d.kernel.size + d.bias.size for d in self.layers)
+
+    def forward(self, x: np.ndarray) -> Forward:
+        """Every layer's activations for a batch of (n, 28, 28) images in [0, 1]."""
+        h = x.reshape(len(x), -1).astype(np.float32)
+        activations, pre_activations = [h], []
+        for layer in self.layers:
+            z = h @ layer.kernel + layer.bias
+            h = _ACTIVATIONS[layer.activation](z)
+            pre_activations.append(z)
+            activations.append(h)
+        return Forward(tuple(activations), tuple(pre_activations))
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Probabilities of the ten digits: (10,) for one 28x28 image, (n, 10) for a batch."""
+        x = np.asarray(x)
+        single = x.shape == INPUT_SHAPE
+        if not single and (x.ndim != 3 or x.shape[1:] != INPUT_SHAPE):
+            raise ImageError(f"Expected a (28, 28) image or an (n, 28, 28) batch, got shape {x.shape}")
+        if not np.issubdtype(x.dtype, np.number) or not np.isfinite(x).all():
+            raise ImageError("The image must hold finite numbers (no NaN or infinity)")
+        p = self.forward(x.reshape(-1, *INPUT_SHAPE)).probabilities
+        return p[0] if single else p
+
+    def predict(self, x: np.ndarray) -> np.ndarray | int:
+        """The most likely digit for one image, or an array of them for a batch."""
+        p = self.predict_proba(x)
+        return int(p.argmax()) if p.ndim == 1 else p.argmax(axis=1)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+_ACTIVATIONS = {
+    "relu": lambda z: np.maximum(z, 0.0),
+    "softmax": _softmax,
+    "linear": lambda z: z,
+}
+
+
+def save_weights(classifier: Classifier, path: str | os.PathLike) -> None:
+    """Write the weights as a plain .npz (numbers and names only, no pickle), replaced whole."""
+    arrays = {"activations": np.array([layer.activation for layer in classifier.layers])}
+    for i, layer in enumerate(classifier.layers):
+        arrays[f"kernel_{i}"], arrays[f"bias_{i}"] = layer.kernel, layer.bias
+    with replaced_whole(path) as tmp:
+        np.savez(tmp, **arrays)
+
+
+def load_classifier(path: str | os.PathLike | None = None) -> Classifier:
+    """Load a trained model's weights (the shipped model's by default) as a Classifier.
+
+    `path` may name the .keras model or its weights file beside it. Every failure is a ModelFileError.
+    """
+    path = weights_path(path or SHIPPED_MODEL)
+    if not path.is_file():
+        raise ModelFileError(f"No model weights at {path}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            activations = [str(a) for a in npz["activations"]]
+            dense = [DenseLayer(npz[f"kernel_{i}"].astype(np.float32), npz[f"bias_{i}"].astype(np.float32), a)
+                     for i, a in enumerate(activations)]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise ModelFileError(f"Cannot read the model weights {path}: {exc}") from exc
+    classifier = Classifier(_checked(dense, path), path)
+    log.info("Loaded model %s (%d parameters)", path, classifier.num_parameters)
+    return classifier
+
+
+def _checked(dense: list[DenseLayer], path: Path | None = None) -> list[DenseLayer]:
+    """The layers, read-only, if they map 28x28 pixels to 10 probabilities; else a ModelFileError."""
+    where = f" in {path}" if path else ""
+    width = INPUT_SHAPE[0] * INPUT_SHAPE[1]
+    for i, layer in enumerate(dense):
+        if layer.kernel.ndim != 2 or layer.kernel.shape[0] != width or layer.bias.shape != layer.kernel.shape[1:]:
+            raise ModelFileError(f"Layer {i}{where} has weights of shapes {layer.kernel.shape} and "
+                                 f"{layer.bias.shape}, which do not follow from {width} inputs")
+        if layer.activation not in ACTIVATIONS:
+            raise ModelFileError(f"Layer {i}{where} uses the activation {layer.activation!r}, "
+                                 f"not one of {', '.join(ACTIVATIONS)}")
+        if not (np.isfinite(layer.kernel).all() and np.isfinite(layer.bias).all()):
+            raise ModelFileError(f"Layer {i}{where} holds NaN or infinite weights")
+        layer.kernel.setflags(write=False)
+        layer.bias.setflags(write=False)
+        width = layer.kernel.shape[1]
+    if not dense or width != NUM_CLASSES:
+        raise ModelFileError(f"The model{where} does not map a 28x28 image to 10 digit probabilities")
+    return dense
