@@ -1,6 +1,5 @@
 """digitnet: draw a digit and watch a neural network read it."""
 
-import gc
 import html
 import os
 from pathlib import Path
@@ -14,6 +13,7 @@ from streamlit_drawable_canvas import st_canvas
 import digitnet
 from digitnet import explain, segment
 from digitnet.auth import ADMIN_PASSWORD_ENV, password_matches
+from digitnet.classifier import weights_path
 from digitnet.corrections import Corrections, default_data_dir
 from digitnet.evaluate import Evaluation, evaluate
 from digitnet.jobs import JobStatus, TrainingJob
@@ -49,26 +49,22 @@ def get_corrections() -> Corrections:
 
 @st.cache_resource
 def get_job() -> TrainingJob:
-    return TrainingJob(get_store(), corrections=get_corrections())
+    return TrainingJob(get_store())
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the network...")
 def load_model(path: str, modified: float) -> LoadedModel:
     """Load once per model file version: `modified` changes when a retrain replaces the file."""
-    model = get_store().load(Path(path))
-    # TensorFlow leaves millions of long-lived objects; a full garbage collection walking them all
-    # would stall a stroke's answer by half a second every few strokes. Freeze them out of it.
-    gc.freeze()
-    return model
+    return get_store().load(Path(path))
 
 
 def current_model() -> LoadedModel:
     """The model every session uses now; stops the page with a message if there is none."""
     path = get_store().active_path()
     try:
-        if not path.exists():  # the retrained model was removed a moment ago
+        if not weights_path(path).exists():  # the retrained model was removed a moment ago
             path = get_store().shipped
-        return load_model(str(path), path.stat().st_mtime)
+        return load_model(str(path), weights_path(path).stat().st_mtime)
     except (OSError, digitnet.ModelFileError) as exc:
         st.error(f"The network cannot be loaded: {exc}. Reinstall digitnet or retrain with "
                  "`python -m digitnet train`.")
@@ -160,7 +156,7 @@ def test_scores(path: str, modified: float) -> tuple[digitnet.Mnist, Evaluation]
 
 
 def current_scores(model: LoadedModel) -> tuple[digitnet.Mnist, Evaluation] | None:
-    return test_scores(str(model.path), model.path.stat().st_mtime)
+    return test_scores(str(model.path), weights_path(model.path).stat().st_mtime)
 
 
 def test_digit_ui(model: LoadedModel):
@@ -242,7 +238,7 @@ def why_ui(x, prediction: Prediction, model: LoadedModel) -> None:
         st.image(explain.saliency_overlay(x, explain.saliency(model.classifier, x)), width=180,
                  caption=f"Orange pixels made it say {prediction.digit}; blue ones argued against it.")
     with alike:
-        index = look_alikes(str(model.path), model.path.stat().st_mtime)
+        index = look_alikes(str(model.path), weights_path(model.path).stat().st_mtime)
         if index is None:
             st.caption("Set DIGITNET_MNIST to a local mnist.npz to see the training digits it finds alike.")
             return
@@ -563,9 +559,14 @@ with st.sidebar:
     status = job.status()
     config = retrain_form_ui(status.running, allowed)
     if config:
-        if job.start(config):
-            st.rerun()  # show the running state at once: progress, and the controls disabled
-        st.warning("A training is already running: wait for it to finish.")
+        try:
+            started = job.start(config)
+        except digitnet.DigitnetError as exc:
+            st.error(str(exc))
+        else:
+            if started:
+                st.rerun()  # show the running state at once: progress, and the controls disabled
+            st.warning("A training is already running: wait for it to finish.")
     if get_store().is_retrained():
         if st.button("Restore shipped model", key="restore", disabled=status.running or not allowed,
                      icon=":material/restore:"):

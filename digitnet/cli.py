@@ -8,18 +8,21 @@ import logging
 import sys
 from pathlib import Path
 
+from filelock import Timeout
+
 from digitnet.config import MODELS_DIR, SHIPPED_MODEL, TrainConfig
-from digitnet.corrections import Corrections, default_data_dir, with_drawings
+from digitnet.corrections import Corrections, Drawings, default_data_dir, held_out_accuracy, with_drawings
 from digitnet.data import MNIST_ENV, load_mnist
 from digitnet.drawn import make_drawn_set
 from digitnet.errors import DigitnetError, ModelFileError
 from digitnet.evaluate import CONFIDENT, Evaluation, drawn_accuracy, evaluate, evaluate_drawings, format_confusion
 from digitnet.history import history_path, load_history
-from digitnet.model import load_classifier
+from digitnet.classifier import Classifier, load_classifier
 from digitnet.pendigits import PENDIGITS_ENV, load_pendigits
 from digitnet.preprocess import open_image, to_mnist
 from digitnet.recipe import held_out_drawings, unseen_writers
-from digitnet.training import save_run, train
+from digitnet.jobs import BUSY_EXIT, FAILED, STATUS_FILENAME, SUCCEEDED, JobFiles, JobReporter
+from digitnet.store import ModelStore
 
 log = logging.getLogger("digitnet")
 
@@ -61,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     train_parser.add_argument("--data", type=Path, help=DATA_HELP)
     train_parser.add_argument("--pendigits", type=Path, help=PENDIGITS_HELP)
     train_parser.add_argument("--out", type=Path, default=MODELS_DIR, help="folder to write the model into")
+    train_parser.add_argument(
+        "--report", action="store_true",
+        help=f"run as the page's retrain: hold a lock in the folder (exit {BUSY_EXIT} if another retrain holds "
+             f"it), write progress to {STATUS_FILENAME} there, and stop when training.cancel appears there",
+    )
     for setting in dataclasses.fields(TrainConfig):
         _add_setting(train_parser, setting)
     train_parser.set_defaults(command=run_train)
@@ -113,14 +121,79 @@ def run_train(args: argparse.Namespace) -> int:
     except ValueError as exc:
         log.error("error: %s", exc)
         return 2
-    data = load_mnist(args.data)
-    if config.include_drawings:
-        data = with_drawings(data, Corrections(default_data_dir()).load(), config.drawing_repeats, config.seed)
-    pen = load_pendigits(args.pendigits) if config.pen_digits else None
-    run = train(config, data, pen)
-    model_path = save_run(run, args.out)
-    log.info("MNIST test accuracy %.4f; saved %s", run.test_accuracy, model_path)
+    if not args.report:
+        from digitnet.training import save_run
+
+        run, note = _train(config, args)
+        log.info("MNIST test accuracy %.4f; saved %s.%s", run.test_accuracy, save_run(run, args.out), note)
+        return 0
+    lock = JobFiles(args.out).lock()
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log.error("error: another retrain is running (it holds %s)", lock.lock_file)
+        return BUSY_EXIT
+    try:
+        return _train_reported(config, args)
+    finally:
+        lock.release()
+
+
+def _train_reported(config: TrainConfig, args: argparse.Namespace) -> int:
+    """Train and save, writing progress to the status file beside the model for the pages to show."""
+    reporter = JobReporter(JobFiles(args.out), config)
+    try:
+        from digitnet.training import save_run  # TensorFlow is imported only here, once the lock is held
+
+        run, note = _train(config, args, reporter)
+        reporter.saving()
+        save_run(run, args.out)
+    except DigitnetError as exc:
+        reporter.finish(FAILED, f"Training failed: {exc}. The model in use is unchanged.")
+        return 1
+    except Exception as exc:  # the page must always learn how it ended
+        log.exception("Training failed")
+        reporter.finish(FAILED, f"Training failed unexpectedly: {exc!r}. The model in use is unchanged.")
+        return 1
+    reporter.finish(SUCCEEDED, f"Done: {_accuracies(run)}.{note} "
+                               "Everyone now uses the new model.", run.test_accuracy)
     return 0
+
+
+def _train(config: TrainConfig, args: argparse.Namespace, reporter: JobReporter | None = None) -> tuple:
+    """Load the data the settings ask for and train; with a reporter, say what happens on the way.
+
+    Returns the TrainingRun and a note on the collected drawings (empty without them).
+    """
+    from digitnet.training import train
+
+    data = load_mnist(args.data)
+    pen = load_pendigits(args.pendigits) if config.pen_digits else None
+    drawings = Corrections(default_data_dir()).load() if config.include_drawings else None
+    if drawings is not None:
+        data = with_drawings(data, drawings, config.drawing_repeats, config.seed)
+    if reporter:
+        drawn = " and pen digits by real people" if pen else ""
+        reporter.update(message=f"Training on {len(data.x_train):,} MNIST images{drawn}...")
+    run = train(config, data, pen, on_epoch_end=reporter.epoch if reporter else None)
+    return run, _drawings_note(run, drawings, args.out) if drawings is not None else ""
+
+
+def _drawings_note(run, drawings: Drawings, out: Path) -> str:
+    """How many of the held-out collected drawings the model read right before and after."""
+    before = held_out_accuracy(ModelStore(retrained_dir=out).load().classifier, drawings)
+    after = held_out_accuracy(Classifier.from_keras(run.model), drawings)
+    if before is None:
+        return ""
+    return f" On your {len(drawings.y_held)} held-out drawings: {before:.0%} before, {after:.0%} after."
+
+
+def _accuracies(run) -> str:
+    """The finished model's accuracy on MNIST and, when it has them, on the writers it never saw."""
+    text = f"MNIST test accuracy {run.test_accuracy:.2%}"
+    if run.held_out is not None:
+        text += f", real people it never saw {run.held_out.accuracy:.2%}"
+    return text
 
 
 def run_evaluate(args: argparse.Namespace) -> int:

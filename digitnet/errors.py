@@ -21,5 +21,9 @@ class ModelFileError(DigitnetError):
     """A model file is missing, unreadable or not a digitnet model."""
 
 
+class TrainingError(DigitnetError):
+    """A retrain could not be started."""
+
+
 class TrainingCancelled(DigitnetError):
     """Training was stopped on request before it finished."""

@@ -1,39 +1,58 @@
-"""A retrain running in a background thread, one at a time, that any session can watch or cancel."""
+"""A retrain in its own process, one at a time across every app process that shares the models folder.
+
+The page starts `python -m digitnet train --out <retrained folder> --report`, which holds a file lock
+while it runs and writes its progress to a small status file beside the model, replaced whole. Any
+page process that can read the folder sees the progress, can ask it to stop (a cancel file), and is
+refused a second retrain while the lock is held. A crash, a kill or running out of memory ends the
+process, which frees the lock: the page then says the retrain stopped, and the model in use is the
+one it was, since a model is only ever replaced whole.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from digitnet.config import TrainConfig
-from digitnet.corrections import Corrections, held_out_accuracy, with_drawings
-from digitnet.data import Mnist, load_mnist
-from digitnet.errors import DigitnetError, TrainingCancelled
-from digitnet.model import Classifier
-from digitnet.pendigits import PenDigits, load_pendigits
+from filelock import FileLock, Timeout
+
+from digitnet.config import PACKAGE_DIR, TrainConfig
+from digitnet.errors import TrainingError
+from digitnet.files import replaced_whole
 from digitnet.store import ModelStore
-from digitnet.training import TrainingRun, train
 
 log = logging.getLogger(__name__)
 
 IDLE, RUNNING, SUCCEEDED, FAILED, CANCELLED = "idle", "running", "succeeded", "failed", "cancelled"
+STATUS_FILENAME = "training-status.json"
+# How long a page waits for a new training process to take the lock (it does so before importing
+# TensorFlow, within a second here) before calling the start failed.
+START_TIMEOUT_S = 30.0
+# How often a training process looks for a cancel request: Cancel acts within this.
+CANCEL_POLL_S = 0.25
+# Exit codes of a reported training process, besides 0 (saved) and 1 (failed).
+BUSY_EXIT, CANCELLED_EXIT = 3, 4
 
 
 @dataclass(frozen=True)
 class JobStatus:
-    """A snapshot of the job, safe to read while training goes on."""
+    """A snapshot of a retrain, as its process last wrote it."""
 
     state: str = IDLE
     config: TrainConfig | None = None
     epochs_done: int = 0
-    history: dict[str, list[float]] = field(default_factory=dict)
+    history: dict[str, list[float]] = field(default_factory=dict)  # the per-epoch metrics so far
     message: str = ""
-    started: float = 0.0
+    started: float = 0.0  # wall-clock time (time.time()), the same for every process that reads it
     test_accuracy: float | None = None
+    pid: int | None = None
 
     @property
     def running(self) -> bool:
@@ -47,102 +66,193 @@ class JobStatus:
         """Estimated from the time the finished epochs took; None before the first one."""
         if not self.running or self.epochs_done == 0:
             return None
-        elapsed = (now or time.monotonic()) - self.started
+        elapsed = (now or time.time()) - self.started
         return elapsed / self.epochs_done * (self.config.epochs - self.epochs_done)
+
+    def to_json(self) -> dict:
+        record = dataclasses.asdict(self)
+        record["config"] = dataclasses.asdict(self.config) if self.config else None
+        return record
+
+    @classmethod
+    def from_json(cls, record: dict) -> "JobStatus":
+        known = {f.name for f in dataclasses.fields(TrainConfig)}
+        config = record.get("config")
+        config = TrainConfig(**{k: v for k, v in config.items() if k in known}) if config else None
+        return cls(**{**record, "config": config})
+
+
+@dataclass(frozen=True)
+class JobFiles:
+    """The files beside the retrained model through which a training process and the pages talk."""
+
+    folder: Path
+
+    @property
+    def status_path(self) -> Path:
+        return self.folder / STATUS_FILENAME
+
+    @property
+    def cancel_path(self) -> Path:
+        return self.folder / "training.cancel"
+
+    def lock(self) -> FileLock:
+        # An OS lock (flock): the system frees it when its process ends, however it ends.
+        self.folder.mkdir(parents=True, exist_ok=True)
+        return FileLock(self.folder / "training.lock")
+
+    def is_locked(self) -> bool:
+        """Whether a training process holds the lock now."""
+        lock = self.lock()
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            return True
+        lock.release()
+        return False
+
+    def read(self) -> JobStatus:
+        try:
+            return JobStatus.from_json(json.loads(self.status_path.read_text()))
+        except FileNotFoundError:
+            return JobStatus()
+        except (OSError, ValueError, TypeError) as exc:
+            log.warning("Unreadable training status %s: %s", self.status_path, exc)
+            return JobStatus()
+
+    def write(self, status: JobStatus) -> None:
+        with replaced_whole(self.status_path) as tmp:
+            tmp.write_text(json.dumps(status.to_json()))
 
 
 class TrainingJob:
-    """Runs digitnet.train in a plain thread (no UI calls) and saves the result as the model in use.
+    """What a page knows of the retrain: start one, watch it, cancel it."""
 
-    Every method is thread-safe. A failed or cancelled run leaves the model in use untouched.
-    """
-
-    def __init__(self, store: ModelStore, load_data: Callable[[], Mnist] = load_mnist,
-                 corrections: Corrections | None = None,
-                 load_pen: Callable[[], PenDigits] = load_pendigits):
+    def __init__(self, store: ModelStore, env: dict[str, str] | None = None):
         self.store = store
-        self.load_data = load_data
-        self.load_pen = load_pen
-        self.corrections = corrections
-        self._lock = threading.Lock()
-        self._cancel = threading.Event()
-        self._status = JobStatus()
-        self._thread: threading.Thread | None = None
+        self.files = JobFiles(store.retrained_dir)
+        self.env = env
+        self._child: subprocess.Popen | None = None
 
     def status(self) -> JobStatus:
-        with self._lock:
-            return self._status
+        status = self.files.read()
+        if status.running and not self.files.is_locked():
+            # It said it was running, yet its lock is free: the process is gone.
+            return dataclasses.replace(status, state=FAILED, message=(
+                "The retrain stopped unexpectedly (killed, or out of memory?). The model in use is unchanged."))
+        return status
 
     def start(self, config: TrainConfig) -> bool:
-        """Start training with `config`; False if a training is already running."""
+        """Start a training process with `config`; False if a retrain is already running anywhere,
+        TrainingError if the process ends before it begins (an unwritable models folder, say)."""
         config.validate()
-        with self._lock:
-            if self._status.running:
+        try:
+            if self.files.is_locked():
                 return False
-            self._cancel.clear()
-            self._status = JobStatus(state=RUNNING, config=config, started=time.monotonic(),
-                                     history={}, message="Loading the data...")
-            self._thread = threading.Thread(target=self._run, args=(config,), name="digitnet-train", daemon=True)
-            self._thread.start()
-        return True
+            self.files.cancel_path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise TrainingError(f"The retrain cannot use the folder {self.files.folder}: {exc.strerror}. "
+                                "The model in use is unchanged.") from exc
+        self._child = subprocess.Popen(
+            [sys.executable, "-m", "digitnet", "train", "--out", str(self.store.retrained_dir), "--report",
+             *config_flags(config)],
+            env=self._child_env(), stdin=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline and self._child.poll() is None:
+            status = self.files.read()
+            if status.pid == self._child.pid and status.running:
+                return True
+            time.sleep(0.05)
+        if self._child.poll() == BUSY_EXIT:
+            return False  # another page's retrain took the lock first
+        if self._child.poll() is None:
+            self._child.kill()
+        raise TrainingError(f"The retrain could not start (exit code {self._child.wait()}); "
+                            "the server's log says why. The model in use is unchanged.")
 
     def cancel(self) -> None:
-        self._cancel.set()
+        self.files.cancel_path.touch()
 
     def wait(self, timeout: float | None = None) -> JobStatus:
-        """Block until the current run ends (or `timeout` seconds pass); return the status."""
-        thread = self._thread
-        if thread:
-            thread.join(timeout)
+        """Block until no retrain runs (or `timeout` seconds pass); return the status."""
+        deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
+        while time.monotonic() < deadline and self.status().running:
+            time.sleep(0.1)
+        if self._child is not None and self._child.poll() is None and not self.status().running:
+            self._child.wait(10)  # its last status is written: it is only exiting
         return self.status()
 
-    def _run(self, config: TrainConfig) -> None:
-        drawings_note = ""
-        try:
-            data = self.load_data()
-            pen = self.load_pen() if config.pen_digits else None
-            drawings = self.corrections.load() if config.include_drawings and self.corrections else None
-            if drawings is not None:
-                data = with_drawings(data, drawings, config.drawing_repeats, config.seed)
-                before = held_out_accuracy(self.store.load().classifier, drawings)
-            drawn = " and pen digits by real people" if pen else ""
-            self._update(message=f"Training on {len(data.x_train):,} MNIST images{drawn}...")
-            run = train(config, data, pen, on_epoch_end=self._record_epoch, should_stop=self._cancel.is_set)
-            if drawings is not None and before is not None:
-                after = held_out_accuracy(Classifier.from_keras(run.model), drawings)
-                drawings_note = (f" On your {len(drawings.y_held)} held-out drawings: {before:.0%} before, "
-                                 f"{after:.0%} after.")
-            self._update(message="Saving the model...")
-            self.store.save(run)
-        except TrainingCancelled as exc:
-            self._finish(CANCELLED, f"{exc}. The model in use is unchanged.")
-        except (DigitnetError, ValueError, OSError) as exc:
-            self._finish(FAILED, f"Training failed: {exc}. The model in use is unchanged.")
-        except Exception as exc:  # the worker must always end in a state the page can show
-            log.exception("Training failed")
-            self._finish(FAILED, f"Training failed unexpectedly: {exc!r}. The model in use is unchanged.")
+    def _child_env(self) -> dict[str, str]:
+        env = dict(self.env if self.env is not None else os.environ)
+        # The child imports digitnet from where this process did, whatever its working directory.
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_DIR.parent), env.get("PYTHONPATH", "")) if p)
+        return env
+
+
+def config_flags(config: TrainConfig) -> list[str]:
+    """The command-line flags of `python -m digitnet train` that give `config`."""
+    flags = []
+    for setting in dataclasses.fields(TrainConfig):
+        value = getattr(config, setting.name)
+        name = setting.name.replace("_", "-")
+        if isinstance(value, bool):
+            flags.append(f"--{name}" if value else f"--no-{name}")
         else:
-            self._finish(SUCCEEDED, f"Done: {_accuracies(run)}.{drawings_note} "
-                                    "Everyone now uses the new model.", test_accuracy=run.test_accuracy)
+            flags += [f"--{name}", str(value)]
+    return flags
 
-    def _record_epoch(self, epoch: int, metrics: dict[str, float]) -> None:
-        with self._lock:
-            history = {name: [*self._status.history.get(name, []), value] for name, value in metrics.items()}
-            self._status = dataclasses.replace(self._status, epochs_done=epoch, history=history,
-                                    message=f"Epoch {epoch} of {self._status.config.epochs} done.")
 
-    def _update(self, **changes) -> None:
-        with self._lock:
+class JobReporter:
+    """The training process's side: writes its status for the pages, and stops when one asks.
+
+    Cancellation is watched from a thread, so it also stops the minutes before the first epoch
+    (loading and drawing the data); only the save, once begun, is let finish, so that the model,
+    its history and its weights stay of one piece.
+    """
+
+    def __init__(self, files: JobFiles, config: TrainConfig):
+        self.files = files
+        self._guard = threading.Lock()
+        self._saving = False
+        self._status = JobStatus(state=RUNNING, config=config, started=time.time(), pid=os.getpid(),
+                                 message="Loading the data...")
+        self.files.write(self._status)
+        threading.Thread(target=self._watch_for_cancel, name="digitnet-cancel", daemon=True).start()
+
+    def update(self, **changes) -> None:
+        with self._guard:
             self._status = dataclasses.replace(self._status, **changes)
+            self.files.write(self._status)
 
-    def _finish(self, state: str, message: str, test_accuracy: float | None = None) -> None:
+    def epoch(self, epoch: int, metrics: dict[str, float]) -> None:
+        history = {name: [*self._status.history.get(name, []), value] for name, value in metrics.items()}
+        self.update(epochs_done=epoch, history=history,
+                    message=f"Epoch {epoch} of {self._status.config.epochs} done.")
+
+    def saving(self) -> None:
+        with self._guard:
+            self._saving = True
+        self.update(message="Saving the model...")
+
+    def finish(self, state: str, message: str, test_accuracy: float | None = None) -> None:
         log.info("Training %s: %s", state, message)
-        self._update(state=state, message=message, test_accuracy=test_accuracy)
+        self.update(state=state, message=message, test_accuracy=test_accuracy)
+        self.files.cancel_path.unlink(missing_ok=True)
 
-
-def _accuracies(run: TrainingRun) -> str:
-    """The finished model's accuracy on MNIST and, when it has them, on the writers it never saw."""
-    text = f"MNIST test accuracy {run.test_accuracy:.2%}"
-    if run.held_out is not None:
-        text += f", real people it never saw {run.held_out.accuracy:.2%}"
-    return text
+    def _watch_for_cancel(self) -> None:
+        while True:
+            time.sleep(CANCEL_POLL_S)
+            with self._guard:
+                if self._saving or self._status.state != RUNNING:
+                    return
+                if not self.files.cancel_path.exists():
+                    continue
+                done = self._status.epochs_done
+                self._status = dataclasses.replace(self._status, state=CANCELLED, message=(
+                    f"Training was cancelled after {done} complete epoch{'' if done == 1 else 's'}. "
+                    "The model in use is unchanged."))
+                self.files.write(self._status)
+                self.files.cancel_path.unlink(missing_ok=True)
+            log.info("Training cancelled")
+            os._exit(CANCELLED_EXIT)  # at once, wherever it was; nothing of the run was saved

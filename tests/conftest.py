@@ -128,3 +128,13 @@ def shared_pendigits() -> Path:
             pytest.fail(f"Pen-digit file not found at {path}")
         pytest.skip(f"Pen-digit file not found at {path}")
     return path
+
+
+@pytest.fixture
+def train_env(tmp_path, tiny_mnist, tiny_pen_file) -> dict[str, str]:
+    """The environment of a training process on the tiny data sets, with no drawings collected."""
+    path = tmp_path / "tiny.npz"
+    np.savez(path, x_train=tiny_mnist.x_train, y_train=tiny_mnist.y_train,
+             x_test=tiny_mnist.x_test, y_test=tiny_mnist.y_test)
+    return {**os.environ, MNIST_ENV: str(path), "DIGITNET_PENDIGITS": str(tiny_pen_file),
+            "DIGITNET_DATA_DIR": str(tmp_path / "drawings")}

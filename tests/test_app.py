@@ -164,7 +164,7 @@ def test_retrain_controls_are_disabled_while_a_job_runs(canvas, monkeypatch, tmp
 def test_a_broken_retrained_model_falls_back_to_the_shipped_one(canvas, tmp_path):
     retrained = tmp_path / "retrained"
     retrained.mkdir()
-    (retrained / "digitnet.keras").write_bytes(b"PK\x03\x04 half a model")
+    (retrained / "digitnet.npz").write_bytes(b"PK\x03\x04 half a model")
     canvas.image = as_canvas(stroke_image("7"))
     at = run_app()
     assert any("could not be loaded" in warning.value for warning in at.warning)
@@ -177,6 +177,7 @@ def test_a_corrupt_history_still_shows_the_page(canvas, tmp_path):
     retrained = tmp_path / "retrained"
     retrained.mkdir()
     (retrained / "digitnet.keras").write_bytes(SHIPPED_MODEL.read_bytes())
+    (retrained / "digitnet.npz").write_bytes(SHIPPED_MODEL.with_suffix(".npz").read_bytes())
     (retrained / "history.json").write_text("{not json")
     at = run_app()
     assert "No training curves" in texts(at)

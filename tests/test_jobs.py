@@ -1,16 +1,25 @@
-"""The shared training job on its own: one at a time, cancel, failure keeps the old model, success swaps it."""
+"""The retrain in its own process: one at a time across app processes, cancel, crashes and kills keep
+the model in use, success swaps it."""
 
-import threading
+import dataclasses
+import os
+import signal
+import time
 
 import numpy as np
 import pytest
 
-from digitnet import DataError, TrainConfig
-from digitnet.jobs import CANCELLED, FAILED, SUCCEEDED, TrainingJob
+from digitnet import TrainConfig
+from digitnet.cli import build_parser
+from digitnet.classifier import weights_path
+from digitnet.errors import TrainingError
+from digitnet.jobs import CANCELLED, FAILED, RUNNING, SUCCEEDED, JobFiles, JobStatus, TrainingJob, config_flags
 from digitnet.model import build_model, save_model
 from digitnet.store import ModelStore
 
 QUICK = TrainConfig(epochs=2, batch_size=16, hidden_units=16, learning_rate=1e-2, pen_digits=False)
+# 100 epochs of batch 16 over the slow data: minutes, until the test cancels or kills it.
+LONG = QUICK.replace(epochs=100)
 
 
 @pytest.fixture
@@ -20,123 +29,174 @@ def store(tmp_path):
     return ModelStore(shipped=shipped, retrained_dir=tmp_path / "retrained")
 
 
-def test_success_saves_and_swaps_the_model(store, tiny_mnist):
-    job = TrainingJob(store, load_data=lambda: tiny_mnist)
+def npz(path, x, y, x_test, y_test):
+    np.savez(path, x_train=x, y_train=y, x_test=x_test, y_test=y_test)
+    return path
+
+
+@pytest.fixture
+def env(train_env):
+    return train_env
+
+
+@pytest.fixture
+def slow_env(env, tmp_path, tiny_mnist):
+    env["DIGITNET_MNIST"] = str(npz(tmp_path / "slow.npz", np.tile(tiny_mnist.x_train, (20, 1, 1)),
+                                    np.tile(tiny_mnist.y_train, 20), tiny_mnist.x_test, tiny_mnist.y_test))
+    return env
+
+
+def wait_for(condition, seconds: float = 120):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("the condition never held")
+
+
+def test_success_saves_and_swaps_the_model(store, env):
+    job = TrainingJob(store, env)
     assert store.active_path() == store.shipped
     assert job.start(QUICK)
-    status = job.wait(120)
+    status = job.wait(180)
     assert status.state == SUCCEEDED, status.message
     assert status.epochs_done == 2 and len(status.history["val_accuracy"]) == 2
+    assert status.message.startswith("Done: MNIST test accuracy")
     assert store.active_path() == store.retrained
     loaded = store.load()
     assert loaded.path == store.retrained and loaded.history["config"]["epochs"] == 2
 
 
-def test_only_one_training_at_a_time_and_cancel(store, tiny_mnist):
-    release = threading.Event()
+def test_pen_digits_are_learned_by_default_and_reported(store, env):
+    job = TrainingJob(store, env)
+    assert job.start(QUICK.replace(pen_digits=True, test_writers=2, validation_writers=1))
+    status = job.wait(180)
+    assert status.state == SUCCEEDED, status.message
+    assert "real people it never saw" in status.message
+    assert [s["name"] for s in store.load().history["sources"]] == ["MNIST", "UCI pen digits"]
 
-    def slow_data():
-        release.wait(30)
-        return tiny_mnist
 
-    job = TrainingJob(store, load_data=slow_data)
-    assert job.start(QUICK.replace(epochs=200))
-    assert job.status().running
-    assert not job.start(QUICK)
-    job.cancel()
-    release.set()
-    status = job.wait(120)
+def test_one_retrain_at_a_time_across_app_processes_then_cancel(store, slow_env):
+    job = TrainingJob(store, slow_env)
+    other_app = TrainingJob(ModelStore(shipped=store.shipped, retrained_dir=store.retrained_dir), slow_env)
+    assert job.start(LONG)
+    assert other_app.status().running
+    assert not other_app.start(QUICK)
+    wait_for(lambda: job.status().epochs_done >= 1)
+    other_app.cancel()  # any page may cancel it
+    status = job.wait(60)
     assert status.state == CANCELLED
-    assert "unchanged" in status.message
+    assert "unchanged" in status.message and "after" in status.message
     assert store.active_path() == store.shipped
-    assert job.start(QUICK)  # a new run may start once the last one ended
-    assert job.wait(120).state == SUCCEEDED
+    assert not JobFiles(store.retrained_dir).cancel_path.exists()
+    assert other_app.start(QUICK)  # a new run may start once the last one ended
+    assert other_app.wait(180).state == SUCCEEDED
 
 
-def test_failure_keeps_the_model_in_use(store, tiny_mnist):
-    good = TrainingJob(store, load_data=lambda: tiny_mnist)
-    good.start(QUICK)
-    good.wait(120)
-    before = store.retrained.read_bytes()
+def test_cancel_before_the_first_epoch_stops_the_data_loading(store, env):
+    job = TrainingJob(store, env)
+    assert job.start(QUICK.replace(pen_digits=True, pen_copies=5, test_writers=2, validation_writers=1))
+    job.cancel()
+    status = job.wait(30)
+    assert status.state == CANCELLED and "after 0 complete epochs" in status.message
+    assert store.active_path() == store.shipped
 
-    def broken_data():
-        raise DataError("y_train must hold labels 0..9, found 0..12")
 
-    job = TrainingJob(store, load_data=broken_data)
-    job.start(QUICK)
+def test_a_killed_training_process_leaves_the_model_and_says_so(store, slow_env):
+    job = TrainingJob(store, slow_env)
+    assert job.start(LONG)
+    running = wait_for(lambda: (s := job.status()).epochs_done >= 1 and s)
+    assert running.state == RUNNING and 0 < running.fraction_done < 1
+    assert running.seconds_left() > 0
+    os.kill(running.pid, signal.SIGKILL)  # as the out-of-memory killer would
+    status = wait_for(lambda: (s := job.status()).state != RUNNING and s, 30)
+    assert status.state == FAILED and "stopped unexpectedly" in status.message
+    assert store.active_path() == store.shipped
+    assert job.start(QUICK)  # the lock died with the process: nothing is stuck
+    assert job.wait(180).state == SUCCEEDED
+
+
+def test_bad_data_fails_the_retrain_and_keeps_the_model(store, env, tmp_path):
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, x_train=np.zeros((4, 28, 28), np.uint8))
+    env["DIGITNET_MNIST"] = str(bad)
+    job = TrainingJob(store, env)
+    assert job.start(QUICK)
     status = job.wait(60)
     assert status.state == FAILED
-    assert "labels 0..9" in status.message and "unchanged" in status.message
-    assert store.retrained.read_bytes() == before
-
-
-def test_failure_while_saving_keeps_the_model_in_use(store, tiny_mnist, monkeypatch):
-    def disk_full(run):
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(store.__class__, "save", lambda self, run: disk_full(run))
-    job = TrainingJob(store, load_data=lambda: tiny_mnist)
-    job.start(QUICK)
-    status = job.wait(120)
-    assert status.state == FAILED and "No space left" in status.message
+    assert "lacks the array(s) y_train, x_test, y_test" in status.message and "unchanged" in status.message
     assert store.active_path() == store.shipped
 
 
-def test_progress_and_time_left(store, tiny_mnist):
-    job = TrainingJob(store, load_data=lambda: tiny_mnist)
-    job.start(QUICK)
-    status = job.wait(120)
-    assert status.fraction_done == 1.0
-    assert status.seconds_left() is None  # finished: nothing left to estimate
-
-
-def test_restore_shipped_and_broken_retrained_model_falls_back(store, tiny_mnist):
-    job = TrainingJob(store, load_data=lambda: tiny_mnist)
-    job.start(QUICK)
-    job.wait(120)
-    store.retrained.write_bytes(b"truncated")
-    loaded = store.load()
-    assert loaded.path == store.shipped
-    assert "could not be loaded" in loaded.warnings[0]
-    store.restore_shipped()
+def test_a_broken_pen_digit_file_fails_the_retrain(store, env, tmp_path):
+    broken = tmp_path / "broken.tra"
+    broken.write_text('.SEGMENT DIGIT 0 ? "4"\n.COMMENT 4 1 0\n.PEN_DOWN\n 10 20\n')
+    env["DIGITNET_PENDIGITS"] = str(broken)
+    job = TrainingJob(store, env)
+    assert job.start(QUICK.replace(pen_digits=True))
+    status = job.wait(60)
+    assert status.state == FAILED and "truncated" in status.message
     assert store.active_path() == store.shipped
-    assert np.isfinite(store.load().classifier.predict_proba(np.zeros((28, 28)))).all()
 
 
-def test_retrain_with_drawings_reports_before_and_after(store, tiny_mnist, tmp_path):
+def test_a_process_that_cannot_start_says_so(tmp_path, env):
+    blocked = tmp_path / "a file"
+    blocked.write_text("not a folder")
+    store = ModelStore(shipped=tmp_path / "none.keras", retrained_dir=blocked / "retrained")
+    with pytest.raises(TrainingError, match="cannot use the folder .*Not a directory"):
+        TrainingJob(store, env).start(QUICK)
+
+
+def test_a_leftover_lock_file_does_not_block(store, env):
+    files = JobFiles(store.retrained_dir)
+    files.lock()  # creates the folder
+    (store.retrained_dir / "training.lock").write_text("")
+    files.write(JobStatus(state=RUNNING, config=QUICK, pid=999999))  # a run whose process is long gone
+    job = TrainingJob(store, env)
+    assert job.status().state == FAILED
+    assert job.start(QUICK)
+    assert job.wait(180).state == SUCCEEDED
+
+
+def test_retrain_with_drawings_reports_before_and_after(store, env, tiny_mnist, tmp_path):
     from digitnet.corrections import Corrections
 
     corrections = Corrections(tmp_path / "drawings")
     for _ in range(40):
         corrections.add(tiny_mnist.x_test[0].astype(np.float32) / 255, int(tiny_mnist.y_test[0]))
-    job = TrainingJob(store, load_data=lambda: tiny_mnist, corrections=corrections)
-    job.start(QUICK.replace(include_drawings=True, drawing_repeats=5))
-    status = job.wait(120)
+    job = TrainingJob(store, env)
+    assert job.start(QUICK.replace(include_drawings=True, drawing_repeats=5))
+    status = job.wait(180)
     assert status.state == SUCCEEDED, status.message
     assert "held-out drawings" in status.message and "before" in status.message and "after" in status.message
 
 
-def test_retrain_learns_from_pen_digits_by_default_and_says_so(store, tiny_mnist, tiny_pen_file):
-    from digitnet import load_pendigits
-
-    job = TrainingJob(store, load_data=lambda: tiny_mnist, load_pen=lambda: load_pendigits(tiny_pen_file))
-    job.start(QUICK.replace(pen_digits=True, test_writers=2, validation_writers=1))
-    status = job.wait(180)
-    assert status.state == SUCCEEDED, status.message
-    assert "real people" in status.message
-    record = store.load().history
-    assert [source["name"] for source in record["sources"]] == ["MNIST", "UCI pen digits"]
-    assert 0 <= record["held_out_writers"]["accuracy"] <= 1
-
-
-def test_a_broken_pen_digit_file_fails_the_retrain_and_keeps_the_model(store, tiny_mnist, tmp_path):
-    from digitnet import load_pendigits
-
-    broken = tmp_path / "broken.tra"
-    broken.write_text('.SEGMENT DIGIT 0 ? "4"\n.COMMENT 4 1 0\n.PEN_DOWN\n 10 20\n')
-    job = TrainingJob(store, load_data=lambda: tiny_mnist, load_pen=lambda: load_pendigits(broken))
-    job.start(QUICK.replace(pen_digits=True))
-    status = job.wait(60)
-    assert status.state == FAILED
-    assert "truncated" in status.message and "unchanged" in status.message
+def test_restore_shipped_and_a_broken_retrained_model_falls_back(store):
+    save_model(build_model(QUICK), store.retrained)
+    assert store.active_path() == store.retrained
+    weights_path(store.retrained).write_bytes(b"truncated")
+    loaded = store.load()
+    assert loaded.path == store.shipped
+    assert "could not be loaded" in loaded.warnings[0]
+    store.restore_shipped()
     assert store.active_path() == store.shipped
+    assert not store.retrained.exists()
+    assert np.isfinite(store.load().classifier.predict_proba(np.zeros((28, 28)))).all()
+
+
+def test_config_flags_give_back_the_config():
+    config = QUICK.replace(epochs=7, augment=False, learning_rate=0.0125, include_drawings=True)
+    args = build_parser().parse_args(["train", *config_flags(config)])
+    names = [setting.name for setting in dataclasses.fields(TrainConfig)]
+    assert TrainConfig(**{name: getattr(args, name) for name in names}) == config
+
+
+def test_status_survives_a_round_trip_and_estimates_time_left():
+    status = JobStatus(state=RUNNING, config=QUICK.replace(epochs=4), epochs_done=1, started=100.0,
+                       history={"loss": [0.5]}, pid=1)
+    again = JobStatus.from_json(status.to_json())
+    assert again == status
+    assert again.seconds_left(now=110.0) == pytest.approx(30.0)
+    assert again.fraction_done == 0.25

@@ -67,7 +67,8 @@ def test_training_records_every_source_and_the_held_out_writers(tiny_mnist, pen,
 def test_drawings_the_page_would_refuse_are_left_out_and_counted_wrong(tiny_mnist, tmp_path):
     from conftest import pen_shape, pen_text
     from digitnet.evaluate import evaluate_drawings
-    from digitnet.model import Classifier, build_model
+    from digitnet.classifier import Classifier
+    from digitnet.model import build_model
 
     dot = [[(250, 250)]]  # one touch of the pen: a disc, which the page refuses as a blob
     digits = [(1, writer, pen_shape(1, 0)) for writer in (1, 2, 3, 4) for _ in range(3)]
