@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench clean
+.PHONY: run test bench screenshots clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -28,3 +28,7 @@ clean:
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.run
+
+# Refresh the README's pictures of the page (docs/*.png) from the browser tests.
+screenshots: $(VENV)/.installed-dev
+	DIGITNET_SCREENSHOTS=docs $(BIN)/python -m pytest tests/test_browser.py -k "drawn_digits or presenter"
