@@ -24,7 +24,8 @@ from digitnet.evaluate import Evaluation, evaluate_drawings, evaluate_images
 from digitnet.errors import TrainingCancelled
 from digitnet.files import replaced_whole
 from digitnet.history import METRICS
-from digitnet.model import Classifier, build_model, save_model
+from digitnet.classifier import Classifier
+from digitnet.model import build_model, save_model
 from digitnet.pendigits import PenDigits
 from digitnet.recipe import training_sets
 from digitnet.plots import save_curves
