@@ -200,3 +200,38 @@ def test_retrain_including_my_drawings(page, drawings_dir):
     sidebar.get_by_role("button", name="Retrain").click()
     page.get_by_text(re.compile(r"Done: MNIST test accuracy")).wait_for(timeout=120_000)
     page.get_by_text("retrained here").wait_for(timeout=30_000)
+
+
+def test_two_app_processes_sharing_a_folder_act_as_one(browser, mnist_path, tmp_path):
+    """Two `streamlit run` replicas behind one load balancer: the same retrain, one at a time, one model."""
+    shared = {"DIGITNET_MNIST": str(mnist_path), RETRAINED_ENV: str(tmp_path / "retrained"),
+              "DIGITNET_DATA_DIR": str(tmp_path / "drawings")}
+    env = {**os.environ, **shared}
+    env.pop("DIGITNET_ADMIN_PASSWORD", None)
+    ports = [free_port(), free_port()]
+    servers = [start_app(port, env) for port in ports]
+    try:
+        pages = []
+        for port in ports:
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page.goto(wait_for_app(port))
+            page.get_by_role("button", name="Retrain").wait_for(timeout=60_000)
+            pages.append(page)
+        first, second = pages
+        sidebar = retrain_settings(first, epochs=3, images=3000)
+        sidebar.get_by_text("Learn from real people's pen digits").click()
+        first.wait_for_timeout(500)
+        sidebar.get_by_role("button", name="Retrain").click()
+        progress = re.compile(r"Epoch \d of 3")
+        first.get_by_text(progress).first.wait_for(timeout=90_000)
+        # The other replica sees the same progress and will not start a second retrain.
+        second.get_by_text(progress).first.wait_for(timeout=30_000)
+        assert second.locator('[data-testid="stSidebar"]').get_by_role("button", name="Retrain").is_disabled()
+        for page in pages:
+            page.get_by_text(re.compile(r"Done: MNIST test accuracy")).wait_for(timeout=120_000)
+            page.get_by_text("retrained here").wait_for(timeout=30_000)
+            assert page.get_by_text(re.compile(r"Epochs:\s*3")).count() == 1
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(10)
