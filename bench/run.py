@@ -13,6 +13,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -202,9 +203,11 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def page_rows(workdir: Path, strokes: int = 21) -> list[Row]:
-    """Start the app, time it until ready to draw, time stroke-to-answer, then peak memory."""
+    """Start the app, time it until ready to draw, time stroke-to-answer idle and during a retrain, and
+    the server's peak memory, against `import tensorflow` and an echo-only page in the same run."""
     from playwright.sync_api import sync_playwright
 
+    import_tensorflow = _seconds([sys.executable, "-c", "import tensorflow"])
     port = free_port()
     env = {**os.environ, "DIGITNET_RETRAINED_DIR": str(workdir / "page-retrained"),
            "DIGITNET_DATA_DIR": str(workdir / "page-drawings")}
@@ -218,21 +221,31 @@ def page_rows(workdir: Path, strokes: int = 21) -> list[Row]:
             ready = time.perf_counter() - started
             times = _stroke_times(page, strokes)
             serving_mb = peak_rss_mb(server.pid)
-            retrain_mb = _retrain_in_page(page, server.pid)
+            busy_times = _stroke_times_during_retrain(page, strokes)
+            retrain_mb = peak_rss_mb(server.pid)
             floor_times = _echo_stroke_times(browser, strokes)
             browser.close()
     finally:
         server.terminate()
         server.wait(10)
-    median = statistics.median(times)
+    median, busy = statistics.median(times), statistics.median(busy_times)
     return [
-        Row("page: streamlit run -> ready to draw", ready, "s", target="<= 8 s", met=ready <= 8),
+        Row("page: streamlit run -> ready to draw", ready, "s", import_tensorflow, "s python -c 'import tensorflow'",
+            "< half of import tensorflow", ready < import_tensorflow / 2),
         Row(f"page: stroke -> answer, median of {strokes}", median, "ms", statistics.median(floor_times),
-            "ms echo-only page (floor)", "<= 300 ms", median <= 300),
-        Row("app peak RSS while serving", serving_mb, "MB"),
-        Row("app peak RSS while retraining (full MNIST)", retrain_mb, "MB", target="< 2048 MB",
-            met=retrain_mb < 2048),
+            "ms echo-only page (floor)", "within 50 ms of the floor", median <= statistics.median(floor_times) + 50),
+        Row("page: stroke -> answer during a retrain, median", busy, "ms", median, "ms idle", "<= 1.2x idle",
+            busy <= 1.2 * median),
+        Row("app peak RSS while serving", serving_mb, "MB", target="<= 300 MB", met=serving_mb <= 300),
+        Row("app peak RSS through a full retrain", retrain_mb, "MB", target="<= 300 MB (the child trains)",
+            met=retrain_mb <= 300),
     ]
+
+
+def _seconds(command: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    return time.perf_counter() - started
 
 
 CANVAS = '[data-testid="stBidiComponentIsolated"] canvas.upper-canvas'
@@ -314,12 +327,14 @@ def _echo_stroke_times(browser, strokes: int) -> list[float]:
         server.wait(10)
 
 
-def _retrain_in_page(page, pid: int) -> float:
-    """Retrain from the sidebar with the default recipe on full MNIST; return the app's peak RSS."""
+def _stroke_times_during_retrain(page, strokes: int) -> list[float]:
+    """Start the default retrain from the sidebar, time strokes while it trains, then wait for it to end."""
     sidebar = page.locator('[data-testid="stSidebar"]')
     sidebar.get_by_role("button", name="Retrain").click()
+    sidebar.get_by_text(re.compile(r"Epoch \d+ of")).first.wait_for(timeout=300_000)
+    times = _stroke_times(page, strokes)
     page.get_by_text("Done: MNIST test accuracy").wait_for(timeout=300_000)
-    return peak_rss_mb(pid)
+    return times
 
 
 def main(argv: list[str] | None = None) -> int:
