@@ -17,6 +17,7 @@ from digitnet.recipe import Examples
 # An answer given with at least this probability is "sure"; a sure misread is the worst kind.
 CONFIDENT = 0.9
 CALIBRATION_BINS = 10
+BATCH = 2000
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,13 @@ def evaluate(classifier: Classifier, data: Mnist) -> Evaluation:
 
 def evaluate_images(classifier: Classifier, x: np.ndarray, y: np.ndarray,
                     writers: np.ndarray | None = None, refused: int = 0) -> Evaluation:
-    """Score the classifier on uint8 images in MNIST's form (and `refused` drawings it never got to read)."""
-    return Evaluation(np.asarray(y), classifier.predict_proba(scale_pixels(x)), writers, refused)
+    """Score the classifier on uint8 images in MNIST's form (and `refused` drawings it never got to read).
+
+    In batches, so that scaling and the forward pass never hold more than a few MB at once.
+    """
+    probabilities = [classifier.predict_proba(scale_pixels(x[i : i + BATCH])) for i in range(0, len(x), BATCH)]
+    return Evaluation(np.asarray(y), np.concatenate(probabilities) if probabilities else np.zeros((0, 10)),
+                      writers, refused)
 
 
 def evaluate_drawings(classifier: Classifier, drawings: Examples) -> Evaluation:

@@ -36,6 +36,8 @@ def canvas(monkeypatch, tmp_path, tiny_mnist):
     module = types.ModuleType("streamlit_drawable_canvas")
     module.st_canvas = fake.st_canvas
     monkeypatch.setitem(sys.modules, "streamlit_drawable_canvas", module)
+    for name in [name for name in sys.modules if name == "ui" or name.startswith("ui.")]:
+        monkeypatch.delitem(sys.modules, name)  # the page's sections import the stand-in afresh
     monkeypatch.setenv(RETRAINED_ENV, str(tmp_path / "retrained"))
     monkeypatch.setenv("DIGITNET_DATA_DIR", str(tmp_path / "drawings"))
     monkeypatch.delenv(ADMIN_PASSWORD_ENV, raising=False)

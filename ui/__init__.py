@@ -1,0 +1,1 @@
+"""The page's sections, one module each; app.py lays them out. Only this package talks to Streamlit."""

@@ -1,0 +1,139 @@
+"""The network's answer: the digit in huge type, a sentence, the ten bars, the 28x28 input, corrections."""
+
+import html
+
+import numpy as np
+import streamlit as st
+
+import digitnet
+from digitnet import segment
+from digitnet.prediction import Prediction, enlarge_pixels
+from digitnet.store import LoadedModel
+from ui import keys
+from ui.explanations import why_ui
+from ui.inputs import DRAW, NUMBER, TEST_DIGIT, UPLOAD, drawing_ui, test_digit_ui, upload_ui
+from ui.resources import current_model, get_corrections
+from ui.style import OTHER_COLOUR, TOP_COLOUR
+
+DRAW_PROMPT = "Draw a digit from 0 to 9 on the black square, and I'll tell you which one it is."
+
+
+@st.fragment
+def draw_and_read(presenter: bool) -> None:
+    """Canvas (or upload) and answer in one fragment: a stroke reruns only this part of the page."""
+    model = current_model()
+    sources = [DRAW, NUMBER, UPLOAD] + ([] if presenter else [TEST_DIGIT])
+    source = st.segmented_control("Input", sources, default=DRAW, key=keys.SOURCE, label_visibility="collapsed")
+    if source == NUMBER:
+        number_ui(drawing_ui("number"), model)
+        return
+    left, right = st.columns([1, 1.4], gap="large")
+    with left:
+        st.space("small")  # room for the canvas' own toolbar above it
+        if source == UPLOAD:
+            image = upload_ui()
+        elif source == TEST_DIGIT:
+            image = test_digit_ui(model)
+        else:
+            image = drawing_ui("presenter" if presenter else "normal")
+    with right:
+        answer_ui(image, model, presenter)
+
+
+def answer_ui(image, model: LoadedModel, presenter: bool) -> None:
+    """The network's answer for `image`: the digit, a sentence, the bars and the 28x28 input."""
+    if image is None:
+        st.info(DRAW_PROMPT)
+        return
+    try:
+        x = digitnet.to_mnist(image)
+    except digitnet.BlankImageError:
+        st.info(DRAW_PROMPT)
+        return
+    except digitnet.ImageError as exc:
+        st.error(f"Cannot read this image: {exc}")
+        return
+    prediction = Prediction(model.classifier.predict_proba(x))
+    if presenter:
+        big_answer(str(prediction.digit), prediction.sentence())
+        probability_bars(prediction, top=3)
+        return
+    guess, seen = st.columns([1, 1])
+    with guess:
+        big_answer(str(prediction.digit), prediction.sentence())
+    with seen:
+        st.image(enlarge_pixels(x), caption="What the network sees: 28 x 28 pixels", width=224)
+    probability_bars(prediction)
+    feedback_ui(x, image, prediction)
+    if st.toggle("Why this answer?", key="explain"):
+        why_ui(x, prediction, model)
+
+
+def big_answer(text: str, sentence: str) -> None:
+    """The answer in huge type, announced to screen readers, with its sentence below."""
+    st.markdown(
+        f"<div class='digit-answer' data-testid='digit-answer' role='status' aria-live='polite' "
+        f"aria-label='{html.escape(sentence)}' style='font-size:7rem;font-weight:700;line-height:1;"
+        f"text-align:center'>{html.escape(text)}</div>",
+        unsafe_allow_html=True,
+    )
+    st.markdown(f"<p class='answer-sentence' style='font-weight:600'>{html.escape(sentence)}</p>",
+                unsafe_allow_html=True)
+
+
+def probability_bars(prediction: Prediction, top: int = 10) -> None:
+    """Bars of the `top` most likely digits (all ten by default), the answer's bar highlighted.
+
+    Plain HTML rather than a chart: it is drawn with the answer instead of a beat after it.
+    """
+    digits = sorted(np.argsort(prediction.probabilities)[-top:])
+    height, font, small_font = (160, "1rem", "0.8rem") if top == 10 else (240, "2.5rem", "1.6rem")
+    bars = []
+    for digit in digits:
+        probability = float(prediction.probabilities[digit])
+        colour, weight = (TOP_COLOUR, 700) if digit == prediction.digit else (OTHER_COLOUR, 400)
+        bars.append(
+            f"<div style='flex:1;text-align:center'>"
+            f"<div style='font-size:{small_font}'>{probability:.0%}</div>"
+            f"<div style='height:{height}px;display:flex;align-items:flex-end'>"
+            f"<div style='width:100%;height:{max(probability * height, 2):.0f}px;background:{colour};"
+            f"border-radius:3px 3px 0 0'></div></div>"
+            f"<div style='font-size:{font};font-weight:{weight}'>{digit}</div></div>"
+        )
+    described = ", ".join(f"{digit}: {prediction.probabilities[digit]:.0%}" for digit in digits)
+    st.markdown(
+        f"<div class='probability-bars' role='img' aria-label='How likely each digit is: {described}' "
+        f"style='display:flex;gap:6px'>{''.join(bars)}</div>",
+        unsafe_allow_html=True,
+    )
+
+
+def feedback_ui(x, image, prediction: Prediction) -> None:
+    """Right? Yes, or the right digit: either way the drawing is kept, labelled, to learn from."""
+    yes, which, save = st.columns([1, 1.2, 0.8], vertical_alignment="bottom")
+    label = None
+    if yes.button(f"Right, it's a {prediction.digit}", key="confirm", icon=":material/check:"):
+        label = prediction.digit
+    correct = which.selectbox("No, it was a", range(10), index=None, key="correct_label", placeholder="digit")
+    if save.button("Save", key="save_correction", disabled=correct is None):
+        label = correct
+    if label is not None:
+        get_corrections().add(x, label, original=image)
+        st.session_state[keys.JUST_SAVED] = label
+        st.rerun()  # the whole page, so the sidebar's count grows too
+
+
+def number_ui(image, model: LoadedModel) -> None:
+    """Several digits side by side: the number, and how sure the network is of each digit."""
+    try:
+        pieces = segment.split_digits(image) if image is not None else []
+        predictions = [Prediction(model.classifier.predict_proba(digitnet.to_mnist(p))) for p in pieces]
+    except digitnet.BlankImageError:
+        predictions = []
+    if not predictions:
+        st.info("Write a number, say 2026, across the black strip, digits side by side.")
+        return
+    number = "".join(str(p.digit) for p in predictions)
+    big_answer(number, f"I read the number {number}.")
+    for column, prediction in zip(st.columns(len(predictions)), predictions):
+        column.metric(f"digit {prediction.digit}", f"{prediction.confidence:.0%}", border=True)

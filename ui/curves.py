@@ -1,0 +1,58 @@
+"""How the network learned: accuracy and loss per epoch, and the model's card."""
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from digitnet.store import LoadedModel
+from ui.resources import get_store
+from ui.style import TRAINING_COLOUR, VALIDATION_COLOUR
+
+
+def curves_chart(curves: dict[str, list[float]], metric: str, height: int = 220) -> None:
+    """One metric per epoch, training and validation, with a legend and a y-axis fitted to the data."""
+    epochs = range(1, len(curves[metric]) + 1)
+    data = pd.concat([
+        pd.DataFrame({"epoch": epochs, metric: curves[metric], "data": "training"}),
+        pd.DataFrame({"epoch": epochs, metric: curves[f"val_{metric}"], "data": "validation"}),
+    ])
+    chart = alt.Chart(data, height=height).mark_line(point=True).encode(
+        x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
+        y=alt.Y(f"{metric}:Q", scale=alt.Scale(zero=False)),
+        color=alt.Color("data:N", scale=alt.Scale(range=[TRAINING_COLOUR, VALIDATION_COLOUR]),
+                        legend=alt.Legend(orient="bottom", title=None)),
+    )
+    st.altair_chart(chart, width="stretch")
+
+
+def curves_ui(model: LoadedModel) -> None:
+    if not model.history:
+        st.info("This model has no training history to show.")
+        return
+    accuracy, loss = st.columns(2)
+    with accuracy:
+        st.caption("Accuracy (higher is better)")
+        curves_chart(model.history["history"], "accuracy")
+    with loss:
+        st.caption("Loss (lower is better)")
+        curves_chart(model.history["history"], "loss")
+
+
+def model_card_ui(model: LoadedModel) -> None:
+    record = model.history or {}
+    rows = {
+        "Model": "retrained here" if model.path != get_store().shipped else "shipped with digitnet",
+        "Test accuracy on 10,000 MNIST digits": f"{record['test_accuracy']:.2%}" if record else "unknown",
+        "Real people it never saw": people_accuracy(record),
+        "Trained": record.get("trained_at", "unknown").replace("T", " "),
+        "Epochs": str(record.get("epochs_completed", "unknown")),
+        "Parameters": f"{model.classifier.num_parameters:,}",
+    }
+    st.markdown("\n".join(f"- **{name}:** {value}" for name, value in rows.items()))
+
+
+def people_accuracy(record: dict) -> str:
+    people = record.get("held_out_writers")
+    if not people:
+        return "not measured"
+    return f"{people['accuracy']:.2%} ({len(people['per_writer'])} writers' pen digits)"

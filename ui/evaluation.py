@@ -1,0 +1,83 @@
+"""How good is it: accuracy per digit, the confusion matrix, real people, and the digits it reads wrong."""
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from digitnet.prediction import enlarge_pixels
+from digitnet.store import LoadedModel
+from ui.inputs import show_test_digit
+from ui.resources import test_scores, version
+from ui.style import OTHER_COLOUR
+
+
+def evaluation_ui(model: LoadedModel) -> None:
+    """Accuracy per digit, the confusion matrix, real people, and a gallery of test digits it reads wrong."""
+    scores = test_scores(*version(model))
+    if scores is None:
+        st.info("Set DIGITNET_MNIST to a local mnist.npz to score the network on the 10,000 test digits.")
+        return
+    data, result = scores
+    per_digit, confusion = st.columns(2, gap="large")
+    with per_digit:
+        st.caption(f"Accuracy per digit ({result.accuracy:.2%} over all 10,000 test digits)")
+        accuracy_chart(result.per_digit, "accuracy on MNIST")
+    with confusion:
+        st.caption("Confusion matrix: how often each digit (row) is read as each digit (column)")
+        confusion_chart(result.confusion)
+    people_ui(model.history or {})
+    mistakes = result.mistakes()
+    st.caption(f"{len(mistakes)} test digits it reads wrong; the first 24:")
+    shown = mistakes[:24]
+    st.image([enlarge_pixels(data.x_test[i] / 255, scale=3) for i in shown], width=64,
+             caption=[f"{data.y_test[i]} read as {result.predicted[i]}" for i in shown])
+    pick, show = st.columns([2, 1], vertical_alignment="bottom")
+    choice = pick.selectbox("Look at one closely", shown, key="mistake",
+                            format_func=lambda i: f"#{i}: a {data.y_test[i]} read as {result.predicted[i]}")
+    show.button("Show it as the input", key="show_mistake", on_click=show_test_digit, args=(int(choice),))
+
+
+def accuracy_chart(per_digit, title: str, height: int = 220) -> None:
+    """Accuracy per digit as bars, the axis starting where the differences show."""
+    frame = pd.DataFrame({"digit": [str(d) for d in range(10)], "accuracy": list(per_digit)})
+    low = min(0.9, float(min(per_digit)) - 0.02)
+    st.altair_chart(
+        alt.Chart(frame, height=height).mark_bar(color=OTHER_COLOUR).encode(
+            x=alt.X("digit:O", axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[low, 1], clamp=True),
+                    axis=alt.Axis(format="%", title=title)),
+        ),
+        width="stretch",
+    )
+
+
+def confusion_chart(confusion) -> None:
+    cells = pd.DataFrame([{"true": str(t), "read as": str(p), "count": int(confusion[t, p])}
+                          for t in range(10) for p in range(10)])
+    base = alt.Chart(cells, height=260).encode(
+        x=alt.X("read as:O", axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("true:O"),
+    )
+    squares = base.mark_rect().encode(
+        color=alt.Color("count:Q", scale=alt.Scale(type="symlog", scheme="blues"), legend=None))
+    counts = base.mark_text(fontSize=9).encode(
+        text="count:Q",
+        color=alt.condition(alt.datum.count > 300, alt.value("white"), alt.value("black")),
+    )
+    st.altair_chart(squares + counts, width="stretch")
+
+
+def people_ui(record: dict) -> None:
+    """How well it reads real people it never trained on, as measured when it was trained."""
+    people = record.get("held_out_writers")
+    if not people:
+        st.caption("This network was not measured on real people's handwriting: retrain it with "
+                   "\"Learn from real people's pen digits\" to measure it.")
+        return
+    st.caption(
+        f"Real people it never saw: {people['accuracy']:.2%} of the pen digits of {len(people['per_writer'])} "
+        f"writers kept out of its training, drawn as on this canvas. Of its {people['misreads']} misreads, "
+        f"{people['confident_misreads']:.0%} were said with 90% confidence or more "
+        f"(calibration error {people['calibration_error']:.3f})."
+    )
+    accuracy_chart(people["per_digit"], "accuracy on real people", height=200)

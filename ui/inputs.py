@@ -1,0 +1,72 @@
+"""Where the input comes from: the drawing canvas, an uploaded photo, or an MNIST test digit."""
+
+import numpy as np
+import streamlit as st
+from streamlit_drawable_canvas import st_canvas
+
+import digitnet
+from digitnet.prediction import enlarge_pixels
+from digitnet.store import LoadedModel
+from ui import keys
+from ui.resources import test_scores, version
+
+# A 20 px brush on a 280 px canvas gives MNIST-like strokes once a digit is shrunk to 20x20;
+# presenter mode scales both up, and the several-digits canvas is wide.
+CANVAS = {"normal": (280, 280, 20), "presenter": (440, 440, 32), "number": (720, 240, 16)}
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
+DRAW, NUMBER, UPLOAD, TEST_DIGIT = "Draw", "Several digits", "Upload a photo", "A test digit"
+
+
+def drawing_ui(kind: str) -> np.ndarray | None:
+    """The canvas and its Clear button; returns the drawing's RGBA array, or None before a stroke."""
+    if keys.CANVAS_VERSION not in st.session_state:
+        st.session_state[keys.CANVAS_VERSION] = 0
+    width, height, stroke = CANVAS[kind]
+    result = st_canvas(
+        stroke_width=stroke,
+        stroke_color="#FFFFFF",
+        background_color="#000000",
+        width=width,
+        height=height,
+        drawing_mode="freedraw",
+        return_image_data=True,
+        key=f"canvas-{kind}-{st.session_state[keys.CANVAS_VERSION]}",
+    )
+    st.button("Clear", key="clear", icon=":material/delete:", on_click=clear_canvas)
+    return result.image_data
+
+
+def clear_canvas() -> None:
+    st.session_state[keys.CANVAS_VERSION] += 1
+
+
+def upload_ui() -> object | None:
+    """The file uploader; returns the opened image, or None (with a message) when there is none."""
+    upload = st.file_uploader("A photo or scan of one handwritten digit", type=UPLOAD_TYPES, key="upload")
+    if upload is None:
+        return None
+    try:
+        return digitnet.open_image(upload.getvalue())
+    except digitnet.ImageError as exc:
+        st.error(f"Cannot read this file: {exc}")
+        return None
+
+
+def test_digit_ui(model: LoadedModel) -> np.ndarray | None:
+    """One MNIST test digit, picked in the evaluation panel below, as the input."""
+    scores = test_scores(*version(model))
+    if scores is None:
+        st.info("Set DIGITNET_MNIST to a local mnist.npz to look at the test digits.")
+        return None
+    data, result = scores
+    mistakes = result.mistakes()
+    index = st.session_state.get(keys.TEST_DIGIT, int(mistakes[0]) if len(mistakes) else 0)
+    st.image(enlarge_pixels(data.x_test[index] / 255, scale=10), width=280,
+             caption=f"Test digit #{index}, labelled {data.y_test[index]}")
+    return data.x_test[index]
+
+
+def show_test_digit(index: int) -> None:
+    """Make MNIST test digit `index` the input."""
+    st.session_state[keys.TEST_DIGIT] = index
+    st.session_state[keys.SOURCE] = TEST_DIGIT

@@ -1,0 +1,7 @@
+"""Every session-state key the page writes in one place and reads in another."""
+
+CANVAS_VERSION = "canvas_version"  # bumped by Clear: a new canvas key gives a new, empty canvas
+SOURCE = "source"  # the input picked: Draw, Several digits, Upload a photo, A test digit
+TEST_DIGIT = "test_digit"  # index of the MNIST test digit shown as the input
+JUST_SAVED = "just_saved"  # the label of a drawing saved on the last run, for a toast on this one
+WATCHED_RUNNING = "watched_running"  # whether a retrain ran when this session last looked

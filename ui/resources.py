@@ -1,0 +1,95 @@
+"""Everything the page keeps between runs and shares between sessions: every cache is here."""
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+import digitnet
+from digitnet import explain
+from digitnet.auth import ADMIN_PASSWORD_ENV
+from digitnet.classifier import weights_path
+from digitnet.corrections import Corrections, default_data_dir
+from digitnet.evaluate import Evaluation, evaluate
+from digitnet.jobs import TrainingJob
+from digitnet.store import LoadedModel, ModelStore
+
+LOOK_ALIKE_POOL = 10_000  # training digits searched for look-alikes
+
+
+@st.cache_resource
+def get_store() -> ModelStore:
+    return ModelStore()
+
+
+@st.cache_resource
+def get_corrections() -> Corrections:
+    return Corrections(default_data_dir())
+
+
+@st.cache_resource
+def get_job() -> TrainingJob:
+    return TrainingJob(get_store())
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the network...")
+def load_model(path: str, modified: float) -> LoadedModel:
+    """Load once per model file version: `modified` changes when a retrain replaces the file."""
+    return get_store().load(Path(path))
+
+
+def current_model() -> LoadedModel:
+    """The model every session uses now; stops the page with a message if there is none."""
+    path = get_store().active_path()
+    try:
+        if not weights_path(path).exists():  # the retrained model was removed a moment ago
+            path = get_store().shipped
+        return load_model(str(path), weights_path(path).stat().st_mtime)
+    except (OSError, digitnet.ModelFileError) as exc:
+        st.error(f"The network cannot be loaded: {exc}. Reinstall digitnet or retrain with "
+                 "`python -m digitnet train`.")
+        st.stop()
+
+
+def version(model: LoadedModel) -> tuple[str, float]:
+    """What identifies a model file's version, for the caches of what is computed from it."""
+    return str(model.path), weights_path(model.path).stat().st_mtime
+
+
+@st.cache_resource(show_spinner="Loading MNIST...")
+def page_mnist() -> digitnet.Mnist | None:
+    """The MNIST digits the page shows: all 10,000 test digits and the first 10,000 training digits
+    (for look-alikes); None when the data cannot be loaded. Kept once for every session."""
+    try:
+        data = digitnet.load_mnist()
+    except digitnet.DataError:
+        return None
+    return digitnet.Mnist(data.x_train[:LOOK_ALIKE_POOL].copy(), data.y_train[:LOOK_ALIKE_POOL].copy(),
+                          data.x_test, data.y_test, data.source)
+
+
+@st.cache_resource(max_entries=2, show_spinner="Scoring the network on 10,000 test digits...")
+def test_scores(path: str, modified: float) -> tuple[digitnet.Mnist, Evaluation] | None:
+    """The MNIST test set and how this model does on it; None when the data cannot be loaded."""
+    data = page_mnist()
+    if data is None:
+        return None
+    return data, evaluate(load_model(path, modified).classifier, data)
+
+
+@st.cache_resource(max_entries=2, show_spinner="Finding the training digits...")
+def look_alikes(path: str, modified: float) -> explain.LookAlikes | None:
+    """Features of the first 10,000 MNIST training digits under this model; None without the data."""
+    data = page_mnist()
+    if data is None:
+        return None
+    return explain.LookAlikes.build(load_model(path, modified).classifier, data.x_train, data.y_train)
+
+
+def admin_password() -> str | None:
+    if os.environ.get(ADMIN_PASSWORD_ENV):
+        return os.environ[ADMIN_PASSWORD_ENV]
+    try:
+        return st.secrets.get(ADMIN_PASSWORD_ENV)
+    except FileNotFoundError:
+        return None

@@ -1,0 +1,115 @@
+"""The sidebar: retrain the network (settings, progress, cancel, restore) and the collected drawings."""
+
+import streamlit as st
+
+import digitnet
+from digitnet.auth import password_matches
+from digitnet.jobs import JobStatus
+from ui import keys
+from ui.curves import curves_chart
+from ui.resources import admin_password, get_corrections, get_job, get_store
+
+
+def sidebar_ui() -> None:
+    st.header("Retrain the network")
+    allowed = True
+    expected = admin_password()
+    if expected:
+        allowed = password_matches(st.text_input("Admin password", type="password", key="password"), expected)
+        if not allowed:
+            st.caption("Retraining and restoring need the admin password.")
+    job = get_job()
+    status = job.status()
+    config = retrain_form_ui(status.running, allowed)
+    if config:
+        try:
+            started = job.start(config)
+        except digitnet.DigitnetError as exc:
+            st.error(str(exc))
+        else:
+            if started:
+                st.rerun()  # show the running state at once: progress, and the controls disabled
+            st.warning("A training is already running: wait for it to finish.")
+    if get_store().is_retrained():
+        if st.button("Restore shipped model", key="restore", disabled=status.running or not allowed,
+                     icon=":material/restore:"):
+            get_store().restore_shipped()
+            st.rerun()
+    drawings_ui(allowed)
+    running = job.status().running
+    st.session_state[keys.WATCHED_RUNNING] = running
+    # Poll each second while a training runs; otherwise just often enough to notice another session's.
+    st.fragment(training_watch, run_every=1.0 if running else 5.0)(allowed)
+
+
+def retrain_form_ui(job_running: bool, allowed: bool) -> digitnet.TrainConfig | None:
+    """The retraining settings and button; returns the settings when Retrain is clicked."""
+    defaults = digitnet.TrainConfig()
+    epochs = st.number_input("Epochs", 1, 100, defaults.epochs, key="epochs")
+    batch_size = st.select_slider("Batch size", [16, 32, 64, 128, 256, 512], defaults.batch_size, key="batch_size")
+    hidden_units = st.select_slider("Hidden units per layer", [16, 32, 64, 128, 256, 512], defaults.hidden_units,
+                                    key="hidden_units")
+    learning_rate = st.number_input("Learning rate", 1e-5, 0.5, defaults.learning_rate, format="%.4f",
+                                    key="learning_rate")
+    validation_split = st.slider("Validation split", 0.05, 0.5, defaults.validation_split, 0.05,
+                                 key="validation_split")
+    with st.expander("Advanced"):
+        train_subset = st.number_input("Training images (0 = all 60,000)", 0, 60_000, defaults.train_subset,
+                                       step=1000, key="train_subset")
+        augment = st.checkbox("Distort the training digits at random", defaults.augment, key="augment")
+    pen_digits = st.checkbox("Learn from real people's pen digits", defaults.pen_digits, key="pen_digits",
+                             help="Digits written with a pen by people MNIST never had, drawn as on this canvas: "
+                                  "9s with a curled tail, 7s with a bar, 1s with a flag and a foot.")
+    include_drawings = st.checkbox("Include my drawings", False, key="include_drawings",
+                                   help="Each collected drawing counts as if it were drawn "
+                                        f"{defaults.drawing_repeats} times.")
+    clicked = st.button("Retrain", key="retrain", type="primary", disabled=job_running or not allowed,
+                        icon=":material/model_training:")
+    if not clicked:
+        return None
+    return defaults.replace(epochs=int(epochs), batch_size=int(batch_size), hidden_units=int(hidden_units),
+                            learning_rate=float(learning_rate), validation_split=float(validation_split),
+                            train_subset=int(train_subset), augment=bool(augment),
+                            pen_digits=bool(pen_digits), include_drawings=bool(include_drawings))
+
+
+def progress_ui(status: JobStatus, allowed: bool) -> None:
+    if status.running:
+        left = status.seconds_left()
+        eta = f", about {left:.0f} s left" if left is not None else ""
+        st.progress(status.fraction_done, text=f"Epoch {status.epochs_done} of {status.config.epochs}{eta}")
+        st.caption(status.message)
+        if status.history:
+            curves_chart(status.history, "accuracy", height=160)
+        if st.button("Cancel", key="cancel", disabled=not allowed, icon=":material/cancel:"):
+            get_job().cancel()
+    elif status.state == "succeeded":
+        st.success(status.message)
+    elif status.state in ("failed", "cancelled"):
+        st.warning(status.message)
+
+
+def training_watch(allowed: bool) -> None:
+    """Polls the shared job; reruns the whole page when a run starts or ends, so the new model loads."""
+    status = get_job().status()
+    if st.session_state.get(keys.WATCHED_RUNNING, False) != status.running:
+        st.session_state[keys.WATCHED_RUNNING] = status.running
+        st.rerun()
+    progress_ui(status, allowed)
+
+
+def drawings_ui(allowed: bool) -> None:
+    """How many drawings have been collected per digit; export them or delete them."""
+    st.subheader("Collected drawings")
+    counts = get_corrections().counts()
+    st.caption(f"{sum(counts)} drawings: " + ", ".join(f"{d}: {n}" for d, n in enumerate(counts)))
+    if not sum(counts):
+        return
+    # A callable: the drawings are read only when someone clicks, not on every rerun.
+    st.download_button("Export as .npz (MNIST layout)", get_corrections().export_npz, "drawings.npz",
+                       key="export", icon=":material/download:")
+    sure = st.checkbox("Yes, delete them all", key="confirm_delete")
+    if st.button("Delete drawings", key="delete_drawings", disabled=not (sure and allowed),
+                 icon=":material/delete_forever:"):
+        get_corrections().delete_all()
+        st.rerun()
