@@ -176,14 +176,8 @@ def augment(images: tf.Tensor, config: TrainConfig) -> tf.Tensor:
         ],
         axis=1,
     )
-    moved = tf.raw_ops.ImageProjectiveTransformV3(
-        images=images[..., None],
-        transforms=transforms,
-        output_shape=[28, 28],
-        fill_value=0.0,
-        interpolation="BILINEAR",
-        fill_mode="CONSTANT",
-    )
+    moved = keras.ops.image.affine_transform(images[..., None], transforms, interpolation="bilinear",
+                                             fill_mode="constant", fill_value=0.0, data_format="channels_last")
     return _restroke(moved[..., 0], config)
 
 
