@@ -107,7 +107,8 @@ def test_a_drawing_is_read(canvas, digit):
     at = run_app()
     page = texts(at)
     assert f"this is a {digit}." in page or f"most like a {digit}" in page
-    assert any(f">{digit}</div>" in m.value for m in at.markdown)
+    big_answer = next(m.value for m in at.markdown if "data-testid='digit-answer'" in m.value)
+    assert big_answer.endswith(f"text-align:center'>{digit}</div>")
     assert len(at.get("image")) >= 1  # the 28x28 preview
     bars = next(m.value for m in at.markdown if "probability-bars" in m.value)
     assert bars.count("%</div>") == 10  # the ten probabilities
