@@ -139,7 +139,7 @@ def test_forward_pass_gives_every_layer(model):
 def keras_hidden(model, x):
     import keras
 
-    first_hidden = keras.Model(model.inputs, model.layers[1].output)
+    first_hidden = keras.Model(model.inputs[0], model.layers[1].output)
     return np.asarray(first_hidden(x, training=False))
 
 
