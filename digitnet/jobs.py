@@ -48,7 +48,7 @@ class JobStatus:
     state: str = IDLE
     config: TrainConfig | None = None
     epochs_done: int = 0
-    history: dict[str, list[float]] = field(default_factory=dict)  # the per-epoch metrics so far
+    curves: dict[str, list[float]] = field(default_factory=dict)  # the per-epoch metrics so far
     message: str = ""
     started: float = 0.0  # wall-clock time (time.time()), the same for every process that reads it
     test_accuracy: float | None = None
@@ -226,8 +226,8 @@ class JobReporter:
             self.files.write(self._status)
 
     def epoch(self, epoch: int, metrics: dict[str, float]) -> None:
-        history = {name: [*self._status.history.get(name, []), value] for name, value in metrics.items()}
-        self.update(epochs_done=epoch, history=history,
+        curves = {name: [*self._status.curves.get(name, []), value] for name, value in metrics.items()}
+        self.update(epochs_done=epoch, curves=curves,
                     message=f"Epoch {epoch} of {self._status.config.epochs} done.")
 
     def saving(self) -> None:

@@ -13,13 +13,13 @@ from matplotlib.figure import Figure  # noqa: E402
 from digitnet.files import replaced_whole  # noqa: E402
 
 
-def curves_figure(history: dict[str, list[float]]) -> Figure:
+def curves_figure(curves: dict[str, list[float]]) -> Figure:
     """Accuracy and loss per epoch, training and validation, side by side."""
     figure = Figure(figsize=(9, 3.5), layout="constrained")
-    epochs = range(1, len(history["loss"]) + 1)
+    epochs = range(1, len(curves["loss"]) + 1)
     for ax, metric in zip(figure.subplots(1, 2), ("accuracy", "loss")):
-        ax.plot(epochs, history[metric], "o-", label="training")
-        ax.plot(epochs, history[f"val_{metric}"], "s-", label="validation")
+        ax.plot(epochs, curves[metric], "o-", label="training")
+        ax.plot(epochs, curves[f"val_{metric}"], "s-", label="validation")
         ax.set_xlabel("epoch")
         ax.set_title(metric)
         ax.grid(alpha=0.3)
@@ -27,7 +27,7 @@ def curves_figure(history: dict[str, list[float]]) -> Figure:
     return figure
 
 
-def save_curves(history: dict[str, list[float]], path: str | os.PathLike) -> None:
+def save_curves(curves: dict[str, list[float]], path: str | os.PathLike) -> None:
     """Save the curves as a PNG, replacing any old one whole."""
     with replaced_whole(path) as tmp:
-        curves_figure(history).savefig(tmp, dpi=100)
+        curves_figure(curves).savefig(tmp, dpi=100)

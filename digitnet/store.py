@@ -20,10 +20,10 @@ DEFAULT_RETRAINED_DIR = MODELS_DIR / "retrained"
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A classifier ready to use, its history (None if unreadable), and what went wrong on the way."""
+    """A classifier ready to use, its history.json record (None if unreadable), and what went wrong on the way."""
 
     classifier: Classifier
-    history: dict | None
+    record: dict | None  # its history.json
     path: Path
     warnings: tuple[str, ...]
 
@@ -67,8 +67,8 @@ class ModelStore:
             path = self.shipped
             classifier = load_classifier(path)
         try:
-            history = load_history(history_path(path))
+            record = load_history(history_path(path))
         except ModelFileError as exc:
             warnings.append(f"No training curves to show: {exc}")
-            history = None
-        return LoadedModel(classifier, history, path, tuple(warnings))
+            record = None
+        return LoadedModel(classifier, record, path, tuple(warnings))

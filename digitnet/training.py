@@ -43,7 +43,7 @@ class TrainingRun:
 
     model: object
     config: TrainConfig
-    history: dict[str, list[float]]
+    curves: dict[str, list[float]]  # each metric per epoch
     test_accuracy: float
     data_source: str
     data_fingerprint: str
@@ -56,8 +56,8 @@ class TrainingRun:
     def to_json(self) -> dict:
         return {
             "config": dataclasses.asdict(self.config),
-            "history": self.history,
-            "epochs_completed": len(self.history["loss"]),
+            "history": self.curves,
+            "epochs_completed": len(self.curves["loss"]),
             "test_accuracy": self.test_accuracy,
             "held_out_writers": self.held_out.summary() if self.held_out else None,
             "temperature": self.temperature,
@@ -117,7 +117,7 @@ def train(
     return TrainingRun(
         model=model,
         config=config,
-        history={m: [float(v) for v in history.history[m]] for m in METRICS},
+        curves={m: [float(v) for v in history.history[m]] for m in METRICS},
         test_accuracy=test_accuracy,
         data_source=data.source,
         data_fingerprint=data.fingerprint(),
@@ -236,7 +236,7 @@ def save_run(run: TrainingRun, directory: str | os.PathLike) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     with replaced_whole(directory / HISTORY_FILENAME) as tmp:
         tmp.write_text(json.dumps(run.to_json(), indent=2))
-    save_curves(run.history, directory / CURVES_FILENAME)
+    save_curves(run.curves, directory / CURVES_FILENAME)
     model_path = directory / MODEL_FILENAME
     save_model(run.model, model_path)
     return model_path

@@ -62,11 +62,11 @@ def test_success_saves_and_swaps_the_model(store, env):
     assert job.start(QUICK)
     status = job.wait(180)
     assert status.state == SUCCEEDED, status.message
-    assert status.epochs_done == 2 and len(status.history["val_accuracy"]) == 2
+    assert status.epochs_done == 2 and len(status.curves["val_accuracy"]) == 2
     assert status.message.startswith("Done: MNIST test accuracy")
     assert store.active_path() == store.retrained
     loaded = store.load()
-    assert loaded.path == store.retrained and loaded.history["config"]["epochs"] == 2
+    assert loaded.path == store.retrained and loaded.record["config"]["epochs"] == 2
 
 
 def test_pen_digits_are_learned_by_default_and_reported(store, env):
@@ -75,7 +75,7 @@ def test_pen_digits_are_learned_by_default_and_reported(store, env):
     status = job.wait(180)
     assert status.state == SUCCEEDED, status.message
     assert "real people it never saw" in status.message
-    assert [s["name"] for s in store.load().history["sources"]] == ["MNIST", "UCI pen digits"]
+    assert [s["name"] for s in store.load().record["sources"]] == ["MNIST", "UCI pen digits"]
 
 
 def test_one_retrain_at_a_time_across_app_processes_then_cancel(store, slow_env):
@@ -195,7 +195,7 @@ def test_config_flags_give_back_the_config():
 
 def test_status_survives_a_round_trip_and_estimates_time_left():
     status = JobStatus(state=RUNNING, config=QUICK.replace(epochs=4), epochs_done=1, started=100.0,
-                       history={"loss": [0.5]}, pid=1)
+                       curves={"loss": [0.5]}, pid=1)
     again = JobStatus.from_json(status.to_json())
     assert again == status
     assert again.seconds_left(now=110.0) == pytest.approx(30.0)

@@ -16,8 +16,8 @@ def test_reports_every_epoch_and_learns(tiny_mnist):
     run = train(QUICK, tiny_mnist, on_epoch_end=lambda epoch, metrics: reports.append((epoch, metrics)))
     assert [epoch for epoch, _ in reports] == [1, 2, 3]
     assert set(reports[0][1]) == {"accuracy", "val_accuracy", "loss", "val_loss"}
-    assert run.history["loss"][-1] < run.history["loss"][0]
-    assert len(run.history["val_accuracy"]) == 3
+    assert run.curves["loss"][-1] < run.curves["loss"][0]
+    assert len(run.curves["val_accuracy"]) == 3
     assert 0.0 <= run.test_accuracy <= 1.0
 
 

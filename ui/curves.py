@@ -26,20 +26,20 @@ def curves_chart(curves: dict[str, list[float]], metric: str, height: int = 220)
 
 
 def curves_ui(model: LoadedModel) -> None:
-    if not model.history:
+    if not model.record:
         st.info("This model has no training history to show.")
         return
     accuracy, loss = st.columns(2)
     with accuracy:
         st.caption("Accuracy (higher is better)")
-        curves_chart(model.history["history"], "accuracy")
+        curves_chart(model.record["history"], "accuracy")
     with loss:
         st.caption("Loss (lower is better)")
-        curves_chart(model.history["history"], "loss")
+        curves_chart(model.record["history"], "loss")
 
 
 def model_card_ui(model: LoadedModel) -> None:
-    record = model.history or {}
+    record = model.record or {}
     rows = {
         "Model": "retrained here" if model.path != get_store().shipped else "shipped with digitnet",
         "Test accuracy on 10,000 MNIST digits": f"{record['test_accuracy']:.2%}" if record else "unknown",

@@ -25,7 +25,7 @@ def evaluation_ui(model: LoadedModel) -> None:
     with confusion:
         st.caption("Confusion matrix: how often each digit (row) is read as each digit (column)")
         confusion_chart(result.confusion)
-    people_ui(model.history or {})
+    people_ui(model.record or {})
     mistakes = result.mistakes()
     st.caption(f"{len(mistakes)} test digits it reads wrong; the first 24:")
     shown = mistakes[:24]

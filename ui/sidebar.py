@@ -79,8 +79,8 @@ def progress_ui(status: JobStatus, allowed: bool) -> None:
         eta = f", about {left:.0f} s left" if left is not None else ""
         st.progress(status.fraction_done, text=f"Epoch {status.epochs_done} of {status.config.epochs}{eta}")
         st.caption(status.message)
-        if status.history:
-            curves_chart(status.history, "accuracy", height=160)
+        if status.curves:
+            curves_chart(status.curves, "accuracy", height=160)
         if st.button("Cancel", key="cancel", disabled=not allowed, icon=":material/cancel:"):
             get_job().cancel()
     elif status.state == "succeeded":
