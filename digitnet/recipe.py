@@ -80,10 +80,13 @@ def training_sets(config: TrainConfig, mnist: Mnist, pen: PenDigits | None) -> T
 
     split = split_writers(pen.writers, config.test_writers, config.validation_writers, WRITER_SPLIT_SEED)
     writers_train = pen.select(split.train)
-    drawn = [draw(writers_train, Hand(), config.seed + copy) for copy in range(config.pen_copies)]
+    *drawn, validation_drawn, held_out = draw_many(
+        [(writers_train, Hand(), config.seed + copy) for copy in range(config.pen_copies)]
+        + [(pen.select(split.validation), PAGE_HAND, HELD_OUT_DRAWING_SEED),
+           (pen.select(split.test), PAGE_HAND, HELD_OUT_DRAWING_SEED)]
+    )
     train = _join(train, *drawn)
-    validation = _join(validation, draw(pen.select(split.validation), PAGE_HAND, HELD_OUT_DRAWING_SEED))
-    held_out = held_out_drawings(pen, split.test)
+    validation = _join(validation, validation_drawn)
     order = np.random.default_rng(config.seed).permutation(len(train))
     train = Examples(train.x[order], train.y[order], train.writers[order])
     log.info("Training on %d images (%d drawn pen digits by %d writers); validating on %d; %d writers held out",
@@ -98,22 +101,38 @@ def held_out_drawings(pen: PenDigits, writers: tuple[int, ...], prepare: Prepare
 
 
 def draw(digits: PenDigits, hand: Hand, seed: int, prepare: Prepare = to_mnist) -> Examples:
-    """Draw every digit once on the canvas with `hand` and read it with `prepare`, on every core.
+    """Draw every digit once on the canvas with `hand` and read it with `prepare`, on every core."""
+    return draw_many([(digits, hand, seed)], prepare)[0]
+
+
+def draw_many(requests: list[tuple[PenDigits, Hand, int]], prepare: Prepare = to_mnist) -> list[Examples]:
+    """draw() for each (digits, hand, seed), all at once: every core busy until the last drawing.
 
     The drawing happens in fresh `python -m digitnet.render` processes: threads would wait on each
     other (the work is mostly Python), and multiprocessing would run the page's own script again in
     each worker, as it re-imports the main module.
     """
-    parts = [PenDigits(digits.strokes[i::RENDER_PARTS], digits.labels[i::RENDER_PARTS],
-                       digits.writers[i::RENDER_PARTS], digits.source, digits.fingerprint)
-             for i in range(RENDER_PARTS)]
-    jobs = [(part, hand, seed * RENDER_PARTS + i, prepare) for i, part in enumerate(parts)]
+    jobs = []
+    for digits, hand, seed in requests:
+        jobs += [(_part(digits, i), hand, seed * RENDER_PARTS + i, prepare) for i in range(RENDER_PARTS)]
     with tempfile.TemporaryDirectory(prefix="digitnet-draw-") as folder:
         results = run_workers(jobs, Path(folder), os.cpu_count() or 1)
+    return [_gathered(digits, results[n * RENDER_PARTS : (n + 1) * RENDER_PARTS])
+            for n, (digits, _, _) in enumerate(requests)]
+
+
+def _part(digits: PenDigits, i: int) -> PenDigits:
+    """Digits i, i + RENDER_PARTS, i + 2 * RENDER_PARTS, ..."""
+    step = RENDER_PARTS
+    return PenDigits(digits.strokes[i::step], digits.labels[i::step], digits.writers[i::step],
+                     digits.source, digits.fingerprint)
+
+
+def _gathered(digits: PenDigits, results: list[tuple[np.ndarray, np.ndarray]]) -> Examples:
+    """The parts' drawings back in the digits' own order, without those `prepare` refused: the page
+    would have answered those with a message, not a digit."""
     images = np.concatenate([images for images, _ in results])
     read = np.concatenate([read for _, read in results])
-    # Back into the digits' own order (part i holds digits i, i + RENDER_PARTS, ...), without the
-    # drawings `prepare` refused: the page would have answered those with a message, not a digit.
     order = np.argsort(np.concatenate([np.arange(len(digits))[i::RENDER_PARTS] for i in range(RENDER_PARTS)]))
     images, read = images[order], read[order]
     if not read.all():

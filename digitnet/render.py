@@ -153,32 +153,34 @@ def drawn_inputs(digits: PenDigits, hand: Hand = PAGE_HAND, seed: int = 0,
 
 
 def run_workers(jobs: list[tuple], folder: Path, processes: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Run drawn_inputs(*job) for each job in `processes` worker processes at a time; return the results.
+    """Run drawn_inputs(*job) for each job in `processes` worker processes, each taking its share of
+    the jobs in turn; return the results in the jobs' order.
 
     A job done before, by the same drawing code, is read from the cache folder instead: the same
     job always draws the same digits, and drawing them is half of a retrain's time.
     """
-    # The workers import digitnet from where this process did, whatever their working directory.
-    path_entries = [str(PACKAGE_DIR.parent), os.environ.get("PYTHONPATH", "")]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in path_entries if p)}
-    results_paths = []
-    running: list[tuple[subprocess.Popen, Path]] = []
+    results_paths, pending = [], []
     for number, job in enumerate(jobs):
         data = pickle.dumps(job)  # our own objects, read back by our own worker
         cached = cache_dir() / f"{_job_key(data)}.npz"
         results_paths.append(cached)
-        if _readable(cached):
-            continue
-        path = folder / f"job-{number}.pickle"
-        path.write_bytes(data)
-        if len(running) >= processes:
-            _finish(*running.pop(0))
-        with path.with_suffix(".log").open("wb") as log_file:
-            worker = subprocess.Popen([sys.executable, "-m", "digitnet.render", str(path), str(cached)],
-                                      env=env, stdout=log_file, stderr=subprocess.STDOUT)
-        running.append((worker, path))
-    for worker, path in running:
-        _finish(worker, path)
+        if not _readable(cached):
+            path = folder / f"job-{number}.pickle"
+            path.write_bytes(data)
+            pending += [str(path), str(cached)]
+    # The workers import digitnet from where this process did, whatever their working directory.
+    path_entries = [str(PACKAGE_DIR.parent), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in path_entries if p)}
+    workers = []
+    for i in range(min(processes, len(pending) // 2)):
+        share = [arg for pair in zip(pending[2 * i :: 2 * processes], pending[2 * i + 1 :: 2 * processes])
+                 for arg in pair]
+        log_path = folder / f"worker-{i}.log"
+        with log_path.open("wb") as log_file:
+            workers.append((subprocess.Popen([sys.executable, "-m", "digitnet.render", *share], env=env,
+                                             stdout=log_file, stderr=subprocess.STDOUT), log_path))
+    for worker, log_path in workers:
+        _finish(worker, log_path)
     results = []
     for path in results_paths:
         with np.load(path) as result:
@@ -202,9 +204,9 @@ def _readable(path: Path) -> bool:
         return False
 
 
-def _finish(worker: subprocess.Popen, path: Path) -> None:
+def _finish(worker: subprocess.Popen, log_path: Path) -> None:
     if worker.wait() != 0:
-        output = path.with_suffix(".log").read_text(errors="replace").strip()
+        output = log_path.read_text(errors="replace").strip()
         raise RuntimeError(f"A drawing worker failed (exit code {worker.returncode}): {output[-2000:]}")
 
 
@@ -216,4 +218,6 @@ def _work(job: Path, result: Path) -> None:
 
 
 if __name__ == "__main__":
-    _work(Path(sys.argv[1]), Path(sys.argv[2]))
+    # Arguments come in pairs: a job file, and where its result goes.
+    for job, result in zip(sys.argv[1::2], sys.argv[2::2]):
+        _work(Path(job), Path(result))
