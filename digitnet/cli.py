@@ -15,7 +15,7 @@ from digitnet.corrections import Corrections, Drawings, default_data_dir, held_o
 from digitnet.data import MNIST_ENV, load_mnist
 from digitnet.drawn import make_drawn_set
 from digitnet.errors import DigitnetError, ModelFileError
-from digitnet.evaluate import CONFIDENT, Evaluation, drawn_accuracy, evaluate, evaluate_drawings, format_confusion
+from digitnet.evaluate import VERY_SURE, Evaluation, drawn_accuracy, evaluate, evaluate_drawings, format_confusion
 from digitnet.history import history_path, load_history
 from digitnet.classifier import Classifier, load_classifier
 from digitnet.pendigits import PENDIGITS_ENV, load_pendigits
@@ -212,7 +212,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     log.info("per digit: %s", _per_digit(people))
     log.info("per writer: %s", "  ".join(f"{w}: {a:.4f}" for w, a in people.per_writer().items()))
     log.info("misreads: %d, of which said with >= %.0f%% confidence: %.1f%%; calibration error %.4f",
-             len(people.mistakes()), 100 * CONFIDENT, 100 * people.confident_misreads, people.calibration_error)
+             len(people.mistakes()), 100 * VERY_SURE, 100 * people.confident_misreads, people.calibration_error)
     if args.drawn:
         drawn = make_drawn_set(data.x_test, data.y_test, args.drawn)
         log.info("MNIST drawn-like-a-person accuracy: %.4f on %d drawings",

@@ -14,8 +14,9 @@ from digitnet.classifier import Classifier
 from digitnet.recipe import Examples
 
 
-# An answer given with at least this probability is "sure"; a sure misread is the worst kind.
-CONFIDENT = 0.9
+# An answer given with at least this probability is "very sure" (the page says "not sure" below
+# prediction.CONFIDENT); a very sure misread is the worst kind.
+VERY_SURE = 0.9
 CALIBRATION_BINS = 10
 BATCH = 2000
 
@@ -61,9 +62,9 @@ class Evaluation:
 
     @property
     def confident_misreads(self) -> float:
-        """The share of misreads said with at least CONFIDENT probability (0 when there are none)."""
+        """The share of misreads said with at least VERY_SURE probability (0 when there are none)."""
         wrong = self.mistakes()
-        return float(np.mean(self.probabilities[wrong].max(axis=1) >= CONFIDENT)) if len(wrong) else 0.0
+        return float(np.mean(self.probabilities[wrong].max(axis=1) >= VERY_SURE)) if len(wrong) else 0.0
 
     @property
     def calibration_error(self) -> float:
