@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from digitnet.prediction import a_digit
 from ui import keys
 from ui.answer import draw_and_read
 from ui.curves import curves_ui, model_card_ui
@@ -29,7 +30,7 @@ model = current_model()
 for warning in model.warnings:
     st.warning(warning)
 if keys.JUST_SAVED in st.session_state:
-    st.toast(f"Saved as a {st.session_state.pop(keys.JUST_SAVED)}. Retrain with your drawings to teach it.")
+    st.toast(f"Saved as {a_digit(st.session_state.pop(keys.JUST_SAVED))}. Retrain with your drawings to teach it.")
 
 draw_and_read(presenter)
 if presenter:

@@ -15,6 +15,7 @@ _HOMES = {
     "BlankImageError": "digitnet.errors",
     "DataError": "digitnet.errors",
     "DigitnetError": "digitnet.errors",
+    "EmptyImageError": "digitnet.errors",
     "ImageError": "digitnet.errors",
     "ModelFileError": "digitnet.errors",
     "TrainingCancelled": "digitnet.errors",

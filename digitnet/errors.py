@@ -9,6 +9,10 @@ class BlankImageError(DigitnetError):
     """The image holds no digit: it is empty, blank or nearly so."""
 
 
+class EmptyImageError(BlankImageError):
+    """Nothing at all is drawn: no ink, not even a mark."""
+
+
 class ImageError(DigitnetError):
     """The input cannot be read as an image of a digit."""
 

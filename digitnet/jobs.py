@@ -174,6 +174,11 @@ class TrainingJob:
     def cancel(self) -> None:
         self.files.cancel_path.touch()
 
+    def forget(self) -> None:
+        """Forget how the last retrain ended (once its model is gone, its message is no longer true)."""
+        if not self.status().running:
+            self.files.status_path.unlink(missing_ok=True)
+
     def wait(self, timeout: float | None = None) -> JobStatus:
         """Block until no retrain runs (or `timeout` seconds pass); return the status."""
         deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))

@@ -35,11 +35,16 @@ class Prediction:
     def sentence(self) -> str:
         """The answer in plain words, for people who have never heard of MNIST."""
         if self.is_sure:
-            return f"I'm {self.confidence:.0%} sure this is a {self.digit}."
+            return f"I'm {self.confidence:.0%} sure this is {a_digit(self.digit)}."
         return (
-            f"I'm not sure: it looks most like a {self.digit} ({self.confidence:.0%}), "
-            f"but it could be a {self.runner_up} ({self.probabilities[self.runner_up]:.0%})."
+            f"I'm not sure: it looks most like {a_digit(self.digit)} ({self.confidence:.0%}), "
+            f"but it could be {a_digit(self.runner_up)} ({self.probabilities[self.runner_up]:.0%})."
         )
+
+
+def a_digit(digit: int) -> str:
+    """The digit with its article, as it is said: "a 7", "an 8"."""
+    return f"an {digit}" if digit == 8 else f"a {digit}"
 
 
 def enlarge_pixels(x: np.ndarray, scale: int = 8) -> np.ndarray:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
-from digitnet.errors import BlankImageError, ImageError
+from digitnet.errors import BlankImageError, EmptyImageError, ImageError
 
 # MNIST's recipe: the digit is scaled to fit a 20x20 box, then its centre of mass is put at the
 # centre of the 28x28 field.
@@ -84,7 +84,7 @@ def ink_map(image: np.ndarray | Image.Image) -> np.ndarray:
             ink = _colour_distance(rgb, background)
     strongest = float(ink.max())
     if strongest < MIN_CONTRAST:
-        raise BlankImageError("The image is blank: draw or upload a digit")
+        raise EmptyImageError("The image is blank: draw or upload a digit")
     ink = np.clip((ink / strongest - noise_floor) / (1.0 - noise_floor), 0.0, 1.0).astype(np.float32)
     if np.count_nonzero(ink > 0.5) < max(2, MIN_INK_FRACTION * ink.size):
         raise BlankImageError("There is almost no ink: draw a bigger digit")
@@ -129,7 +129,7 @@ def _as_float_pixels(image: np.ndarray | Image.Image) -> np.ndarray:
     if image.ndim != 3 or image.shape[2] not in (1, 3, 4):
         raise ImageError(f"Expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {image.shape}")
     if image.shape[0] < 1 or image.shape[1] < 1:
-        raise BlankImageError("The image is empty (zero pixels)")
+        raise EmptyImageError("The image is empty (zero pixels)")
     if image.shape[0] * image.shape[1] > MAX_PIXELS:
         raise ImageError(f"The image is too large: {image.shape[1]}x{image.shape[0]} pixels")
     pixels = _to_unit_range(image)

@@ -145,10 +145,13 @@ def test_password_gate(canvas, monkeypatch):
     monkeypatch.setenv(ADMIN_PASSWORD_ENV, "s3cret-pw")
     at = run_app()
     assert at.button(key="retrain").disabled
+    assert not at.error
     at.text_input(key="password").input("wrong").run()
     assert at.button(key="retrain").disabled
+    assert [e.value for e in at.error] == ["Wrong password."]
     at.text_input(key="password").input("s3cret-pw").run()
     assert not at.button(key="retrain").disabled
+    assert not at.error
     assert "s3cret-pw" not in texts(at)
 
 
@@ -263,7 +266,7 @@ def test_why_this_answer_shows_saliency_and_look_alikes(canvas, monkeypatch, mni
     assert "It thinks your 0 looks like these training digits" in texts(at)
 
 
-def test_confirming_and_correcting_save_labelled_drawings(canvas, monkeypatch, tmp_path):
+def test_confirming_and_correcting_save_labelled_drawings_once(canvas, monkeypatch, tmp_path):
     monkeypatch.setenv("DIGITNET_DATA_DIR", str(tmp_path / "drawings"))
     canvas.image = as_canvas(stroke_image("7"))
     at = run_app()
@@ -271,6 +274,12 @@ def test_confirming_and_correcting_save_labelled_drawings(canvas, monkeypatch, t
     at.button(key="confirm").click().run()
     assert len(list((tmp_path / "drawings" / "digits" / "7").glob("*.png"))) == 1
     assert len(list((tmp_path / "drawings" / "originals" / "7").glob("*.png"))) == 1
+    assert "1 drawing: " in texts(at)
+    # The same drawing is not asked about again: it cannot be saved twice under two labels.
+    assert at.success[0].value.startswith("Saved as a 7.")
+    assert not [b for b in at.button if b.key in ("confirm", "save_correction")]
+    canvas.image = as_canvas(stroke_image("1"))  # a new drawing is a new question
+    at.run()
     at.selectbox(key="correct_label").set_value(1).run()
     at.button(key="save_correction").click().run()
     assert len(list((tmp_path / "drawings" / "digits" / "1").glob("*.png"))) == 1
@@ -278,6 +287,31 @@ def test_confirming_and_correcting_save_labelled_drawings(canvas, monkeypatch, t
     at.checkbox(key="confirm_delete").check().run()
     at.button(key="delete_drawings").click().run()
     assert "0 drawings" in texts(at)
+
+
+def test_a_dot_is_refused_with_its_reason(canvas):
+    dot = np.zeros((280, 280), np.uint8)
+    dot[130:150, 130:150] = 255
+    canvas.image = as_canvas(dot)
+    at = run_app()
+    assert at.info[0].value == "That looks like a dot or a blob, not a digit: draw a digit from 0 to 9."
+
+
+def test_restoring_the_shipped_model_says_so(canvas, tmp_path):
+    from digitnet.config import SHIPPED_MODEL
+    from digitnet.jobs import SUCCEEDED, JobFiles, JobStatus
+
+    retrained = tmp_path / "retrained"
+    retrained.mkdir()
+    for suffix in (".keras", ".npz"):
+        (retrained / f"digitnet{suffix}").write_bytes(SHIPPED_MODEL.with_suffix(suffix).read_bytes())
+    JobFiles(retrained).write(JobStatus(state=SUCCEEDED, message="Done: ... Everyone now uses the new model."))
+    at = run_app()
+    assert "Everyone now uses the new model" in texts(at)
+    at.button(key="restore").click().run()
+    assert "Restored the shipped model: everyone now uses it." in [s.value for s in at.success]
+    assert "Everyone now uses the new model" not in texts(at)
+    assert not (retrained / "digitnet.npz").exists()
 
 
 def test_evaluation_panel_and_a_mistake_shown_as_the_input(canvas, monkeypatch, mnist_path):

@@ -186,7 +186,7 @@ def test_a_corrected_drawing_is_counted_and_saved(page, drawings_dir):
     page.locator('[data-testid="stSelectbox"]').filter(has_text="No, it was a").click()
     page.get_by_role("option", name="7", exact=True).click()
     page.get_by_role("button", name="Save", exact=True).click()
-    page.get_by_text(re.compile(r"^1 drawings: .*7: 1")).wait_for(timeout=30_000)
+    page.get_by_text(re.compile(r"^1 drawing: .*7: 1")).wait_for(timeout=30_000)
     assert len(list((drawings_dir / "digits" / "7").glob("*.png"))) == 1
     assert len(list((drawings_dir / "originals" / "7").glob("*.png"))) == 1
 

@@ -1,5 +1,6 @@
 """The network's answer: the digit in huge type, a sentence, the ten bars, the 28x28 input, corrections."""
 
+import hashlib
 import html
 
 import numpy as np
@@ -7,7 +8,7 @@ import streamlit as st
 
 import digitnet
 from digitnet import segment
-from digitnet.prediction import Prediction, enlarge_pixels
+from digitnet.prediction import Prediction, a_digit, enlarge_pixels
 from digitnet.store import LoadedModel
 from ui import keys
 from ui.explanations import why_ui
@@ -15,7 +16,11 @@ from ui.inputs import DRAW, NUMBER, TEST_DIGIT, UPLOAD, drawing_ui, test_digit_u
 from ui.resources import current_model, get_corrections
 from ui.style import OTHER_COLOUR, TOP_COLOUR
 
-DRAW_PROMPT = "Draw a digit from 0 to 9 on the black square, and I'll tell you which one it is."
+PROMPTS = {
+    DRAW: "Draw a digit from 0 to 9 on the black square, and I'll tell you which one it is.",
+    UPLOAD: "Upload a photo or a scan of one handwritten digit, and I'll tell you which one it is.",
+    TEST_DIGIT: "Pick a test digit below, in \"How good is it\".",
+}
 
 
 @st.fragment
@@ -37,18 +42,22 @@ def draw_and_read(presenter: bool) -> None:
         else:
             image = drawing_ui("presenter" if presenter else "normal")
     with right:
-        answer_ui(image, model, presenter)
+        answer_ui(image, model, presenter, PROMPTS.get(source, PROMPTS[DRAW]))
 
 
-def answer_ui(image, model: LoadedModel, presenter: bool) -> None:
-    """The network's answer for `image`: the digit, a sentence, the bars and the 28x28 input."""
+def answer_ui(image, model: LoadedModel, presenter: bool, prompt: str) -> None:
+    """The network's answer for `image`: the digit, a sentence, the bars and the 28x28 input; `prompt`
+    while there is nothing to read, and the reason when what is there is not a digit."""
     if image is None:
-        st.info(DRAW_PROMPT)
+        st.info(prompt)
         return
     try:
         x = digitnet.to_mnist(image)
-    except digitnet.BlankImageError:
-        st.info(DRAW_PROMPT)
+    except digitnet.EmptyImageError:
+        st.info(prompt)
+        return
+    except digitnet.BlankImageError as exc:
+        st.info(f"{exc}.")  # a dot, a blob or a tiny mark: say what is wrong with it
         return
     except digitnet.ImageError as exc:
         st.error(f"Cannot read this image: {exc}")
@@ -109,16 +118,22 @@ def probability_bars(prediction: Prediction, top: int = 10) -> None:
 
 
 def feedback_ui(x, image, prediction: Prediction) -> None:
-    """Right? Yes, or the right digit: either way the drawing is kept, labelled, to learn from."""
+    """Right? Yes, or the right digit: either way the drawing is kept, labelled, to learn from, once."""
+    drawing = hashlib.sha256(x.tobytes()).hexdigest()
+    saved = st.session_state.get(keys.SAVED_DRAWING)
+    if saved and saved[0] == drawing:
+        st.success(f"Saved as {a_digit(saved[1])}. Draw another one, or retrain with your drawings.")
+        return
     yes, which, save = st.columns([1, 1.2, 0.8], vertical_alignment="bottom")
     label = None
-    if yes.button(f"Right, it's a {prediction.digit}", key="confirm", icon=":material/check:"):
+    if yes.button(f"Right, it's {a_digit(prediction.digit)}", key="confirm", icon=":material/check:"):
         label = prediction.digit
     correct = which.selectbox("No, it was a", range(10), index=None, key="correct_label", placeholder="digit")
     if save.button("Save", key="save_correction", disabled=correct is None):
         label = correct
     if label is not None:
         get_corrections().add(x, label, original=image)
+        st.session_state[keys.SAVED_DRAWING] = (drawing, label)
         st.session_state[keys.JUST_SAVED] = label
         st.rerun()  # the whole page, so the sidebar's count grows too
 

@@ -4,7 +4,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from digitnet.prediction import enlarge_pixels
+from digitnet.prediction import a_digit, enlarge_pixels
 from digitnet.store import LoadedModel
 from ui.inputs import show_test_digit
 from ui.resources import test_scores, version
@@ -15,7 +15,7 @@ def evaluation_ui(model: LoadedModel) -> None:
     """Accuracy per digit, the confusion matrix, real people, and a gallery of test digits it reads wrong."""
     scores = test_scores(*version(model))
     if scores is None:
-        st.info("Set DIGITNET_MNIST to a local mnist.npz to score the network on the 10,000 test digits.")
+        st.info("MNIST's 10,000 test digits are not available on this server, so they cannot be scored here.")
         return
     data, result = scores
     per_digit, confusion = st.columns(2, gap="large")
@@ -33,7 +33,7 @@ def evaluation_ui(model: LoadedModel) -> None:
              caption=[f"{data.y_test[i]} read as {result.predicted[i]}" for i in shown])
     pick, show = st.columns([2, 1], vertical_alignment="bottom")
     choice = pick.selectbox("Look at one closely", shown, key="mistake",
-                            format_func=lambda i: f"#{i}: a {data.y_test[i]} read as {result.predicted[i]}")
+                            format_func=lambda i: f"#{i}: {a_digit(data.y_test[i])} read as {result.predicted[i]}")
     show.button("Show it as the input", key="show_mistake", on_click=show_test_digit, args=(int(choice),))
 
 

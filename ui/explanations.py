@@ -3,7 +3,7 @@
 import streamlit as st
 
 from digitnet import explain
-from digitnet.prediction import Prediction, enlarge_pixels
+from digitnet.prediction import Prediction, a_digit, enlarge_pixels
 from digitnet.store import LoadedModel
 from ui.resources import look_alikes, version
 
@@ -17,9 +17,9 @@ def why_ui(x, prediction: Prediction, model: LoadedModel) -> None:
     with alike:
         index = look_alikes(*version(model))
         if index is None:
-            st.caption("Set DIGITNET_MNIST to a local mnist.npz to see the training digits it finds alike.")
+            st.caption("MNIST's training digits are not available on this server, so the look-alikes cannot be shown.")
             return
         nearest = index.nearest(model.classifier, x)
         st.caption(f"It thinks your {prediction.digit} looks like these training digits:")
         st.image([enlarge_pixels(index.images[i] / 255, scale=3) for i in nearest],
-                 caption=[f"a {index.labels[i]}" for i in nearest], width=64)
+                 caption=[a_digit(index.labels[i]) for i in nearest], width=64)

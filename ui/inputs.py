@@ -56,7 +56,7 @@ def test_digit_ui(model: LoadedModel) -> np.ndarray | None:
     """One MNIST test digit, picked in the evaluation panel below, as the input."""
     scores = test_scores(*version(model))
     if scores is None:
-        st.info("Set DIGITNET_MNIST to a local mnist.npz to look at the test digits.")
+        st.info("MNIST's test digits are not available on this server.")
         return None
     data, result = scores
     mistakes = result.mistakes()

@@ -5,3 +5,5 @@ SOURCE = "source"  # the input picked: Draw, Several digits, Upload a photo, A t
 TEST_DIGIT = "test_digit"  # index of the MNIST test digit shown as the input
 JUST_SAVED = "just_saved"  # the label of a drawing saved on the last run, for a toast on this one
 WATCHED_RUNNING = "watched_running"  # whether a retrain ran when this session last looked
+JUST_RESTORED = "just_restored"  # the shipped model was restored on the last run, to say so on this one
+SAVED_DRAWING = "saved_drawing"  # (fingerprint, label) of the drawing last saved: it is not asked about again

@@ -15,9 +15,12 @@ def sidebar_ui() -> None:
     allowed = True
     expected = admin_password()
     if expected:
-        allowed = password_matches(st.text_input("Admin password", type="password", key="password"), expected)
-        if not allowed:
-            st.caption("Retraining and restoring need the admin password.")
+        typed = st.text_input("Admin password", type="password", key="password")
+        allowed = password_matches(typed, expected)
+        if typed and not allowed:
+            st.error("Wrong password.")
+        elif not allowed:
+            st.caption("Retraining, restoring and exporting need the admin password.")
     job = get_job()
     status = job.status()
     config = retrain_form_ui(status.running, allowed)
@@ -34,7 +37,11 @@ def sidebar_ui() -> None:
         if st.button("Restore shipped model", key="restore", disabled=status.running or not allowed,
                      icon=":material/restore:"):
             get_store().restore_shipped()
+            job.forget()  # "everyone now uses the new model" is no longer true
+            st.session_state[keys.JUST_RESTORED] = True
             st.rerun()
+    if st.session_state.pop(keys.JUST_RESTORED, False):
+        st.success("Restored the shipped model: everyone now uses it.")
     drawings_ui(allowed)
     running = job.status().running
     st.session_state[keys.WATCHED_RUNNING] = running
@@ -102,12 +109,13 @@ def drawings_ui(allowed: bool) -> None:
     """How many drawings have been collected per digit; export them or delete them."""
     st.subheader("Collected drawings")
     counts = get_corrections().counts()
-    st.caption(f"{sum(counts)} drawings: " + ", ".join(f"{d}: {n}" for d, n in enumerate(counts)))
-    if not sum(counts):
+    total = sum(counts)
+    st.caption(f"{total} drawing{'' if total == 1 else 's'}: " + ", ".join(f"{d}: {n}" for d, n in enumerate(counts)))
+    if not total:
         return
     # A callable: the drawings are read only when someone clicks, not on every rerun.
     st.download_button("Export as .npz (MNIST layout)", get_corrections().export_npz, "drawings.npz",
-                       key="export", icon=":material/download:")
+                       key="export", icon=":material/download:", disabled=not allowed)
     sure = st.checkbox("Yes, delete them all", key="confirm_delete")
     if st.button("Delete drawings", key="delete_drawings", disabled=not (sure and allowed),
                  icon=":material/delete_forever:"):
