@@ -9,7 +9,7 @@ from ui.curves import curves_ui, model_card_ui
 from ui.evaluation import evaluation_ui
 from ui.resources import current_model
 from ui.sidebar import sidebar_ui
-from ui.style import PRESENTER_CSS
+from ui.style import PAGE_CSS, PRESENTER_CSS
 
 st.set_page_config(page_title="digitnet: draw a digit", page_icon="✏️", layout="wide")
 
@@ -17,10 +17,11 @@ title, switch = st.columns([4, 1], vertical_alignment="bottom")
 title.title("✏️ Draw a digit, watch a neural network read it")
 presenter = switch.toggle("Presenter mode", key="presenter", value=st.query_params.get("presenter") == "1",
                           help="For demos: a big canvas, a huge answer, no technical panels. Or open ?presenter=1")
+st.markdown(PAGE_CSS, unsafe_allow_html=True)
 if presenter:
     st.markdown(PRESENTER_CSS, unsafe_allow_html=True)
 else:
-    st.caption(
+    st.container(key="intro").caption(
         "A small neural network reads your drawing. It learned from 60,000 handwritten digits (MNIST) and "
         "from thousands more written with a pen by real people. "
         "It shows its answer, how sure it is, and the tiny 28 x 28 picture it actually looks at."

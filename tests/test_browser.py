@@ -128,7 +128,7 @@ def test_drawn_digits_are_read_and_clear_empties_the_canvas(page):
         assert answer(page) == digit
         page.get_by_text(re.compile(rf"(this is a {digit}\.|most like a {digit})")).wait_for(timeout=10_000)
         if digit == "7":
-            SCREENSHOT.parent.mkdir(exist_ok=True)
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.wait_for_timeout(1000)
             page.screenshot(path=str(SCREENSHOT), full_page=True)
         clear(page)
@@ -148,14 +148,15 @@ def test_retrain_from_the_sidebar_shows_progress_then_new_curves(page):
 
 
 def test_presenter_mode_hides_the_sidebar_and_shows_the_big_answer(browser, server):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(f"{server}/?presenter=1")
     page.locator(CANVAS).wait_for(timeout=60_000)
     page.wait_for_timeout(1000)
     assert page.get_by_role("button", name="Retrain").count() == 0
     assert page.get_by_text("How the network learned").count() == 0
-    assert page.locator(CANVAS).bounding_box()["width"] >= 400
-    draw(page, "7", scale=440 / 280)
+    assert page.locator(CANVAS).bounding_box()["width"] >= 340  # larger than the page's 280
+    draw(page, "7", scale=340 / 280)
     assert answer(page) == "7"
     font_size = page.locator(ANSWER).evaluate("element => parseFloat(getComputedStyle(element).fontSize)")
     assert font_size >= 150
@@ -249,3 +250,55 @@ def test_two_app_processes_sharing_a_folder_act_as_one(browser, mnist_path, tmp_
         for server in servers:
             server.terminate()
             server.wait(10)
+
+
+def touch_draw(page, digit: str, scale: float = 1.0) -> None:
+    """Draw with a finger: the DevTools protocol's touch events, as a phone's browser sends them."""
+    box = page.locator(CANVAS).bounding_box()
+    session = page.context.new_cdp_session(page)
+    for stroke in DIGITS[digit]:
+        points = [(box["x"] + x * scale, box["y"] + y * scale) for x, y in stroke]
+        # Finer steps between the stroke's corners, as a moving finger reports them.
+        path = [points[0]] + [(a[0] + (b[0] - a[0]) * t / 8, a[1] + (b[1] - a[1]) * t / 8)
+                              for a, b in zip(points, points[1:]) for t in range(1, 9)]
+        session.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": path[0][0], "y": path[0][1]}]})
+        for x, y in path[1:]:
+            session.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
+        session.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+
+
+SCREENS = {
+    "phone": ({"width": 390, "height": 844}, True, ""),
+    "phone-presenter": ({"width": 390, "height": 844}, True, "?presenter=1"),
+    "projector": ({"width": 1280, "height": 720}, False, "?presenter=1"),
+    "laptop": ({"width": 1366, "height": 768}, False, "?presenter=1"),
+    "old-projector": ({"width": 1024, "height": 768}, False, "?presenter=1"),
+    "full-hd": ({"width": 1920, "height": 1080}, False, "?presenter=1"),
+}
+
+
+@pytest.mark.parametrize("screen", SCREENS)
+def test_the_answer_is_on_screen_after_drawing_without_scrolling(browser, server, screen):
+    viewport, touch, query = SCREENS[screen]
+    context = browser.new_context(viewport=viewport, has_touch=touch, is_mobile=touch)
+    page = context.new_page()
+    try:
+        page.goto(f"{server}/{query}")
+        page.locator(CANVAS).wait_for(timeout=60_000)
+        page.wait_for_timeout(1000)
+        canvas = page.locator(CANVAS).bounding_box()
+        assert canvas["x"] >= 0 and canvas["x"] + canvas["width"] <= viewport["width"]
+        scale = canvas["width"] / 280
+        (touch_draw if touch else draw)(page, "7", scale=scale)
+        assert answer(page) == "7"
+        for selector in (ANSWER, CANVAS):
+            box = page.locator(selector).bounding_box()
+            assert box["y"] >= 0 and box["y"] + box["height"] <= viewport["height"], (selector, box)
+        if query and not touch:  # a presenter's screen: Clear and the answer's bars too
+            for element in (page.get_by_role("button", name="Clear"), page.locator(".probability-bars")):
+                box = element.bounding_box()
+                assert box["y"] + box["height"] <= viewport["height"], box
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"screen-{screen}.png"))
+    finally:
+        context.close()

@@ -96,7 +96,7 @@ def probability_bars(prediction: Prediction, top: int = 10) -> None:
     Plain HTML rather than a chart: it is drawn with the answer instead of a beat after it.
     """
     digits = sorted(np.argsort(prediction.probabilities)[-top:])
-    height, font, small_font = (160, "1rem", "0.8rem") if top == 10 else (240, "2.5rem", "1.6rem")
+    height, font, small_font = (160, "1rem", "0.8rem") if top == 10 else (170, "2.5rem", "1.6rem")
     bars = []
     for digit in digits:
         probability = float(prediction.probabilities[digit])
