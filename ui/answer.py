@@ -74,7 +74,10 @@ def answer_ui(image, model: LoadedModel, presenter: bool, prompt: str) -> None:
         st.image(enlarge_pixels(x), caption="What the network sees: 28 x 28 pixels", width=224)
     probability_bars(prediction)
     feedback_ui(x, image, prediction)
-    if st.toggle("Why this answer?", key="explain"):
+    # Remembered apart from the widget: Streamlit forgets a widget's state on a run that does not draw
+    # it, as after Clear, and the switch should stay as the user left it.
+    if st.toggle("Why this answer?", key="explain", value=st.session_state.get(keys.EXPLAIN, False),
+                 on_change=lambda: st.session_state.update({keys.EXPLAIN: st.session_state["explain"]})):
         why_ui(x, prediction, model)
 
 

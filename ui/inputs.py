@@ -47,10 +47,12 @@ def upload_ui() -> object | None:
     if upload is None:
         return None
     try:
-        return digitnet.open_image(upload.getvalue())
+        image = digitnet.open_image(upload.getvalue())
     except digitnet.ImageError as exc:
         st.error(f"Cannot read this file: {exc}")
         return None
+    st.image(image, caption="Your photo", width=280)
+    return image
 
 
 def test_digit_ui(model: LoadedModel) -> np.ndarray | None:
@@ -64,6 +66,13 @@ def test_digit_ui(model: LoadedModel) -> np.ndarray | None:
     index = st.session_state.get(keys.TEST_DIGIT, int(mistakes[0]) if len(mistakes) else 0)
     st.image(enlarge_pixels(data.x_test[index] / 255, scale=10), width=280,
              caption=f"Test digit #{index}, labelled {data.y_test[index]}")
+    later = mistakes[mistakes > index]
+    next_mistake = int(later[0]) if len(later) else int(mistakes[0]) if len(mistakes) else index
+    mistake, anyone = st.columns(2)
+    mistake.button("Next mistake", key="next_mistake", on_click=show_test_digit, args=(next_mistake,),
+                   icon=":material/skip_next:", disabled=not len(mistakes))
+    anyone.button("Random digit", key="random_digit", icon=":material/casino:", on_click=show_test_digit,
+                  args=(int(np.random.default_rng().integers(len(data.y_test))),))
     return data.x_test[index]
 
 
