@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from PIL import Image
 
@@ -16,21 +18,65 @@ GRID = 4
 SAME_DIGIT_OVERLAP = 0.5
 # Parts smaller than this fraction of the largest one are specks, not digits.
 MIN_PART = 0.05
+# A handwritten digit is rarely wider than this fraction of its height: a part wider than that is
+# several digits that touch, and is cut where the ink is thinnest.
+DIGIT_WIDTH = 0.8
+# A cut that goes through more ink than this many grid cells, in its column, cut through a stroke
+# rather than a join: the split is a guess.
+CLEAN_CUT = 2
 
 
-def split_digits(image: np.ndarray | Image.Image) -> list[np.ndarray]:
-    """Return one ink map per digit, left to right, each ready for to_mnist.
+@dataclass(frozen=True)
+class Split:
+    """One ink map per digit, left to right, each ready for to_mnist, and whether some were cut apart
+    through their strokes (touching digits, where the split is a guess)."""
 
-    Raises BlankImageError when there is no ink.
-    """
+    digits: list[np.ndarray]
+    guessed: bool
+
+
+def split_digits(image: np.ndarray | Image.Image) -> Split:
+    """Split a drawing of several digits, left to right; raise BlankImageError when there is no ink."""
     ink = ink_map(image)
     parts = _connected_parts(_coarse_mask(ink))
     largest = max((part.sum() for part in parts), default=0)
-    digits = _group_by_columns([part for part in parts if part.sum() >= MIN_PART * largest])
+    digits, guessed = [], False
+    for group in _group_by_columns([part for part in parts if part.sum() >= MIN_PART * largest]):
+        pieces, cut_through_ink = _split_wide(group)
+        digits += pieces
+        guessed |= cut_through_ink
     if not digits:
         raise BlankImageError("There is no digit in the image")
     height, width = ink.shape
-    return [ink * np.kron(mask, np.ones((GRID, GRID), dtype=bool))[:height, :width] for mask in digits]
+    masks = [np.kron(mask, np.ones((GRID, GRID), dtype=bool))[:height, :width] for mask in digits]
+    return Split([ink * mask for mask in masks], guessed)
+
+
+def _split_wide(group: np.ndarray) -> tuple[list[np.ndarray], bool]:
+    """Cut a part wider than one digit into as many digits as its width holds, each cut at the
+    column with the least ink near where it would fall; say whether a cut went through a stroke."""
+    rows = np.flatnonzero(group.any(axis=1))
+    left, right = _columns(group)
+    width, height = right - left, rows[-1] - rows[0] + 1
+    count = int(round(width / (DIGIT_WIDTH * height)))
+    if count <= 1:
+        return [group], False
+    ink_per_column = group[:, left:right].sum(axis=0)
+    cuts, guessed = [left], False
+    for k in range(1, count):
+        centre = k * width / count
+        window = np.arange(int(centre - width / (4 * count)), int(centre + width / (4 * count)) + 1)
+        cut = int(window[np.argmin(ink_per_column[window])])
+        guessed |= bool(ink_per_column[cut] > CLEAN_CUT)
+        cuts.append(left + cut)
+    cuts.append(right)
+    pieces = []
+    for start, end in zip(cuts, cuts[1:]):
+        piece = np.zeros_like(group)
+        piece[:, start:end] = group[:, start:end]
+        if piece.any():
+            pieces.append(piece)
+    return pieces, guessed
 
 
 def _coarse_mask(ink: np.ndarray) -> np.ndarray:

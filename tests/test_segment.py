@@ -34,7 +34,7 @@ def centre_column(ink: np.ndarray) -> float:
 
 
 def test_splits_left_to_right():
-    pieces = split_digits(number_drawing("1071"))
+    pieces = split_digits(number_drawing("1071")).digits
     assert len(pieces) == 4
     centres = [centre_column(p) for p in pieces]
     assert centres == sorted(centres)
@@ -42,11 +42,11 @@ def test_splits_left_to_right():
 
 
 def test_a_digit_drawn_in_two_strokes_stays_one():
-    assert len(split_digits(number_drawing("51"))) == 2
+    assert len(split_digits(number_drawing("51", width=360)).digits) == 2
 
 
 def test_pieces_do_not_share_ink():
-    pieces = split_digits(number_drawing("707"))
+    pieces = split_digits(number_drawing("707")).digits
     overlap = sum((p > 0).astype(int) for p in pieces)
     assert overlap.max() == 1
 
@@ -54,3 +54,35 @@ def test_pieces_do_not_share_ink():
 def test_blank_has_no_digits():
     with pytest.raises(BlankImageError):
         split_digits(as_canvas(np.zeros((200, 560), np.uint8)))
+
+
+def touching_2026(squeeze: float = 0.8) -> np.ndarray:
+    """ "2026" written in one go: the pen runs on from each digit into the next, so they all touch."""
+    from test_browser import NUMBER_2026
+
+    image = Image.new("L", (720, 240), 0)
+    draw = ImageDraw.Draw(image)
+    strokes = [[(360 + (x - 360) * squeeze, y) for x, y in stroke] for stroke in NUMBER_2026]
+    for stroke, following in zip(strokes, strokes[1:] + [None]):
+        draw.line(stroke + ([following[0]] if following else []), fill=255, width=16, joint="curve")
+    return as_canvas(np.asarray(image))
+
+
+def test_touching_digits_are_cut_apart_and_flagged_as_a_guess():
+    from digitnet import load_classifier
+
+    split = split_digits(touching_2026())
+    assert len(split.digits) == 4 and split.guessed
+    classifier = load_classifier()
+    assert "".join(str(classifier.predict(to_mnist(d))) for d in split.digits) == "2026"
+
+
+def test_digits_with_space_between_them_are_not_a_guess():
+    assert not split_digits(number_drawing("1071")).guessed
+
+
+def test_one_wide_digit_stays_one():
+    image = Image.new("L", (560, 200), 0)
+    ImageDraw.Draw(image).ellipse((180, 30, 340, 170), outline=255, width=14)  # a 0 wider than most
+    split = split_digits(as_canvas(np.asarray(image)))
+    assert len(split.digits) == 1 and not split.guessed

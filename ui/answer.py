@@ -144,14 +144,19 @@ def feedback_ui(x, image, prediction: Prediction) -> None:
 def number_ui(image, model: LoadedModel) -> None:
     """Several digits side by side: the number, and how sure the network is of each digit."""
     try:
-        pieces = segment.split_digits(image) if image is not None else []
-        predictions = [Prediction(model.classifier.predict_proba(digitnet.to_mnist(p))) for p in pieces]
+        split = segment.split_digits(image) if image is not None else None
+        predictions = [Prediction(model.classifier.predict_proba(digitnet.to_mnist(d)))
+                       for d in (split.digits if split else [])]
     except digitnet.BlankImageError:
         predictions = []
     if not predictions:
         st.info("Write a number, say 2026, across the black strip, digits side by side.")
         return
     number = "".join(str(p.digit) for p in predictions)
-    big_answer(number, f"I read the number {number}.")
+    if split.guessed:
+        big_answer(number, f"I'm not sure: some digits touch. It may be {number}; "
+                           "leave a little space between the digits.")
+    else:
+        big_answer(number, f"I read the number {number}.")
     for column, prediction in zip(st.columns(len(predictions)), predictions):
         column.metric(f"digit {prediction.digit}", f"{prediction.confidence:.0%}", border=True)
