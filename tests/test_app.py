@@ -357,3 +357,16 @@ def test_a_test_digit_can_be_stepped_through_its_mistakes(canvas, monkeypatch, m
     assert shown() > first
     big_answer = next(m.value for m in at.markdown if "data-testid='digit-answer'" in m.value)
     assert "aria-label='I&#x27;m" in big_answer  # it is read, not refused
+
+
+def test_inside_the_network_shows_the_network_and_one_neuron(canvas, monkeypatch, mnist_path):
+    monkeypatch.setenv("DIGITNET_MNIST", str(mnist_path))
+    canvas.image = as_canvas(stroke_image("7"))
+    at = run_app()
+    at.toggle(key="inside").set_value(True).run()
+    assert not at.exception
+    captions = " ".join(str(i.proto) for i in at.get("image"))
+    assert "strongest pushes towards 7" in captions
+    assert "What it looks for" in captions
+    at.radio(key="neuron_layer").set_value("hidden 2").run()
+    assert "The training digits that excite it most" in texts(at)

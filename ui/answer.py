@@ -12,6 +12,7 @@ from digitnet.prediction import Prediction, a_digit, enlarge_pixels
 from digitnet.store import LoadedModel
 from ui import keys
 from ui.explanations import why_ui
+from ui.inside import inside_ui
 from ui.inputs import DRAW, NUMBER, TEST_DIGIT, UPLOAD, drawing_ui, test_digit_ui, upload_ui
 from ui.resources import current_model, get_corrections
 from ui.style import OTHER_COLOUR, TOP_COLOUR
@@ -76,9 +77,13 @@ def answer_ui(image, model: LoadedModel, presenter: bool, prompt: str) -> None:
     feedback_ui(x, image, prediction)
     # Remembered apart from the widget: Streamlit forgets a widget's state on a run that does not draw
     # it, as after Clear, and the switch should stay as the user left it.
-    if st.toggle("Why this answer?", key="explain", value=st.session_state.get(keys.EXPLAIN, False),
-                 on_change=lambda: st.session_state.update({keys.EXPLAIN: st.session_state["explain"]})):
+    why, inner = st.columns(2)
+    if why.toggle("Why this answer?", key="explain", value=st.session_state.get(keys.EXPLAIN, False),
+                  on_change=lambda: st.session_state.update({keys.EXPLAIN: st.session_state["explain"]})):
         why_ui(x, prediction, model)
+    if inner.toggle("Inside the network", key="inside", value=st.session_state.get(keys.INSIDE, False),
+                    on_change=lambda: st.session_state.update({keys.INSIDE: st.session_state["inside"]})):
+        inside_ui(x, prediction, model)
 
 
 def big_answer(text: str, sentence: str) -> None:

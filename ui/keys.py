@@ -8,3 +8,4 @@ WATCHED_RUNNING = "watched_running"  # whether a retrain ran when this session l
 JUST_RESTORED = "just_restored"  # the shipped model was restored on the last run, to say so on this one
 SAVED_DRAWING = "saved_drawing"  # (fingerprint, label) of the drawing last saved: it is not asked about again
 EXPLAIN = "explain_on"  # whether "Why this answer?" is on, kept across runs that do not show the switch
+INSIDE = "inside_on"  # whether "Inside the network" is on, kept like EXPLAIN

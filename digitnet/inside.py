@@ -1,0 +1,116 @@
+"""Inside the network: every neuron's activation for a drawing, the strongest paths to the answer,
+and what one neuron looks for, as pictures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from digitnet.classifier import Classifier, Forward
+from digitnet.data import scale_pixels
+from digitnet.evaluate import BATCH
+from digitnet.explain import AGAINST_COLOUR, FOR_COLOUR
+
+# The picture: the 28x28 input, then each hidden layer as a grid of dots, then the ten outputs.
+WIDTH, HEIGHT = 720, 300
+INPUT_BOX = (10, 60, 190, 240)  # left, top, right, bottom of the input picture
+HIDDEN_COLUMNS = (300, 470)  # the centre of each hidden layer's grid
+OUTPUT_X = 640
+DOT = 9  # spacing of the hidden layers' dots, in pixels
+GRID_COLUMNS = 8  # a hidden layer of 128 neurons is drawn as 16 rows of 8
+
+
+@dataclass(frozen=True)
+class Path:
+    """A contribution from one neuron to one in the next layer: activation x weight."""
+
+    layer: int  # the Dense layer it feeds: 1 = hidden 1 -> hidden 2, 2 = hidden 2 -> the outputs
+    source: int
+    target: int
+    amount: float
+
+
+def strongest_paths(classifier: Classifier, forward: Forward, digit: int, top: int = 8,
+                    feeders: int = 3) -> list[Path]:
+    """The `top` hidden-2 neurons that pushed the output `digit` up most (activation x weight), and for
+    each, the `feeders` hidden-1 neurons that pushed it up most."""
+    hidden_1, hidden_2 = forward.activations[1][0], forward.activations[2][0]
+    into_answer = hidden_2 * classifier.layers[2].kernel[:, digit]
+    paths = []
+    for j in _largest(into_answer, top):
+        paths.append(Path(2, j, digit, float(into_answer[j])))
+        into_j = hidden_1 * classifier.layers[1].kernel[:, j]
+        paths += [Path(1, i, j, float(into_j[i])) for i in _largest(into_j, feeders)]
+    return paths
+
+
+def _largest(values: np.ndarray, count: int) -> list[int]:
+    """Indices of the `count` largest positive values, largest first."""
+    order = np.argsort(values)[::-1][:count]
+    return [int(i) for i in order if values[i] > 0]
+
+
+def network_picture(classifier: Classifier, x: np.ndarray) -> tuple[np.ndarray, Forward, list[Path]]:
+    """The network reading `x`: an RGB picture, the forward pass it shows, and the paths it draws."""
+    forward = classifier.forward(x[None])
+    digit = int(forward.probabilities[0].argmax())
+    paths = strongest_paths(classifier, forward, digit)
+    image = Image.new("RGB", (WIDTH, HEIGHT), "white")
+    draw = ImageDraw.Draw(image)
+    inputs = Image.fromarray((np.clip(x, 0, 1) * 255).astype(np.uint8)).resize(
+        (INPUT_BOX[2] - INPUT_BOX[0], INPUT_BOX[3] - INPUT_BOX[1]), Image.Resampling.NEAREST)
+    image.paste(inputs.convert("RGB"), INPUT_BOX[:2])
+    positions = [_grid(HIDDEN_COLUMNS[0], len(forward.activations[1][0])),
+                 _grid(HIDDEN_COLUMNS[1], len(forward.activations[2][0])), _outputs()]
+    strongest = max((p.amount for p in paths), default=1.0) or 1.0
+    for path in paths:
+        start, end = positions[path.layer - 1][path.source], positions[path.layer][path.target]
+        width = max(1, round(4 * path.amount / strongest))
+        draw.line([start, end], fill=tuple(int(c) for c in FOR_COLOUR), width=width)
+    for layer, points in enumerate(positions[:2], start=1):
+        activation = forward.activations[layer][0]
+        brightness = activation / max(float(activation.max()), 1e-9)
+        for (cx, cy), b in zip(points, brightness):
+            grey = int(235 - 235 * b)  # dark is strongly active, pale is silent
+            draw.ellipse((cx - 3.5, cy - 3.5, cx + 3.5, cy + 3.5), fill=(grey, grey, grey))
+    for d, (cx, cy) in enumerate(positions[2]):
+        p = float(forward.probabilities[0, d])
+        fill = tuple(int(c) for c in FOR_COLOUR) if d == digit else (int(235 - 235 * p),) * 3
+        draw.ellipse((cx - 9, cy - 9, cx + 9, cy + 9), fill=fill, outline=(120, 120, 120))
+        draw.text((cx + 16, cy - 6), str(d), fill=(0, 0, 0))
+    for label, cx in (("pixels", (INPUT_BOX[0] + INPUT_BOX[2]) // 2), ("hidden 1", HIDDEN_COLUMNS[0]),
+                      ("hidden 2", HIDDEN_COLUMNS[1]), ("answer", OUTPUT_X)):
+        draw.text((cx - 20, 8), label, fill=(0, 0, 0))
+    return np.asarray(image), forward, paths
+
+
+def _grid(centre_x: int, count: int) -> list[tuple[float, float]]:
+    rows = -(-count // GRID_COLUMNS)
+    top = (HEIGHT - rows * DOT) / 2 + DOT / 2
+    left = centre_x - GRID_COLUMNS * DOT / 2 + DOT / 2
+    return [(left + (i % GRID_COLUMNS) * DOT, top + (i // GRID_COLUMNS) * DOT) for i in range(count)]
+
+
+def _outputs() -> list[tuple[float, float]]:
+    step = (HEIGHT - 60) / 10
+    return [(OUTPUT_X, 40 + step * d + step / 2) for d in range(10)]
+
+
+def neuron_picture(classifier: Classifier, neuron: int, scale: int = 8) -> np.ndarray:
+    """A first-hidden-layer neuron's 784 input weights as a 28x28 RGB picture: orange where ink excites
+    it, blue where ink calms it, white where it does not care."""
+    weights = classifier.layers[0].kernel[:, neuron].reshape(28, 28)
+    strength = weights / max(float(np.abs(weights).max()), 1e-9)
+    colour = np.where(strength[..., None] > 0, FOR_COLOUR, AGAINST_COLOUR)
+    alpha = np.abs(strength)[..., None]
+    rgb = 255 * (1 - alpha) + colour * alpha
+    return np.kron(rgb, np.ones((scale, scale, 1))).astype(np.uint8)
+
+
+def most_exciting(classifier: Classifier, images: np.ndarray, layer: int, neuron: int, count: int = 8) -> np.ndarray:
+    """Indices of the `count` images (uint8, MNIST's form) that excite a hidden neuron most."""
+    activations = np.concatenate([classifier.forward(scale_pixels(images[i : i + BATCH])).activations[layer][:, neuron]
+                                  for i in range(0, len(images), BATCH)])
+    return np.argsort(activations)[::-1][:count]

@@ -1,0 +1,65 @@
+"""Inside the network: the picture shows the classifier's own forward pass and its strongest paths."""
+
+import numpy as np
+import pytest
+
+from digitnet.classifier import Classifier, DenseLayer
+from digitnet.explain import FOR_COLOUR
+from digitnet.inside import most_exciting, network_picture, neuron_picture, strongest_paths
+
+
+@pytest.fixture(scope="module")
+def small():
+    """A small network of the seed's shape, with random weights: 784 -> 6 -> 5 -> 10."""
+    rng = np.random.default_rng(0)
+    shapes = [(784, 6, "relu"), (6, 5, "relu"), (5, 10, "softmax")]
+    return Classifier([DenseLayer(rng.normal(0, 0.3, (n_in, n_out)).astype(np.float32),
+                                  rng.normal(0, 0.1, n_out).astype(np.float32), act) for n_in, n_out, act in shapes])
+
+
+@pytest.fixture(scope="module")
+def drawing():
+    x = np.zeros((28, 28), np.float32)
+    x[5:23, 12:16] = 1.0
+    return x
+
+
+def test_the_picture_shows_the_classifier_s_own_forward_pass(small, drawing):
+    picture, forward, _ = network_picture(small, drawing)
+    expected = small.forward(drawing[None])
+    for shown, own in zip(forward.activations, expected.activations):
+        np.testing.assert_array_equal(shown, own)
+    assert picture.ndim == 3 and picture.shape[2] == 3 and picture.dtype == np.uint8
+
+
+def test_the_paths_are_the_strongest_contributions(small, drawing):
+    forward = small.forward(drawing[None])
+    digit = int(forward.probabilities[0].argmax())
+    paths = strongest_paths(small, forward, digit, top=3, feeders=2)
+    # Brute force: every hidden-2 neuron's activation x weight into the answer, largest first.
+    h1, h2 = forward.activations[1][0], forward.activations[2][0]
+    into_answer = sorted(((h2[j] * small.layers[2].kernel[j, digit], j) for j in range(5)), reverse=True)
+    expected = [j for value, j in into_answer[:3] if value > 0]
+    assert [p.source for p in paths if p.layer == 2] == expected
+    for j in expected:
+        into_j = sorted(((h1[i] * small.layers[1].kernel[i, j], i) for i in range(6)), reverse=True)
+        assert [p.source for p in paths if p.layer == 1 and p.target == j] == [i for v, i in into_j[:2] if v > 0]
+    assert all(p.amount > 0 for p in paths)
+
+
+def test_a_neuron_s_picture_is_its_weights(small):
+    picture = neuron_picture(small, 3, scale=1)
+    weights = small.layers[0].kernel[:, 3].reshape(28, 28)
+    strongest = np.unravel_index(np.abs(weights).argmax(), weights.shape)
+    assert picture.shape == (28, 28, 3)
+    colour = FOR_COLOUR if weights[strongest] > 0 else np.array([0, 114, 178])
+    np.testing.assert_allclose(picture[strongest], colour, atol=1)
+    calm = np.unravel_index(np.abs(weights).argmin(), weights.shape)
+    assert picture[calm].min() > 200  # a weight near zero is near white
+
+
+def test_most_exciting_images_by_brute_force(small):
+    images = np.random.default_rng(1).integers(0, 256, (50, 28, 28)).astype(np.uint8)
+    chosen = most_exciting(small, images, layer=2, neuron=1, count=5)
+    activations = [small.forward(image[None] / 255.0).activations[2][0, 1] for image in images]
+    assert sorted(chosen.tolist()) == sorted(np.argsort(activations)[::-1][:5].tolist())

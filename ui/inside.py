@@ -1,0 +1,39 @@
+"""Inside the network: every neuron reading the drawing, the strongest paths to the answer, one neuron."""
+
+import numpy as np
+import streamlit as st
+
+from digitnet import inside
+from digitnet.prediction import Prediction, a_digit, enlarge_pixels
+from digitnet.store import LoadedModel
+from ui.resources import page_mnist
+
+
+def inside_ui(x: np.ndarray, prediction: Prediction, model: LoadedModel) -> None:
+    picture, forward, paths = inside.network_picture(model.classifier, x)
+    st.image(picture, width="stretch", caption=(
+        "Your drawing's 784 pixels feed 128 neurons, which feed 128 more, which vote for the ten digits. "
+        "How to read this: a dark dot is a neuron firing hard for your drawing, a pale one is silent; "
+        f"orange lines are the strongest pushes towards {prediction.digit}, thicker for stronger."))
+    layer = st.radio("Look at one neuron of", ["hidden 1", "hidden 2"], horizontal=True, key="neuron_layer")
+    index = 1 if layer == "hidden 1" else 2
+    activations = forward.activations[index][0]
+    busiest = [int(i) for i in np.argsort(activations)[::-1]]
+    neuron = st.selectbox("Neuron (most active first)", busiest, key=f"neuron_{index}",
+                          format_func=lambda i: f"#{i}: fires {activations[i]:.1f}")
+    rank = busiest.index(neuron) + 1
+    words = (f"For your drawing neuron #{neuron} fires at {activations[neuron]:.1f}, the {rank}. strongest of "
+             f"{len(activations)}." if activations[neuron] > 0 else
+             f"For your drawing neuron #{neuron} is silent: your ink does not look like what it looks for.")
+    if index == 1:
+        st.image(inside.neuron_picture(model.classifier, neuron), width=168, caption=(
+            "What it looks for: ink on orange pixels excites it, ink on blue pixels calms it. " + words))
+        return
+    data = page_mnist()
+    if data is None:
+        st.caption(words)
+        return
+    best = inside.most_exciting(model.classifier, data.x_train, 2, neuron)
+    st.caption(f"The training digits that excite it most. {words}")
+    st.image([enlarge_pixels(data.x_train[i] / 255, scale=3) for i in best],
+             caption=[a_digit(data.y_train[i]) for i in best], width=64)
