@@ -22,9 +22,10 @@ def inside_ui(x: np.ndarray, prediction: Prediction, model: LoadedModel) -> None
     neuron = st.selectbox("Neuron (most active first)", busiest, key=f"neuron_{index}",
                           format_func=lambda i: f"#{i}: fires {activations[i]:.1f}")
     rank = busiest.index(neuron) + 1
-    words = (f"For your drawing neuron #{neuron} fires at {activations[neuron]:.1f}, the {rank}. strongest of "
+    place = "the most active" if rank == 1 else f"number {rank} by activity"
+    words = (f"For your drawing, neuron #{neuron} fires at {activations[neuron]:.1f}: {place} of "
              f"{len(activations)}." if activations[neuron] > 0 else
-             f"For your drawing neuron #{neuron} is silent: your ink does not look like what it looks for.")
+             f"For your drawing, neuron #{neuron} is silent: your ink does not look like what it looks for.")
     if index == 1:
         st.image(inside.neuron_picture(model.classifier, neuron), width=168, caption=(
             "What it looks for: ink on orange pixels excites it, ink on blue pixels calms it. " + words))
