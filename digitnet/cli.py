@@ -175,7 +175,8 @@ def _train(config: TrainConfig, args: argparse.Namespace, reporter: JobReporter 
     if reporter:
         drawn = " and pen digits by real people" if pen else ""
         reporter.update(message=f"Training on {len(data.x_train):,} MNIST images{drawn}...")
-    run = train(config, data, pen, on_epoch_end=reporter.epoch if reporter else None)
+    run = train(config, data, pen, on_epoch_end=reporter.epoch if reporter else None,
+                on_epoch_weights=reporter.keep_epoch if reporter else None)
     return run, _drawings_note(run, drawings, args.out) if drawings is not None else ""
 
 

@@ -14,6 +14,7 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from digitnet.classifier import Classifier, save_weights
 from digitnet.config import PACKAGE_DIR, TrainConfig
 from digitnet.errors import TrainingError
 from digitnet.files import replaced_whole
@@ -95,6 +97,15 @@ class JobFiles:
     @property
     def cancel_path(self) -> Path:
         return self.folder / "training.cancel"
+
+    @property
+    def epochs_folder(self) -> Path:
+        """The network's weights after each epoch of the current or last retrain (about 470 KB each)."""
+        return self.folder / "training-epochs"
+
+    def epoch_files(self) -> list[Path]:
+        """The weights files of the epochs finished so far, in order."""
+        return sorted(self.epochs_folder.glob("epoch-*.npz"))
 
     def lock(self) -> FileLock:
         # An OS lock (flock): the system frees it when its process ends, however it ends.
@@ -223,6 +234,7 @@ class JobReporter:
         self._status = JobStatus(state=RUNNING, config=config, started=time.time(), pid=os.getpid(),
                                  message="Loading the data...")
         self.files.write(self._status)
+        shutil.rmtree(self.files.epochs_folder, ignore_errors=True)  # the last run's epochs
         threading.Thread(target=self._watch_for_cancel, name="digitnet-cancel", daemon=True).start()
 
     def update(self, **changes) -> None:
@@ -234,6 +246,10 @@ class JobReporter:
         curves = {name: [*self._status.curves.get(name, []), value] for name, value in metrics.items()}
         self.update(epochs_done=epoch, curves=curves,
                     message=f"Epoch {epoch} of {self._status.config.epochs} done.")
+
+    def keep_epoch(self, epoch: int, classifier: Classifier) -> None:
+        """Keep the network as it is after `epoch`, so pages can show how its answers change."""
+        save_weights(classifier, self.files.epochs_folder / f"epoch-{epoch:03d}.npz")
 
     def saving(self) -> None:
         with self._guard:

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 
 EpochCallback = Callable[[int, dict[str, float]], None]
+WeightsCallback = Callable[[int, Classifier], None]  # the network as it is after each epoch
 StopCheck = Callable[[], bool]
 
 
@@ -75,6 +76,7 @@ def train(
     pen: PenDigits | None = None,
     on_epoch_end: EpochCallback | None = None,
     should_stop: StopCheck | None = None,
+    on_epoch_weights: WeightsCallback | None = None,
 ) -> TrainingRun:
     """Train a fresh model on `data` (and `pen` digits, if given and configured); report each epoch;
     raise TrainingCancelled if asked to stop."""
@@ -89,7 +91,7 @@ def train(
     model.optimizer.learning_rate = keras.optimizers.schedules.CosineDecay(
         config.learning_rate, decay_steps=config.epochs * steps_per_epoch, alpha=config.final_lr_fraction
     )
-    progress = _Progress(config.epochs, on_epoch_end, should_stop)
+    progress = _Progress(config.epochs, on_epoch_end, should_stop, on_epoch_weights)
     history = model.fit(
         _training_batches(sets.train.x, sets.train.y, config),
         validation_data=validation,
@@ -200,10 +202,12 @@ def _restroke(images: tf.Tensor, config: TrainConfig) -> tf.Tensor:
 class _Progress(keras.callbacks.Callback):
     """Reports each epoch and stops between batches when asked."""
 
-    def __init__(self, epochs: int, on_epoch_end: EpochCallback | None, should_stop: StopCheck | None):
+    def __init__(self, epochs: int, on_epoch_end: EpochCallback | None, should_stop: StopCheck | None,
+                 on_epoch_weights: WeightsCallback | None = None):
         super().__init__()
         self.epochs = epochs
         self.report = on_epoch_end
+        self.report_weights = on_epoch_weights
         self.should_stop = should_stop
         self.cancelled = False
         self.epochs_done = 0
@@ -222,6 +226,8 @@ class _Progress(keras.callbacks.Callback):
             "epoch %d/%d: accuracy %.4f, val_accuracy %.4f, loss %.4f, val_loss %.4f",
             epoch + 1, self.epochs, *(metrics.get(m, float("nan")) for m in METRICS),
         )
+        if self.report_weights:
+            self.report_weights(epoch + 1, Classifier.from_keras(self.model))
         if self.report:
             self.report(epoch + 1, metrics)
 

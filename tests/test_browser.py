@@ -136,13 +136,18 @@ def test_drawn_digits_are_read_and_clear_empties_the_canvas(page):
 
 
 def test_retrain_from_the_sidebar_shows_progress_then_new_curves(page):
-    sidebar = retrain_settings(page, epochs=3, images=3000)
+    draw(page, "7")
+    assert answer(page) == "7"
+    sidebar = retrain_settings(page, epochs=5, images=3000)
     sidebar.get_by_role("button", name="Retrain").click()
-    sidebar.get_by_text(re.compile(r"Epoch \d of 3")).first.wait_for(timeout=90_000)
+    sidebar.get_by_text(re.compile(r"Epoch \d of 5")).first.wait_for(timeout=90_000)
     assert sidebar.get_by_role("button", name="Retrain").is_disabled()
+    # The drawing on the canvas, read by the network after each finished epoch.
+    sidebar.locator(".epoch-answers").get_by_text("epoch 1").wait_for(timeout=60_000)
     page.get_by_text(re.compile(r"Done: MNIST test accuracy .*, real people it never saw")).wait_for(timeout=180_000)
     page.get_by_text("retrained here").wait_for(timeout=30_000)
-    assert page.get_by_text(re.compile(r"Epochs:\s*3")).count() == 1
+    assert page.get_by_text(re.compile(r"Epochs:\s*5")).count() == 1
+    clear(page)
     draw(page, "7")
     assert answer(page) == "7"
 

@@ -11,7 +11,7 @@ import pytest
 
 from digitnet import TrainConfig
 from digitnet.cli import build_parser
-from digitnet.classifier import weights_path
+from digitnet.classifier import load_classifier, weights_path
 from digitnet.errors import TrainingError
 from digitnet.jobs import CANCELLED, FAILED, RUNNING, SUCCEEDED, JobFiles, JobStatus, TrainingJob, config_flags
 from digitnet.model import build_model, save_model
@@ -64,6 +64,10 @@ def test_success_saves_and_swaps_the_model(store, env):
     assert status.state == SUCCEEDED, status.message
     assert status.epochs_done == 2 and len(status.curves["val_accuracy"]) == 2
     assert status.message.startswith("Done: MNIST test accuracy")
+    # The network after each epoch is kept, for the pages to show how its answers changed.
+    epochs = JobFiles(store.retrained_dir).epoch_files()
+    assert [path.name for path in epochs] == ["epoch-001.npz", "epoch-002.npz"]
+    assert load_classifier(epochs[-1]).predict_proba(np.zeros((28, 28))).shape == (10,)
     assert store.active_path() == store.retrained
     loaded = store.load()
     assert loaded.path == store.retrained and loaded.record["config"]["epochs"] == 2

@@ -21,6 +21,16 @@ def test_reports_every_epoch_and_learns(tiny_mnist):
     assert 0.0 <= run.test_accuracy <= 1.0
 
 
+def test_the_network_after_each_epoch_is_reported(tiny_mnist):
+    networks = []
+    run = train(QUICK, tiny_mnist, on_epoch_weights=lambda epoch, classifier: networks.append((epoch, classifier)))
+    assert [epoch for epoch, _ in networks] == [1, 2, 3]
+    x = tiny_mnist.x_test[:8].astype(np.float32) / 255
+    # The last epoch's network is the trained one (before its temperature is folded in: same answers).
+    np.testing.assert_array_equal(networks[-1][1].predict(x), run.model(x, training=False).numpy().argmax(axis=1))
+    assert not np.allclose(networks[0][1].layers[0].kernel, networks[-1][1].layers[0].kernel)
+
+
 def test_cancel_between_batches(tiny_mnist):
     reports = []
     with pytest.raises(TrainingCancelled, match="after 1 complete epoch"):

@@ -64,6 +64,7 @@ def answer_ui(image, model: LoadedModel, presenter: bool, prompt: str) -> None:
         st.error(f"Cannot read this image: {exc}")
         return
     prediction = Prediction(model.classifier.predict_proba(x))
+    st.session_state[keys.CURRENT_INPUT] = x  # for the retrain's epoch-by-epoch answers
     if presenter:
         big_answer(str(prediction.digit), prediction.sentence())
         probability_bars(prediction, top=3)

@@ -9,3 +9,4 @@ JUST_RESTORED = "just_restored"  # the shipped model was restored on the last ru
 SAVED_DRAWING = "saved_drawing"  # (fingerprint, label) of the drawing last saved: it is not asked about again
 EXPLAIN = "explain_on"  # whether "Why this answer?" is on, kept across runs that do not show the switch
 INSIDE = "inside_on"  # whether "Inside the network" is on, kept like EXPLAIN
+CURRENT_INPUT = "current_input"  # the 28x28 input last answered, read again by each epoch of a retrain

@@ -86,6 +86,15 @@ def look_alikes(path: str, modified: float) -> explain.LookAlikes | None:
     return explain.LookAlikes.build(load_model(path, modified).classifier, data.x_train, data.y_train)
 
 
+@st.cache_resource(max_entries=64)
+def epoch_classifier(path: str, modified: float) -> digitnet.Classifier | None:
+    """The network after one epoch of the running retrain; None if its file is gone or half there."""
+    try:
+        return digitnet.load_classifier(path)
+    except digitnet.ModelFileError:
+        return None
+
+
 def admin_password() -> str | None:
     if os.environ.get(ADMIN_PASSWORD_ENV):
         return os.environ[ADMIN_PASSWORD_ENV]

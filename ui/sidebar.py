@@ -5,9 +5,11 @@ import streamlit as st
 import digitnet
 from digitnet.auth import password_matches
 from digitnet.jobs import JobStatus
+from digitnet.prediction import Prediction
 from ui import keys
 from ui.curves import curves_chart
-from ui.resources import admin_password, get_corrections, get_job, get_store
+from ui.resources import admin_password, epoch_classifier, get_corrections, get_job, get_store
+from ui.style import TOP_COLOUR
 
 
 def sidebar_ui() -> None:
@@ -88,12 +90,35 @@ def progress_ui(status: JobStatus, allowed: bool) -> None:
         st.caption(status.message)
         if status.curves:
             curves_chart(status.curves, "accuracy", height=160)
+        learning_ui()
         if st.button("Cancel", key="cancel", disabled=not allowed, icon=":material/cancel:"):
             get_job().cancel()
     elif status.state == "succeeded":
         st.success(status.message)
     elif status.state in ("failed", "cancelled"):
         st.warning(status.message)
+
+
+def learning_ui() -> None:
+    """Your drawing read by the network after each epoch so far: from guessing to knowing."""
+    x = st.session_state.get(keys.CURRENT_INPUT)
+    paths = get_job().files.epoch_files()
+    if x is None or not paths:
+        return
+    rows = []
+    for path in paths:
+        classifier = epoch_classifier(str(path), path.stat().st_mtime)
+        if classifier is None:
+            continue
+        prediction = Prediction(classifier.predict_proba(x))
+        epoch = int(path.stem.split("-")[1])
+        rows.append(f"<div style='display:flex;align-items:center;gap:6px;font-size:0.8rem'>"
+                    f"<span style='width:4.5em'>epoch {epoch}</span><b style='width:1em'>{prediction.digit}</b>"
+                    f"<span style='flex:1;background:#eee'><span style='display:block;height:10px;"
+                    f"width:{prediction.confidence:.0%};background:{TOP_COLOUR}'></span></span>"
+                    f"<span style='width:3em;text-align:right'>{prediction.confidence:.0%}</span></div>")
+    st.caption("Your drawing, read after each epoch:")
+    st.markdown(f"<div class='epoch-answers'>{''.join(rows)}</div>", unsafe_allow_html=True)
 
 
 def training_watch(allowed: bool) -> None:
