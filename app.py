@@ -17,6 +17,8 @@ title, switch = st.columns([4, 1], vertical_alignment="bottom")
 title.title("✏️ Draw a digit, watch a neural network read it")
 presenter = switch.toggle("Presenter mode", key="presenter", value=st.query_params.get("presenter") == "1",
                           help="For demos: a big canvas, a huge answer, no technical panels. Or open ?presenter=1")
+if presenter:
+    switch.toggle("Say it aloud", key=keys.SPEAK, help="Speak each new answer through the browser's voice.")
 st.markdown(PAGE_CSS, unsafe_allow_html=True)
 if presenter:
     st.markdown(PRESENTER_CSS, unsafe_allow_html=True)

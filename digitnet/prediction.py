@@ -42,9 +42,26 @@ class Prediction:
         )
 
 
+DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def spoken(prediction: Prediction) -> str:
+    """The answer as a presenter would say it aloud: "I think it's a seven", "Hmm, a four or a nine?"."""
+    def said(digit: int) -> str:
+        return f"{_article(digit)} {DIGIT_NAMES[digit]}"
+
+    if prediction.is_sure:
+        return f"I think it's {said(prediction.digit)}."
+    return f"Hmm, {said(prediction.digit)} or {said(prediction.runner_up)}?"
+
+
 def a_digit(digit: int) -> str:
     """The digit with its article, as it is said: "a 7", "an 8"."""
-    return f"an {digit}" if digit == 8 else f"a {digit}"
+    return f"{_article(digit)} {digit}"
+
+
+def _article(digit: int) -> str:
+    return "an" if digit == 8 else "a"
 
 
 def enlarge_pixels(x: np.ndarray, scale: int = 8) -> np.ndarray:

@@ -370,3 +370,19 @@ def test_inside_the_network_shows_the_network_and_one_neuron(canvas, monkeypatch
     assert "What it looks for" in captions
     at.radio(key="neuron_layer").set_value("hidden 2").run()
     assert "The training digits that excite it most" in texts(at)
+
+
+def test_presenter_says_each_new_answer_aloud_once(canvas):
+    canvas.image = as_canvas(stroke_image("7", size=440, box=(150, 90, 290, 350), width=30))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.query_params["presenter"] = "1"
+    at.run()
+    spoken = lambda: [str(e.proto) for e in at.get("iframe")]
+    assert spoken() == []  # silent until asked
+    at.toggle(key="speak").set_value(True).run()
+    assert len(spoken()) == 1 and "I think it\\'s a seven." in spoken()[0]
+    at.run()  # the same answer again: nothing more is said
+    assert spoken() == []
+    canvas.image = as_canvas(stroke_image("1", size=440, box=(150, 90, 290, 350), width=30))
+    at.run()
+    assert len(spoken()) == 1 and "a one" in spoken()[0]

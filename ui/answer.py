@@ -2,13 +2,15 @@
 
 import hashlib
 import html
+import json
 
 import numpy as np
 import streamlit as st
+import streamlit.components.v1 as components
 
 import digitnet
 from digitnet import segment
-from digitnet.prediction import Prediction, a_digit, enlarge_pixels
+from digitnet.prediction import Prediction, a_digit, enlarge_pixels, spoken
 from digitnet.store import LoadedModel
 from ui import keys
 from ui.explanations import why_ui
@@ -68,6 +70,8 @@ def answer_ui(image, model: LoadedModel, presenter: bool, prompt: str) -> None:
     if presenter:
         big_answer(str(prediction.digit), prediction.sentence())
         probability_bars(prediction, top=3)
+        if st.session_state.get(keys.SPEAK):
+            say_once(spoken(prediction), hashlib.sha256(x.tobytes()).hexdigest())
         return
     guess, seen = st.columns([1, 1])
     with guess:
@@ -85,6 +89,17 @@ def answer_ui(image, model: LoadedModel, presenter: bool, prompt: str) -> None:
     if inner.toggle("Inside the network", key="inside", value=st.session_state.get(keys.INSIDE, False),
                     on_change=lambda: st.session_state.update({keys.INSIDE: st.session_state["inside"]})):
         inside_ui(x, prediction, model)
+
+
+def say_once(words: str, drawing: str) -> None:
+    """Speak `words` through the browser's speech synthesis, once per new answer to a new drawing:
+    a rerun that changes nothing says nothing."""
+    if st.session_state.get(keys.SPOKEN) == (drawing, words):
+        return
+    st.session_state[keys.SPOKEN] = (drawing, words)
+    components.html(f"<script>speechSynthesis.cancel();"
+                    f"speechSynthesis.speak(new SpeechSynthesisUtterance({json.dumps(words)}));</script>",
+                    height=0)
 
 
 def big_answer(text: str, sentence: str) -> None:
