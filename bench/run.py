@@ -112,9 +112,15 @@ def latency_rows(classifier, model_path: Path, data) -> list[Row]:
     keras_model = load_keras_model(model_path)
     baseline = timed_calls(lambda: keras_model.predict(x, verbose=0), 100, warmup=5)
     median, p99, base = statistics.median(ours), float(np.percentile(ours, 99)), statistics.median(baseline)
+    from digitnet.inside import network_picture, neuron_picture
+
+    panel = statistics.median(timed_calls(
+        lambda: neuron_picture(classifier, 0) is not None and network_picture(classifier, x[0]), 200))
     return [
         Row("per drawing: to_mnist + predict, median", median, "ms", base, "ms model.predict",
             "<= 2 ms and >= 30x", median <= 2 and base / median >= 30),
+        Row("inside the network: server time added per stroke", panel, "ms", median, "ms the answer alone",
+            "<= 20 ms", panel <= 20),
         Row("per drawing: to_mnist + predict, p99", p99, "ms", float(np.percentile(baseline, 99)),
             "ms model.predict p99"),
         Row("numpy forward pass alone (the floor), median", statistics.median(floor), "ms"),

@@ -307,3 +307,15 @@ def test_the_answer_is_on_screen_after_drawing_without_scrolling(browser, server
         page.screenshot(path=str(SCREENSHOTS / f"screen-{screen}.png"))
     finally:
         context.close()
+
+
+def test_inside_the_network_follows_the_drawing(page):
+    draw(page, "7")
+    assert answer(page) == "7"
+    page.get_by_text("Inside the network").click()
+    page.get_by_text(re.compile(r"strongest pushes towards 7")).wait_for(timeout=30_000)
+    page.get_by_text(re.compile(r"What it looks for: ink on orange pixels")).wait_for(timeout=30_000)
+    clear(page)
+    draw(page, "1")
+    assert answer(page) == "1"
+    page.get_by_text(re.compile(r"strongest pushes towards 1")).wait_for(timeout=30_000)
