@@ -173,8 +173,10 @@ def _train(config: TrainConfig, args: argparse.Namespace, reporter: JobReporter 
     if drawings is not None:
         data = with_drawings(data, drawings, config.drawing_repeats, config.seed)
     if reporter:
-        drawn = " and pen digits by real people" if pen else ""
-        reporter.update(message=f"Training on {len(data.x_train):,} MNIST images{drawn}...")
+        images = min(config.train_subset or len(data.x_train), len(data.x_train))
+        images -= max(1, int(images * config.validation_split))  # as training_sets holds them out
+        drawn = ", after drawing real people's pen digits to add to them" if pen else ""
+        reporter.update(message=f"Training on {images:,} images{drawn}...")
     run = train(config, data, pen, on_epoch_end=reporter.epoch if reporter else None,
                 on_epoch_weights=reporter.keep_epoch if reporter else None)
     return run, _drawings_note(run, drawings, args.out) if drawings is not None else ""

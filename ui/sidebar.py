@@ -44,11 +44,12 @@ def sidebar_ui() -> None:
             st.rerun()
     if st.session_state.pop(keys.JUST_RESTORED, False):
         st.success("Restored the shipped model: everyone now uses it.")
-    drawings_ui(allowed)
     running = job.status().running
     st.session_state[keys.WATCHED_RUNNING] = running
-    # Poll each second while a training runs; otherwise just often enough to notice another session's.
+    # Right under the Retrain button. Poll each second while a training runs; otherwise just often
+    # enough to notice another session's.
     st.fragment(training_watch, run_every=1.0 if running else 5.0)(allowed)
+    drawings_ui(allowed)
 
 
 def retrain_form_ui(job_running: bool, allowed: bool) -> digitnet.TrainConfig | None:
