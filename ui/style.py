@@ -6,8 +6,9 @@ TRAINING_COLOUR, VALIDATION_COLOUR = "#0072B2", "#E69F00"
 # Every screen: no empty band above the page; on a phone, a one-line title and no introduction, so
 # that the canvas and, after a stroke, the answer fit the first screen.
 PAGE_CSS = """
-<style>
-[data-testid="stMainBlockContainer"] {padding-top: 2.5rem;}
+<style class="digitnet">
+[data-testid="stElementContainer"]:has(style.digitnet) {display: none;}  /* these blocks take no room */
+[data-testid="stMainBlockContainer"] {padding-top: 3.75rem;}  /* just below the header band */
 @media (max-width: 640px) {
   [data-testid="stMainBlockContainer"] {padding-top: 3.25rem;}
   h1 {font-size: 1.35rem !important; padding: 0 !important;}
@@ -18,13 +19,13 @@ PAGE_CSS = """
 """
 # Presenter mode: no sidebar, a small title, and canvas, Clear, answer and bars within 1280x720.
 PRESENTER_CSS = """
-<style>
+<style class="digitnet">
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] {display: none;}
 h1 {font-size: 1.6rem !important; padding: 0 !important;}
 .digit-answer {font-size: 10rem !important;}
 .answer-sentence {font-size: 1.8rem !important;}
 @media (max-width: 640px) {
-  .digit-answer {font-size: 5.5rem !important;}
+  .digit-answer {font-size: 4.5rem !important;}
   .answer-sentence {font-size: 1.2rem !important;}
 }
 </style>
