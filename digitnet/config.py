@@ -20,6 +20,14 @@ PENDIGITS_FILE = PACKAGE_DIR.parent / "data" / "pendigits-orig.tra.gz"
 CACHE_ENV = "DIGITNET_CACHE_DIR"
 
 
+def child_environment(base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a `python -m digitnet...` child process: `base` (default: this process's),
+    with this digitnet first on PYTHONPATH, so the child imports it whatever its working directory."""
+    env = dict(os.environ if base is None else base)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_DIR.parent), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
 def cache_dir() -> Path:
     """Where drawn pen digits are kept between retrains: $DIGITNET_CACHE_DIR, else the user's cache folder."""
     if os.environ.get(CACHE_ENV):

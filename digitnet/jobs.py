@@ -25,7 +25,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from digitnet.classifier import Classifier, save_weights
-from digitnet.config import PACKAGE_DIR, TrainConfig
+from digitnet.config import TrainConfig, child_environment
 from digitnet.errors import TrainingError
 from digitnet.files import replaced_whole
 from digitnet.store import ModelStore
@@ -167,7 +167,7 @@ class TrainingJob:
         self._child = subprocess.Popen(
             [sys.executable, "-m", "digitnet", "train", "--out", str(self.store.retrained_dir), "--report",
              *config_flags(config)],
-            env=self._child_env(), stdin=subprocess.DEVNULL,
+            env=child_environment(self.env), stdin=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline and self._child.poll() is None:
@@ -198,12 +198,6 @@ class TrainingJob:
         if self._child is not None and self._child.poll() is None and not self.status().running:
             self._child.wait(10)  # its last status is written: it is only exiting
         return self.status()
-
-    def _child_env(self) -> dict[str, str]:
-        env = dict(self.env if self.env is not None else os.environ)
-        # The child imports digitnet from where this process did, whatever its working directory.
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_DIR.parent), env.get("PYTHONPATH", "")) if p)
-        return env
 
 
 def config_flags(config: TrainConfig) -> list[str]:

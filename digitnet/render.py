@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from digitnet.config import PACKAGE_DIR, cache_dir
+from digitnet.config import PACKAGE_DIR, cache_dir, child_environment
 from digitnet.errors import BlankImageError
 from digitnet.files import replaced_whole
 from digitnet.pendigits import PenDigits, Strokes
@@ -168,9 +167,7 @@ def run_workers(jobs: list[tuple], folder: Path, processes: int) -> list[tuple[n
             path = folder / f"job-{number}.pickle"
             path.write_bytes(data)
             pending += [str(path), str(cached)]
-    # The workers import digitnet from where this process did, whatever their working directory.
-    path_entries = [str(PACKAGE_DIR.parent), os.environ.get("PYTHONPATH", "")]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in path_entries if p)}
+    env = child_environment()
     workers = []
     for i in range(min(processes, len(pending) // 2)):
         share = [arg for pair in zip(pending[2 * i :: 2 * processes], pending[2 * i + 1 :: 2 * processes])
