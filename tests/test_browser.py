@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from bench.run import ANSWER, CANVAS, CHROMIUM, CHROMIUM_FLAGS, free_port, start_app, wait_for_app
-from conftest import ROOT
 from digitnet.store import RETRAINED_ENV
 
 # The README's pictures are refreshed only on request (`make screenshots`): tests leave the repo as it was.

@@ -1,6 +1,5 @@
 """The network, the numpy Classifier over its weights, and saving models whole."""
 
-import zipfile
 
 import numpy as np
 import pytest
