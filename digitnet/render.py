@@ -158,12 +158,15 @@ def run_workers(jobs: list[tuple], folder: Path, processes: int) -> list[tuple[n
     A job done before, by the same drawing code, is read from the cache folder instead: the same
     job always draws the same digits, and drawing them is half of a retrain's time.
     """
+    code = _drawing_code()
+    results: list[tuple[np.ndarray, np.ndarray] | None] = []
     results_paths, pending = [], []
     for number, job in enumerate(jobs):
         data = pickle.dumps(job)  # our own objects, read back by our own worker
-        cached = cache_dir() / f"{_job_key(data)}.npz"
+        cached = cache_dir() / f"{hashlib.sha256(data + code).hexdigest()[:32]}.npz"
         results_paths.append(cached)
-        if not _readable(cached):
+        results.append(_cached_result(cached))
+        if results[-1] is None:
             path = folder / f"job-{number}.pickle"
             path.write_bytes(data)
             pending += [str(path), str(cached)]
@@ -178,27 +181,26 @@ def run_workers(jobs: list[tuple], folder: Path, processes: int) -> list[tuple[n
                                              stdout=log_file, stderr=subprocess.STDOUT), log_path))
     for worker, log_path in workers:
         _finish(worker, log_path)
-    results = []
-    for path in results_paths:
-        with np.load(path) as result:
-            results.append((result["inputs"], result["read"]))
-    return results
+    return [result if result is not None else _load_result(path) for result, path in zip(results, results_paths)]
 
 
-def _job_key(job: bytes) -> str:
-    """A hash of the job and of the code that draws it: a change to either is a new job."""
-    digest = hashlib.sha256(job)
-    for module in ("render.py", "preprocess.py"):
-        digest.update((PACKAGE_DIR / module).read_bytes())
-    return digest.hexdigest()[:32]
+def _drawing_code() -> bytes:
+    """The code that draws a job: a change to it makes every job a new one."""
+    return b"".join((PACKAGE_DIR / module).read_bytes() for module in ("render.py", "preprocess.py"))
 
 
-def _readable(path: Path) -> bool:
+def _load_result(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """A job's inputs and read flags, from the file its worker wrote."""
+    with np.load(path) as result:
+        return result["inputs"], result["read"]
+
+
+def _cached_result(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """A job's result from an earlier run; None when there is none, or half of one."""
     try:
-        with np.load(path) as result:
-            return {"inputs", "read"} <= set(result.files)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
-        return False
+        return _load_result(path)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
 
 
 def _finish(worker: subprocess.Popen, log_path: Path) -> None:
