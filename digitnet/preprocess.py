@@ -48,8 +48,9 @@ def to_mnist(image: np.ndarray | Image.Image) -> np.ndarray:
     not an image. A 28x28 greyscale image on a dark background is already in MNIST's form (an MNIST
     digit, say) and is read as it is: cropping and re-centring it again would only change it.
     """
-    if _is_mnist_form(image):
-        return _to_unit_range(np.asarray(image))
+    field = _in_mnist_form(image)
+    if field is not None:
+        return field
     ink = ink_map(image)
     ink = _resize_long_side(_crop_to_ink(ink), STROKE_SCALE * BOX)
     width = stroke_width(ink)
@@ -60,11 +61,13 @@ def to_mnist(image: np.ndarray | Image.Image) -> np.ndarray:
     return _centre_by_mass(digit)
 
 
-def _is_mnist_form(image: np.ndarray | Image.Image) -> bool:
+def _in_mnist_form(image: np.ndarray | Image.Image) -> np.ndarray | None:
+    """The image in [0, 1] if it is a 28x28 greyscale array with a dark background and some ink, else None."""
     if not isinstance(image, np.ndarray) or image.shape != (FIELD, FIELD):
-        return False
+        return None
     pixels = _to_unit_range(image)
-    return float(np.median(_border(pixels[..., None]))) < 0.5 and float(pixels.max()) >= MIN_CONTRAST
+    dark_background = float(np.median(_border(pixels[..., None]))) < 0.5
+    return pixels if dark_background and float(pixels.max()) >= MIN_CONTRAST else None
 
 
 def ink_map(image: np.ndarray | Image.Image) -> np.ndarray:
