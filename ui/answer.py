@@ -67,11 +67,12 @@ def answer_ui(image, model: LoadedModel, presenter: bool, prompt: str) -> None:
         return
     prediction = Prediction(model.classifier.predict_proba(x))
     st.session_state[keys.CURRENT_INPUT] = x  # for the retrain's epoch-by-epoch answers
+    drawing = hashlib.sha256(x.tobytes()).hexdigest()  # which drawing this is, to act on it once
     if presenter:
         big_answer(str(prediction.digit), prediction.sentence())
         probability_bars(prediction, top=3)
         if st.session_state.get(keys.SPEAK):
-            say_once(spoken(prediction), hashlib.sha256(x.tobytes()).hexdigest())
+            say_once(spoken(prediction), drawing)
         return
     guess, seen = st.columns([1, 1])
     with guess:
@@ -79,7 +80,7 @@ def answer_ui(image, model: LoadedModel, presenter: bool, prompt: str) -> None:
     with seen:
         st.image(enlarge_pixels(x), caption="What the network sees: 28 x 28 pixels", width=224)
     probability_bars(prediction)
-    feedback_ui(x, image, prediction)
+    feedback_ui(x, image, prediction, drawing)
     # Remembered apart from the widget: Streamlit forgets a widget's state on a run that does not draw
     # it, as after Clear, and the switch should stay as the user left it.
     why, inner = st.columns(2)
@@ -141,9 +142,8 @@ def probability_bars(prediction: Prediction, top: int = 10) -> None:
     )
 
 
-def feedback_ui(x, image, prediction: Prediction) -> None:
+def feedback_ui(x, image, prediction: Prediction, drawing: str) -> None:
     """Right? Yes, or the right digit: either way the drawing is kept, labelled, to learn from, once."""
-    drawing = hashlib.sha256(x.tobytes()).hexdigest()
     saved = st.session_state.get(keys.SAVED_DRAWING)
     if saved and saved[0] == drawing:
         st.success(f"Saved as {a_digit(saved[1])}. Draw another one, or retrain with your drawings.")
