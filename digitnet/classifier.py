@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from digitnet.config import SHIPPED_MODEL
+from digitnet.data import scale_pixels
 from digitnet.errors import ImageError, ModelFileError
 from digitnet.files import replaced_whole
 
@@ -19,6 +20,8 @@ log = logging.getLogger(__name__)
 
 NUM_CLASSES = 10
 INPUT_SHAPE = (28, 28)
+# Images per forward pass when reading many: the pixels scaled to floats never hold more than a few MB.
+BATCH = 2000
 ACTIVATIONS = ("relu", "softmax", "linear")
 
 
@@ -76,7 +79,7 @@ class Classifier:
 
     def forward(self, x: np.ndarray) -> Forward:
         """Every layer's activations for a batch of (n, 28, 28) images in [0, 1]."""
-        h = x.reshape(len(x), -1).astype(np.float32)
+        h = x.reshape(len(x), INPUT_SHAPE[0] * INPUT_SHAPE[1]).astype(np.float32)
         activations, pre_activations = [h], []
         for layer in self.layers:
             z = h @ layer.kernel + layer.bias
@@ -84,6 +87,12 @@ class Classifier:
             pre_activations.append(z)
             activations.append(h)
         return Forward(tuple(activations), tuple(pre_activations))
+
+    def layer_outputs(self, images: np.ndarray, layer: int) -> np.ndarray:
+        """One layer's activations (1, 2: the hidden layers; -1: the probabilities) for uint8 images in
+        MNIST's form, read BATCH at a time."""
+        return np.concatenate([self.forward(scale_pixels(images[i : i + BATCH])).activations[layer]
+                               for i in range(0, max(len(images), 1), BATCH)])
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """Probabilities of the ten digits: (10,) for one 28x28 image, (n, 10) for a batch."""

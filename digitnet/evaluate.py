@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digitnet.data import Mnist, scale_pixels
+from digitnet.data import Mnist
 from digitnet.drawn import Drawing
 from digitnet.errors import DigitnetError
 from digitnet.classifier import Classifier
@@ -18,7 +18,6 @@ from digitnet.recipe import Examples
 # prediction.CONFIDENT); a very sure misread is the worst kind.
 VERY_SURE = 0.9
 CALIBRATION_BINS = 10
-BATCH = 2000
 
 
 @dataclass(frozen=True)
@@ -91,13 +90,8 @@ def evaluate(classifier: Classifier, data: Mnist) -> Evaluation:
 
 def evaluate_images(classifier: Classifier, x: np.ndarray, y: np.ndarray,
                     writers: np.ndarray | None = None, refused: int = 0) -> Evaluation:
-    """Score the classifier on uint8 images in MNIST's form (and `refused` drawings it never got to read).
-
-    In batches, so that scaling and the forward pass never hold more than a few MB at once.
-    """
-    probabilities = [classifier.predict_proba(scale_pixels(x[i : i + BATCH])) for i in range(0, len(x), BATCH)]
-    return Evaluation(np.asarray(y), np.concatenate(probabilities) if probabilities else np.zeros((0, 10)),
-                      writers, refused)
+    """Score the classifier on uint8 images in MNIST's form (and `refused` drawings it never got to read)."""
+    return Evaluation(np.asarray(y), classifier.layer_outputs(x, -1), writers, refused)
 
 
 def evaluate_drawings(classifier: Classifier, drawings: Examples) -> Evaluation:

@@ -6,8 +6,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digitnet.data import scale_pixels
-from digitnet.evaluate import BATCH
 from digitnet.classifier import Classifier
 
 # Okabe-Ito orange for pixels that argue for the answer, blue for those against it.
@@ -55,9 +53,7 @@ class LookAlikes:
 
     @classmethod
     def build(cls, classifier: Classifier, images: np.ndarray, labels: np.ndarray) -> "LookAlikes":
-        # In batches: the whole pool scaled to floats at once would hold 30 MB for a moment.
-        features = np.concatenate([hidden_features(classifier, scale_pixels(images[i : i + BATCH]))
-                                   for i in range(0, len(images), BATCH)])
+        features = classifier.layer_outputs(images, -2)  # the last hidden layer, as hidden_features
         features /= np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-9)
         return cls(images, labels, features)
 

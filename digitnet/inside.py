@@ -9,8 +9,6 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from digitnet.classifier import Classifier, Forward
-from digitnet.data import scale_pixels
-from digitnet.evaluate import BATCH
 from digitnet.explain import AGAINST_COLOUR, FOR_COLOUR
 
 # The picture: the 28x28 input, then each hidden layer as a grid of dots, then the ten outputs.
@@ -109,8 +107,7 @@ def neuron_picture(classifier: Classifier, neuron: int, scale: int = 8) -> np.nd
     return np.kron(rgb, np.ones((scale, scale, 1))).astype(np.uint8)
 
 
-def most_exciting(classifier: Classifier, images: np.ndarray, layer: int, neuron: int, count: int = 8) -> np.ndarray:
-    """Indices of the `count` images (uint8, MNIST's form) that excite a hidden neuron most."""
-    activations = np.concatenate([classifier.forward(scale_pixels(images[i : i + BATCH])).activations[layer][:, neuron]
-                                  for i in range(0, len(images), BATCH)])
-    return np.argsort(activations)[::-1][:count]
+def most_exciting(activations: np.ndarray, neuron: int, count: int = 8) -> np.ndarray:
+    """Indices of the `count` images whose activations (one row per image, from
+    Classifier.layer_outputs) excite `neuron` most."""
+    return np.argsort(activations[:, neuron])[::-1][:count]

@@ -60,6 +60,6 @@ def test_a_neuron_s_picture_is_its_weights(small):
 
 def test_most_exciting_images_by_brute_force(small):
     images = np.random.default_rng(1).integers(0, 256, (50, 28, 28)).astype(np.uint8)
-    chosen = most_exciting(small, images, layer=2, neuron=1, count=5)
+    chosen = most_exciting(small.layer_outputs(images, 2), neuron=1, count=5)
     activations = [small.forward(image[None] / 255.0).activations[2][0, 1] for image in images]
     assert sorted(chosen.tolist()) == sorted(np.argsort(activations)[::-1][:5].tolist())

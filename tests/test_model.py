@@ -156,3 +156,13 @@ def test_serving_imports_neither_tensorflow_nor_keras():
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_layer_outputs_read_many_images_in_batches(model):
+    classifier = Classifier.from_keras(model)
+    images = np.random.default_rng(3).integers(0, 256, (2500, 28, 28)).astype(np.uint8)  # more than a batch
+    whole = classifier.forward(images / np.float32(255))
+    for layer in (1, 2, -1):
+        np.testing.assert_allclose(classifier.layer_outputs(images, layer), whole.activations[layer],
+                                   rtol=1e-5, atol=1e-6)
+    assert classifier.layer_outputs(images[:0], -1).shape == (0, 10)

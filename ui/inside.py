@@ -6,7 +6,7 @@ import streamlit as st
 from digitnet import inside
 from digitnet.prediction import Prediction, a_digit, enlarge_pixels
 from digitnet.store import LoadedModel
-from ui.resources import page_mnist
+from ui.resources import page_mnist, pool_activations, version
 
 
 def inside_ui(x: np.ndarray, prediction: Prediction, model: LoadedModel) -> None:
@@ -30,11 +30,11 @@ def inside_ui(x: np.ndarray, prediction: Prediction, model: LoadedModel) -> None
         st.image(inside.neuron_picture(model.classifier, neuron), width=168, caption=(
             "What it looks for: ink on orange pixels excites it, ink on blue pixels calms it. " + words))
         return
-    data = page_mnist()
+    data, activations = page_mnist(), pool_activations(*version(model), 2)
     if data is None:
         st.caption(words)
         return
-    best = inside.most_exciting(model.classifier, data.x_train, 2, neuron)
+    best = inside.most_exciting(activations, neuron)
     st.caption(f"The training digits that excite it most. {words}")
     st.image([enlarge_pixels(data.x_train[i] / 255, scale=3) for i in best],
              caption=[a_digit(data.y_train[i]) for i in best], width=64)

@@ -3,6 +3,7 @@
 import os
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
 import digitnet
@@ -84,6 +85,15 @@ def look_alikes(path: str, modified: float) -> explain.LookAlikes | None:
     if data is None:
         return None
     return explain.LookAlikes.build(load_model(path, modified).classifier, data.x_train, data.y_train)
+
+
+@st.cache_resource(max_entries=2, show_spinner="Reading the training digits...")
+def pool_activations(path: str, modified: float, layer: int) -> np.ndarray | None:
+    """A layer's activations for each of the page's training digits under this model; None without them."""
+    data = page_mnist()
+    if data is None:
+        return None
+    return load_model(path, modified).classifier.layer_outputs(data.x_train, layer)
 
 
 @st.cache_resource(max_entries=64)
