@@ -103,9 +103,13 @@ class JobFiles:
         """The network's weights after each epoch of the current or last retrain (about 470 KB each)."""
         return self.folder / "training-epochs"
 
-    def epoch_files(self) -> list[Path]:
-        """The weights files of the epochs finished so far, in order."""
-        return sorted(self.epochs_folder.glob("epoch-*.npz"))
+    def epoch_path(self, epoch: int) -> Path:
+        return self.epochs_folder / f"epoch-{epoch:03d}.npz"
+
+    def epoch_files(self) -> list[tuple[int, Path]]:
+        """(epoch, weights file) of the epochs finished so far, in order."""
+        paths = sorted(self.epochs_folder.glob("epoch-*.npz"))
+        return [(int(path.stem.removeprefix("epoch-")), path) for path in paths]
 
     def lock(self) -> FileLock:
         # An OS lock (flock): the system frees it when its process ends, however it ends.
@@ -243,7 +247,7 @@ class JobReporter:
 
     def keep_epoch(self, epoch: int, classifier: Classifier) -> None:
         """Keep the network as it is after `epoch`, so pages can show how its answers change."""
-        save_weights(classifier, self.files.epochs_folder / f"epoch-{epoch:03d}.npz")
+        save_weights(classifier, self.files.epoch_path(epoch))
 
     def saving(self) -> None:
         with self._guard:

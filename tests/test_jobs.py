@@ -66,8 +66,8 @@ def test_success_saves_and_swaps_the_model(store, env):
     assert status.message.startswith("Done: MNIST test accuracy")
     # The network after each epoch is kept, for the pages to show how its answers changed.
     epochs = JobFiles(store.retrained_dir).epoch_files()
-    assert [path.name for path in epochs] == ["epoch-001.npz", "epoch-002.npz"]
-    assert load_classifier(epochs[-1]).predict_proba(np.zeros((28, 28))).shape == (10,)
+    assert [(epoch, path.name) for epoch, path in epochs] == [(1, "epoch-001.npz"), (2, "epoch-002.npz")]
+    assert load_classifier(epochs[-1][1]).predict_proba(np.zeros((28, 28))).shape == (10,)
     assert store.active_path() == store.retrained
     loaded = store.load()
     assert loaded.path == store.retrained and loaded.record["config"]["epochs"] == 2

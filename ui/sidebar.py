@@ -103,16 +103,15 @@ def progress_ui(status: JobStatus, allowed: bool) -> None:
 def learning_ui() -> None:
     """Your drawing read by the network after each epoch so far: from guessing to knowing."""
     x = st.session_state.get(keys.CURRENT_INPUT)
-    paths = get_job().files.epoch_files()
-    if x is None or not paths:
+    epochs = get_job().files.epoch_files()
+    if x is None or not epochs:
         return
     rows = []
-    for path in paths:
+    for epoch, path in epochs:
         classifier = epoch_classifier(str(path), path.stat().st_mtime)
         if classifier is None:
             continue
         prediction = Prediction(classifier.predict_proba(x))
-        epoch = int(path.stem.split("-")[1])
         rows.append(f"<div style='display:flex;align-items:center;gap:6px;font-size:0.8rem'>"
                     f"<span style='width:4.5em'>epoch {epoch}</span><b style='width:1em'>{prediction.digit}</b>"
                     f"<span style='flex:1;background:#eee'><span style='display:block;height:10px;"
