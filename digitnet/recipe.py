@@ -82,8 +82,7 @@ def training_sets(config: TrainConfig, mnist: Mnist, pen: PenDigits | None) -> T
     writers_train = pen.select(split.train)
     *drawn, validation_drawn, held_out = draw_many(
         [(writers_train, Hand(), config.seed + copy) for copy in range(config.pen_copies)]
-        + [(pen.select(split.validation), PAGE_HAND, HELD_OUT_DRAWING_SEED),
-           (pen.select(split.test), PAGE_HAND, HELD_OUT_DRAWING_SEED)]
+        + [_as_on_the_page(pen.select(split.validation)), _as_on_the_page(pen.select(split.test))]
     )
     train = _join(train, *drawn)
     validation = _join(validation, validation_drawn)
@@ -97,7 +96,12 @@ def training_sets(config: TrainConfig, mnist: Mnist, pen: PenDigits | None) -> T
 def held_out_drawings(pen: PenDigits, writers: tuple[int, ...], prepare: Prepare = to_mnist) -> Examples:
     """These writers' digits, drawn as the page's canvas holds them (its brush, random size and place),
     and read by `prepare`: to_mnist, as the page reads them, unless a baseline is measured."""
-    return draw(pen.select(writers), PAGE_HAND, HELD_OUT_DRAWING_SEED, prepare)
+    return draw_many([_as_on_the_page(pen.select(writers))], prepare)[0]
+
+
+def _as_on_the_page(digits: PenDigits) -> tuple[PenDigits, Hand, int]:
+    """How digits kept out of training are drawn: the page's own brush, the same way for every model."""
+    return digits, PAGE_HAND, HELD_OUT_DRAWING_SEED
 
 
 def draw(digits: PenDigits, hand: Hand, seed: int, prepare: Prepare = to_mnist) -> Examples:
