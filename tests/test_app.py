@@ -252,7 +252,8 @@ def test_several_digits_are_read_as_a_number(canvas):
     assert canvas.calls[-1]["width"] >= 700
     answers = [m.value for m in at.markdown if "data-testid='digit-answer'" in m.value]
     assert answers and ">1071</div>" in answers[0]
-    assert len(at.metric) == 4
+    sureness = [m.value for m in at.markdown if "digits-sureness" in m.value]
+    assert sureness and sureness[0].count("sure</div>") == 4  # one card per digit read
 
 
 def test_why_this_answer_shows_saliency_and_look_alikes(canvas, monkeypatch, mnist_path):

@@ -257,10 +257,14 @@ def test_two_app_processes_sharing_a_folder_act_as_one(browser, mnist_path, tmp_
 
 
 def touch_draw(page, digit: str, scale: float = 1.0) -> None:
+    touch_strokes(page, DIGITS[digit], scale)
+
+
+def touch_strokes(page, strokes: list, scale: float = 1.0) -> None:
     """Draw with a finger: the DevTools protocol's touch events, as a phone's browser sends them."""
     box = page.locator(CANVAS).bounding_box()
     session = page.context.new_cdp_session(page)
-    for stroke in DIGITS[digit]:
+    for stroke in strokes:
         points = [(box["x"] + x * scale, box["y"] + y * scale) for x, y in stroke]
         # Finer steps between the stroke's corners, as a moving finger reports them.
         path = [points[0]] + [(a[0] + (b[0] - a[0]) * t / 8, a[1] + (b[1] - a[1]) * t / 8)
@@ -318,3 +322,22 @@ def test_inside_the_network_follows_the_drawing(page):
     draw(page, "1")
     assert answer(page) == "1"
     page.get_by_text(re.compile(r"strongest pushes towards 1")).wait_for(timeout=30_000)
+
+
+def test_a_number_fits_a_phone_and_is_read(browser, server):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    try:
+        page.goto(server)
+        page.locator(CANVAS).wait_for(timeout=60_000)
+        page.get_by_text("Several digits").click()
+        page.wait_for_timeout(1500)  # the wide canvas replaces the square one
+        box = page.locator(CANVAS).bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box  # the whole strip is on screen
+        touch_strokes(page, NUMBER_2026, scale=box["width"] / 720)
+        page.get_by_text("I read the number 2026.").wait_for(timeout=30_000)
+        assert answer(page) == "2026"
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "screen-phone-number.png"))
+    finally:
+        context.close()

@@ -179,5 +179,15 @@ def number_ui(image, model: LoadedModel) -> None:
                            "leave a little space between the digits.")
     else:
         big_answer(number, f"I read the number {number}.")
-    for column, prediction in zip(st.columns(len(predictions)), predictions):
-        column.metric(f"digit {prediction.digit}", f"{prediction.confidence:.0%}", border=True)
+    digits_sureness(predictions)
+
+
+def digits_sureness(predictions: list[Prediction]) -> None:
+    """Each digit read and how sure the network is of it, in one row that wraps on a narrow screen."""
+    cards = "".join(
+        f"<div style='border:1px solid rgba(49,51,63,0.2);border-radius:0.5rem;padding:0.2rem 0.6rem;"
+        f"text-align:center'><div style='font-size:1.8rem;font-weight:700'>{p.digit}</div>"
+        f"<div style='font-size:0.85rem'>{p.confidence:.0%} sure</div></div>"
+        for p in predictions)
+    st.markdown(f"<div class='digits-sureness' style='display:flex;flex-wrap:wrap;gap:0.5rem'>{cards}</div>",
+                unsafe_allow_html=True)

@@ -23,16 +23,17 @@ def drawing_ui(kind: str) -> np.ndarray | None:
     if keys.CANVAS_VERSION not in st.session_state:
         st.session_state[keys.CANVAS_VERSION] = 0
     width, height, stroke = CANVAS[kind]
-    result = st_canvas(
-        stroke_width=stroke,
-        stroke_color="#FFFFFF",
-        background_color="#000000",
-        width=width,
-        height=height,
-        drawing_mode="freedraw",
-        return_image_data=True,
-        key=f"canvas-{kind}-{st.session_state[keys.CANVAS_VERSION]}",
-    )
+    with st.container(key=f"canvas-{kind}"):  # named, for the page's CSS to fit it to a phone
+        result = st_canvas(
+            stroke_width=stroke,
+            stroke_color="#FFFFFF",
+            background_color="#000000",
+            width=width,
+            height=height,
+            drawing_mode="freedraw",
+            return_image_data=True,
+            key=f"canvas-{kind}-{st.session_state[keys.CANVAS_VERSION]}",
+        )
     st.button("Clear", key="clear", icon=":material/delete:", on_click=clear_canvas)
     return result.image_data
 

@@ -14,6 +14,8 @@ PAGE_CSS = """
   h1 {font-size: 1.35rem !important; padding: 0 !important;}
   .st-key-intro {display: none;}
   .digit-answer {font-size: 4.5rem !important;}
+  /* the 720 px strip for several digits, shrunk whole to a phone's width (the drawing keeps its pixels) */
+  .st-key-canvas-number [data-testid="stBidiComponentIsolated"] {zoom: 0.49;}
 }
 </style>
 """
