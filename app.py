@@ -9,7 +9,7 @@ from ui.curves import curves_ui, model_card_ui
 from ui.evaluation import evaluation_ui
 from ui.resources import current_model
 from ui.sidebar import sidebar_ui
-from ui.style import PAGE_CSS, PRESENTER_CSS
+from ui.style import CANVAS_TOOLBAR_SCRIPT, PAGE_CSS, PRESENTER_CSS
 
 st.set_page_config(page_title="digitnet: draw a digit", page_icon="✏️", layout="wide")
 
@@ -19,7 +19,7 @@ presenter = switch.toggle("Presenter mode", key="presenter", value=st.query_para
                           help="For demos: a big canvas, a huge answer, no technical panels. Or open ?presenter=1")
 if presenter:
     switch.toggle("Say it aloud", key=keys.SPEAK, help="Speak each new answer through the browser's voice.")
-st.markdown(PAGE_CSS, unsafe_allow_html=True)
+st.html(PAGE_CSS + CANVAS_TOOLBAR_SCRIPT, unsafe_allow_javascript=True)
 if presenter:
     st.markdown(PRESENTER_CSS, unsafe_allow_html=True)
 else:

@@ -81,6 +81,11 @@ def page(browser, server):
     yield page
     page.close()
 
+# The titles of the canvas toolbar's visible buttons, from inside the component's shadow root.
+TOOLBAR_BUTTONS = """[...document.querySelectorAll('[data-testid="stBidiComponentIsolated"]')]
+    .flatMap(host => [...host.shadowRoot.querySelectorAll("button")])
+    .filter(button => getComputedStyle(button).display !== "none").map(button => button.title)"""
+
 
 def draw(page, digit: str, scale: float = 1.0) -> None:
     box = page.locator(CANVAS).bounding_box()
@@ -132,6 +137,9 @@ def test_drawn_digits_are_read_and_clear_empties_the_canvas(page):
             page.screenshot(path=str(SCREENSHOT), full_page=True)
         clear(page)
         assert page.get_by_text("Draw a digit from 0 to 9").count() == 1
+    # The toolbar keeps Undo but offers no "Edit" mode, which would silently stop drawing: on new canvases too.
+    page.wait_for_function(f"{TOOLBAR_BUTTONS}.includes('Undo')", timeout=10_000)
+    assert "Edit" not in page.evaluate(TOOLBAR_BUTTONS)
 
 
 def test_retrain_from_the_sidebar_shows_progress_then_new_curves(page):

@@ -32,3 +32,24 @@ h1 {font-size: 1.6rem !important; padding: 0 !important;}
 }
 </style>
 """
+# The canvas' toolbar lives in the component's shadow root, out of the page CSS's reach: this puts a
+# style into each canvas as it appears. It hides the "Edit" switch, which turns drawing into moving
+# strokes around, a mode a visitor turns on by accident and takes for a broken canvas.
+CANVAS_TOOLBAR_SCRIPT = """
+<script>
+if (!window.digitnetToolbar) {
+  window.digitnetToolbar = true;
+  const fix = () => document.querySelectorAll('[data-testid="stBidiComponentIsolated"]').forEach(host => {
+    const root = host.shadowRoot;
+    if (root && !root.querySelector("style.digitnet")) {
+      const style = document.createElement("style");
+      style.className = "digitnet";
+      style.textContent = 'button[title="Edit"], .dc-toolbar-separator {display: none !important;}';
+      root.appendChild(style);
+    }
+  });
+  fix();
+  new MutationObserver(fix).observe(document.body, {childList: true, subtree: true});
+}
+</script>
+"""
