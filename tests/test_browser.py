@@ -81,8 +81,9 @@ def page(browser, server):
     yield page
     page.close()
 
+CANVAS_HOST = '[data-testid="stBidiComponentIsolated"]'
 # The titles of the canvas toolbar's visible buttons, from inside the component's shadow root.
-TOOLBAR_BUTTONS = """[...document.querySelectorAll('[data-testid="stBidiComponentIsolated"]')]
+TOOLBAR_BUTTONS = f"""[...document.querySelectorAll('{CANVAS_HOST}')]
     .flatMap(host => [...host.shadowRoot.querySelectorAll("button")])
     .filter(button => getComputedStyle(button).display !== "none").map(button => button.title)"""
 
@@ -173,7 +174,24 @@ def test_presenter_mode_hides_the_sidebar_and_shows_the_big_answer(browser, serv
     font_size = page.locator(ANSWER).evaluate("element => parseFloat(getComputedStyle(element).fontSize)")
     assert font_size >= 150
     page.screenshot(path=str(SCREENSHOT.with_name("presenter.png")))
+    # Leaving presenter mode keeps the drawing: the same canvas, shown smaller, with its ink.
+    page.get_by_text("Presenter mode").click()
+    page.get_by_role("button", name="Retrain").wait_for(timeout=30_000)
+    page.wait_for_function(f"document.querySelector({CANVAS_HOST!r}).getBoundingClientRect().width < 300")
+    assert answer(page) == "7"
+    assert ink_on_canvas(page) > 0.03
     page.close()
+
+
+def ink_on_canvas(page) -> float:
+    """The share of the canvas' pixels that are ink, from a screenshot of it."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(io.BytesIO(page.locator(CANVAS).screenshot())).convert("L"))
+    return float((pixels > 128).mean())
 
 
 def test_a_number_written_as_four_digits_is_read(page):

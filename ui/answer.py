@@ -43,7 +43,7 @@ def draw_and_read(presenter: bool) -> None:
         elif source == TEST_DIGIT:
             image = test_digit_ui(model)
         else:
-            image = drawing_ui("presenter" if presenter else "normal")
+            image = drawing_ui("digit")
     with right:
         answer_ui(image, model, presenter, PROMPTS.get(source, PROMPTS[DRAW]))
 

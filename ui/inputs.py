@@ -10,10 +10,10 @@ from digitnet.store import LoadedModel
 from ui import keys
 from ui.resources import test_scores, version
 
-# A 20 px brush on a 280 px canvas gives MNIST-like strokes once a digit is shrunk to 20x20;
-# presenter mode scales both up as far as a 390 px phone and a 1280x720 projector allow, and the
-# several-digits canvas is wide.
-CANVAS = {"normal": (280, 280, 20), "presenter": (340, 340, 24), "number": (720, 240, 16)}
+# A 20 px brush on a 280 px canvas gives MNIST-like strokes once a digit is shrunk to 20x20; the
+# several-digits canvas is wide. The page's CSS shows them larger or smaller (presenter mode, a phone)
+# without changing the drawing, which so survives a switch to presenter mode.
+CANVAS = {"digit": (280, 280, 20), "number": (720, 240, 16)}
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
 DRAW, NUMBER, UPLOAD, TEST_DIGIT = "Draw", "Several digits", "Upload a photo", "A test digit"
 
