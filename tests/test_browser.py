@@ -367,3 +367,16 @@ def test_a_number_fits_a_phone_and_is_read(browser, server):
         page.screenshot(path=str(SCREENSHOTS / "screen-phone-number.png"))
     finally:
         context.close()
+
+
+def test_a_mistake_shown_as_the_input_is_brought_into_view(page):
+    show = page.get_by_role("button", name="Show it as the input")
+    show.scroll_into_view_if_needed(timeout=60_000)
+    assert page.locator(CANVAS).evaluate("canvas => canvas.getBoundingClientRect().bottom") < 0  # scrolled away
+    show.click()
+    page.get_by_text(re.compile(r"Test digit #\d+, labelled \d")).wait_for(timeout=30_000)
+    # Smooth scrolling takes a moment: wait for the answer to be wholly on screen.
+    page.wait_for_function(f"""() => {{
+        const answer = document.querySelector('{ANSWER}');
+        const box = answer && answer.getBoundingClientRect();
+        return box && box.top >= 0 && box.bottom <= window.innerHeight; }}""", timeout=10_000)

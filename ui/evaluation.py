@@ -34,7 +34,7 @@ def evaluation_ui(model: LoadedModel) -> None:
     pick, show = st.columns([2, 1], vertical_alignment="bottom")
     choice = pick.selectbox("Look at one closely", shown, key="mistake",
                             format_func=lambda i: f"#{i}: {a_digit(data.y_test[i])} read as {result.predicted[i]}")
-    show.button("Show it as the input", key="show_mistake", on_click=show_test_digit, args=(int(choice),))
+    show.button("Show it as the input", key="show_mistake", on_click=show_test_digit, args=(int(choice), True))
 
 
 def accuracy_chart(per_digit, title: str, height: int = 220) -> None:
