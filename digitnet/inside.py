@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from digitnet.classifier import Classifier, Forward
 from digitnet.explain import AGAINST_COLOUR, FOR_COLOUR
@@ -18,6 +18,7 @@ HIDDEN_COLUMNS = (300, 470)  # the centre of each hidden layer's grid
 OUTPUT_X = 640
 DOT = 9  # spacing of the hidden layers' dots, in pixels
 GRID_COLUMNS = 8  # a hidden layer of 128 neurons is drawn as 16 rows of 8
+FONT_SIZE = 16  # legible when the picture is shown on a projector or shrunk to a phone
 
 
 @dataclass(frozen=True)
@@ -57,11 +58,12 @@ def network_picture(classifier: Classifier, x: np.ndarray) -> tuple[np.ndarray, 
     paths = strongest_paths(classifier, forward, digit)
     image = Image.new("RGB", (WIDTH, HEIGHT), "white")
     draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=FONT_SIZE)
     inputs = Image.fromarray((np.clip(x, 0, 1) * 255).astype(np.uint8)).resize(
         (INPUT_BOX[2] - INPUT_BOX[0], INPUT_BOX[3] - INPUT_BOX[1]), Image.Resampling.NEAREST)
     image.paste(inputs.convert("RGB"), INPUT_BOX[:2])
     positions = [_grid(HIDDEN_COLUMNS[0], len(forward.activations[1][0])),
-                 _grid(HIDDEN_COLUMNS[1], len(forward.activations[2][0])), _outputs()]
+                 _grid(HIDDEN_COLUMNS[1], len(forward.activations[2][0])), output_centres()]
     strongest = max((p.amount for p in paths), default=1.0) or 1.0
     for path in paths:
         start, end = positions[path.layer - 1][path.source], positions[path.layer][path.target]
@@ -77,10 +79,10 @@ def network_picture(classifier: Classifier, x: np.ndarray) -> tuple[np.ndarray, 
         p = float(forward.probabilities[0, d])
         fill = tuple(int(c) for c in FOR_COLOUR) if d == digit else (int(235 - 235 * p),) * 3
         draw.ellipse((cx - 9, cy - 9, cx + 9, cy + 9), fill=fill, outline=(120, 120, 120))
-        draw.text((cx + 16, cy - 6), str(d), fill=(0, 0, 0))
+        draw.text((cx + 14, cy), str(d), fill=(0, 0, 0), font=font, anchor="lm")
     for label, cx in (("pixels", (INPUT_BOX[0] + INPUT_BOX[2]) // 2), ("hidden 1", HIDDEN_COLUMNS[0]),
                       ("hidden 2", HIDDEN_COLUMNS[1]), ("answer", OUTPUT_X)):
-        draw.text((cx - 20, 8), label, fill=(0, 0, 0))
+        draw.text((cx, 8), label, fill=(0, 0, 0), font=font, anchor="mt")
     return np.asarray(image), forward, paths
 
 
@@ -91,7 +93,8 @@ def _grid(centre_x: int, count: int) -> list[tuple[float, float]]:
     return [(left + (i % GRID_COLUMNS) * DOT, top + (i // GRID_COLUMNS) * DOT) for i in range(count)]
 
 
-def _outputs() -> list[tuple[float, float]]:
+def output_centres() -> list[tuple[float, float]]:
+    """Where the ten output neurons are drawn in the network picture, 0 at the top."""
     step = (HEIGHT - 60) / 10
     return [(OUTPUT_X, 40 + step * d + step / 2) for d in range(10)]
 

@@ -236,8 +236,12 @@ def test_presenter_mode_from_the_url_shows_only_the_big_answer(canvas):
     assert at.toggle(key="presenter").value is True
     assert any("digit-answer" in m.value and "role='status'" in m.value for m in at.markdown)
     assert not at.sidebar.button  # no retrain controls
-    assert not at.get("image")  # no technical panels: no 28x28 preview
+    assert "What the network sees" not in str([i.proto for i in at.get("image")])  # no 28x28 preview
     assert "How the network learned" not in [h.value for h in at.subheader]
+    # Inside the network, in its simple form: the picture and its plain words, no neuron picker.
+    assert "Inside the network" in [h.value for h in at.subheader]
+    assert len(at.get("image")) == 1 and "strongest pushes towards 7" in texts(at)
+    assert not at.radio and not at.selectbox
 
 
 def test_switching_presenter_mode_keeps_the_drawing(canvas):

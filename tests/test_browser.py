@@ -174,6 +174,9 @@ def test_presenter_mode_hides_the_sidebar_and_shows_the_big_answer(browser, serv
     font_size = page.locator(ANSWER).evaluate("element => parseFloat(getComputedStyle(element).fontSize)")
     assert font_size >= 150
     page.screenshot(path=str(SCREENSHOT.with_name("presenter.png")))
+    # Below the answer, inside the network in its simple form, lighting up the same answer.
+    page.get_by_role("heading", name="Inside the network").wait_for(timeout=30_000)
+    assert brightest_output(page) == 7
     # Leaving presenter mode keeps the drawing: the same canvas, shown smaller, with its ink.
     page.get_by_text("Presenter mode").click()
     page.get_by_role("button", name="Retrain").wait_for(timeout=30_000)
@@ -343,6 +346,7 @@ def test_inside_the_network_follows_the_drawing(page):
     assert answer(page) == "7"
     page.get_by_text("Inside the network").click()
     page.get_by_text(re.compile(r"strongest pushes towards 7")).wait_for(timeout=30_000)
+    assert brightest_output(page) == 7
     page.get_by_text(re.compile(r"What it looks for: ink on orange pixels")).wait_for(timeout=30_000)
     clear(page)
     draw(page, "1")
@@ -380,3 +384,22 @@ def test_a_mistake_shown_as_the_input_is_brought_into_view(page):
         const answer = document.querySelector('{ANSWER}');
         const box = answer && answer.getBoundingClientRect();
         return box && box.top >= 0 && box.bottom <= window.innerHeight; }}""", timeout=10_000)
+
+
+def brightest_output(page) -> int:
+    """The output neuron the shown network picture lights up: the one drawn in the answer's colour,
+    every other one grey. Read from a screenshot of the picture, where digitnet.inside draws them."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from digitnet import inside
+
+    picture = page.locator(".st-key-network-picture img")
+    pixels = np.asarray(Image.open(io.BytesIO(picture.screenshot())).convert("RGB")).astype(int)
+    scale = pixels.shape[1] / inside.WIDTH
+    centres = [pixels[round(y * scale), round(x * scale)] for x, y in inside.output_centres()]
+    coloured = [digit for digit, (red, green, blue) in enumerate(centres) if red - blue > 100]
+    assert len(coloured) == 1, centres  # one answer, nine grey outputs
+    return coloured[0]

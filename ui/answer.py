@@ -14,7 +14,7 @@ from digitnet.prediction import Prediction, a_digit, enlarge_pixels, spoken
 from digitnet.store import LoadedModel
 from ui import keys
 from ui.explanations import why_ui
-from ui.inside import inside_ui
+from ui.inside import inside_ui, presenter_inside_ui
 from ui.inputs import DRAW, NUMBER, TEST_DIGIT, UPLOAD, drawing_ui, test_digit_ui, upload_ui
 from ui.resources import current_model, get_corrections
 from ui.style import OTHER_COLOUR, TOP_COLOUR
@@ -45,12 +45,15 @@ def draw_and_read(presenter: bool) -> None:
         else:
             image = drawing_ui("digit")
     with right:
-        answer_ui(image, model, presenter, PROMPTS.get(source, PROMPTS[DRAW]))
+        read = answer_ui(image, model, presenter, PROMPTS.get(source, PROMPTS[DRAW]))
+    if presenter and read:
+        presenter_inside_ui(*read, model)
 
 
-def answer_ui(image, model: LoadedModel, presenter: bool, prompt: str) -> None:
+def answer_ui(image, model: LoadedModel, presenter: bool, prompt: str) -> tuple[np.ndarray, Prediction] | None:
     """The network's answer for `image`: the digit, a sentence, the bars and the 28x28 input; `prompt`
-    while there is nothing to read, and the reason when what is there is not a digit."""
+    while there is nothing to read, and the reason when what is there is not a digit. Returns the
+    28x28 input and the prediction, or None when there was nothing to read."""
     if image is None:
         st.info(prompt)
         return
@@ -73,7 +76,7 @@ def answer_ui(image, model: LoadedModel, presenter: bool, prompt: str) -> None:
         probability_bars(prediction, top=3)
         if st.session_state.get(keys.SPEAK):
             say_once(spoken(prediction), drawing)
-        return
+        return x, prediction
     guess, seen = st.columns([1, 1])
     with guess:
         big_answer(str(prediction.digit), prediction.sentence())
@@ -90,6 +93,7 @@ def answer_ui(image, model: LoadedModel, presenter: bool, prompt: str) -> None:
     if inner.toggle("Inside the network", key="inside", value=st.session_state.get(keys.INSIDE, False),
                     on_change=lambda: st.session_state.update({keys.INSIDE: st.session_state["inside"]})):
         inside_ui(x, prediction, model)
+    return x, prediction
 
 
 def say_once(words: str, drawing: str) -> None:

@@ -9,12 +9,23 @@ from digitnet.store import LoadedModel
 from ui.resources import page_mnist, pool_activations, version
 
 
+def network_words(prediction: Prediction) -> str:
+    """What the network picture shows, for someone who has never heard of neural networks."""
+    return ("Your drawing's 784 pixels feed 128 neurons, which feed 128 more, which vote for the ten digits. "
+            "How to read this: a dark dot is a neuron firing hard for your drawing, a pale one is silent; "
+            f"orange lines are the strongest pushes towards {prediction.digit}, thicker for stronger.")
+
+
+def presenter_inside_ui(x: np.ndarray, prediction: Prediction, model: LoadedModel) -> None:
+    """Presenter mode's simple form, below the answer: the whole network reading the drawing, in words."""
+    st.subheader("Inside the network")
+    st.markdown(f"<p class='inside-words'>{network_words(prediction)}</p>", unsafe_allow_html=True)
+    st.container(key="network-picture").image(inside.network_picture(model.classifier, x)[0], width="stretch")
+
+
 def inside_ui(x: np.ndarray, prediction: Prediction, model: LoadedModel) -> None:
-    picture, forward, paths = inside.network_picture(model.classifier, x)
-    st.image(picture, width="stretch", caption=(
-        "Your drawing's 784 pixels feed 128 neurons, which feed 128 more, which vote for the ten digits. "
-        "How to read this: a dark dot is a neuron firing hard for your drawing, a pale one is silent; "
-        f"orange lines are the strongest pushes towards {prediction.digit}, thicker for stronger."))
+    picture, forward, _ = inside.network_picture(model.classifier, x)
+    st.container(key="network-picture").image(picture, width="stretch", caption=network_words(prediction))
     layer = st.radio("Look at one neuron of", ["hidden 1", "hidden 2"], horizontal=True, key="neuron_layer")
     index = 1 if layer == "hidden 1" else 2
     activations = forward.activations[index][0]

@@ -27,6 +27,7 @@ h1 {font-size: 1.6rem !important; padding: 0 !important;}
 .digit-answer {font-size: 10rem !important;}
 .st-key-canvas-digit [data-testid="stBidiComponentIsolated"] {zoom: 1.2143;}  /* 340 px: fits 1280x720 and a phone */
 .answer-sentence {font-size: 1.8rem !important;}
+.inside-words {font-size: 1.4rem !important;}
 @media (max-width: 640px) {
   .digit-answer {font-size: 4.5rem !important;}
   .answer-sentence {font-size: 1.2rem !important;}
