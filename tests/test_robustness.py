@@ -1,7 +1,6 @@
 """Hard to break: bad drawings and uploads, broken model and data files, faults while saving, threads."""
 
 import io
-import os
 import signal
 import subprocess
 import sys
