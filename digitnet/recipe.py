@@ -53,11 +53,13 @@ class TrainingSets:
     split: WriterSplit | None
 
     def sources(self, mnist: Mnist, pen: PenDigits | None, config: TrainConfig) -> list[dict]:
-        """Every data source with its fingerprint, and how the pen digits' writers were split."""
-        records = [{"name": "MNIST", "source": mnist.source, "fingerprint": mnist.fingerprint()}]
+        """Every data source with its fingerprint, and how the pen digits' writers were split. A source is
+        named by its file's name alone: the fingerprint identifies it, and a path would only say where
+        some machine kept it."""
+        records = [{"name": "MNIST", "source": Path(mnist.source).name, "fingerprint": mnist.fingerprint()}]
         if pen is not None and self.split is not None:
             records.append({
-                "name": "UCI pen digits", "source": pen.source, "fingerprint": pen.fingerprint,
+                "name": "UCI pen digits", "source": Path(pen.source).name, "fingerprint": pen.fingerprint,
                 "copies_per_digit": config.pen_copies,
                 "writers": {"train": list(self.split.train), "validation": list(self.split.validation),
                             "test": list(self.split.test)},

@@ -46,8 +46,6 @@ class TrainingRun:
     config: TrainConfig
     curves: dict[str, list[float]]  # each metric per epoch
     test_accuracy: float
-    data_source: str
-    data_fingerprint: str
     seconds: float
     sources: list[dict] = field(default_factory=list)
     held_out: Evaluation | None = None  # the held-out writers' drawings, read by the finished model
@@ -64,7 +62,6 @@ class TrainingRun:
             "temperature": self.temperature,
             "trained_at": self.trained_at,
             "training_seconds": round(self.seconds, 1),
-            "data": {"source": self.data_source, "fingerprint": self.data_fingerprint},
             "sources": self.sources,
             "parameters": int(self.model.count_params()),
         }
@@ -121,8 +118,6 @@ def train(
         config=config,
         curves={m: [float(v) for v in history.history[m]] for m in METRICS},
         test_accuracy=test_accuracy,
-        data_source=data.source,
-        data_fingerprint=data.fingerprint(),
         seconds=seconds,
         sources=sets.sources(data, pen, config),
         held_out=held_out,

@@ -40,7 +40,7 @@ def test_shipped_model_reaches_target_test_accuracy(classifier, mnist):
 def test_shipped_history_matches_the_model(classifier, mnist, people):
     record = load_history(history_path(SHIPPED_MODEL))
     assert record["test_accuracy"] == pytest.approx(evaluate(classifier, mnist).accuracy, abs=1e-3)
-    assert record["data"]["fingerprint"] == mnist.fingerprint()
+    assert record["sources"][0]["fingerprint"] == mnist.fingerprint()
     assert len(record["history"]["val_accuracy"]) == record["config"]["epochs"]
     assert record["held_out_writers"]["accuracy"] == pytest.approx(people.accuracy, abs=1e-3)
 

@@ -52,7 +52,7 @@ def test_save_run_writes_model_history_and_curves(tiny_mnist, tmp_path):
     record = load_history(tmp_path / HISTORY_FILENAME)
     assert record["config"]["epochs"] == 2
     assert record["epochs_completed"] == 2
-    assert record["data"]["source"] == "tiny"
+    assert record["sources"][0] == {"name": "MNIST", "source": "tiny", "fingerprint": tiny_mnist.fingerprint()}
     assert record["test_accuracy"] == pytest.approx(run.test_accuracy)
     assert all(isinstance(v, float) for v in record["history"]["loss"])
     assert (tmp_path / CURVES_FILENAME).read_bytes()[:4] == b"\x89PNG"
