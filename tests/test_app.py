@@ -1,6 +1,7 @@
 """The page under Streamlit's AppTest, with a stand-in for the drawing canvas component."""
 
 import io
+import json
 import sys
 import time
 import types
@@ -332,7 +333,12 @@ def test_evaluation_panel_and_a_mistake_shown_as_the_input(canvas, monkeypatch, 
     monkeypatch.setenv("DIGITNET_MNIST", str(mnist_path))
     at = run_app()
     assert any("over all 10,000 test digits" in c.value for c in at.caption)
-    assert len(at.get("vega_lite_chart")) >= 4  # curves x2, per digit, confusion
+    charts = at.get("vega_lite_chart")
+    assert len(charts) >= 4  # curves x2, per digit, confusion
+    confusion = next(json.loads(c.proto.spec) for c in charts if '"read as"' in c.proto.spec)
+    for layer in confusion["layer"]:  # no label dropped for crowding: all ten rows and columns named
+        encoding = layer.get("encoding", confusion.get("encoding"))
+        assert encoding["y"]["axis"]["labelOverlap"] is False and encoding["x"]["axis"]["labelOverlap"] is False
     first_mistake = at.selectbox(key="mistake").value
     at.button(key="show_mistake").click().run()
     assert not at.exception

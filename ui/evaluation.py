@@ -54,9 +54,10 @@ def accuracy_chart(per_digit, title: str, height: int = 220) -> None:
 def confusion_chart(confusion) -> None:
     cells = pd.DataFrame([{"true": str(t), "read as": str(p), "count": int(confusion[t, p])}
                           for t in range(10) for p in range(10)])
-    base = alt.Chart(cells, height=260).encode(
-        x=alt.X("read as:O", axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("true:O"),
+    # Every row and column labelled: Vega-Lite would otherwise drop every other label it finds crowded.
+    base = alt.Chart(cells, height=280).encode(
+        x=alt.X("read as:O", axis=alt.Axis(labelAngle=0, labelOverlap=False)),
+        y=alt.Y("true:O", axis=alt.Axis(labelOverlap=False)),
     )
     squares = base.mark_rect().encode(
         color=alt.Color("count:Q", scale=alt.Scale(type="symlog", scheme="blues"), legend=None))
@@ -80,4 +81,4 @@ def people_ui(record: dict) -> None:
         f"{people['confident_misreads']:.0%} were said with 90% confidence or more "
         f"(calibration error {people['calibration_error']:.3f})."
     )
-    accuracy_chart(people["per_digit"], "accuracy on real people", height=200)
+    accuracy_chart(people["per_digit"], "accuracy", height=200)  # the caption says on whom
