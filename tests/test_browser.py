@@ -348,6 +348,14 @@ def test_inside_the_network_follows_the_drawing(page):
     page.get_by_text(re.compile(r"strongest pushes towards 7")).wait_for(timeout=30_000)
     assert brightest_output(page) == 7
     page.get_by_text(re.compile(r"What it looks for: ink on orange pixels")).wait_for(timeout=30_000)
+    # Pick another neuron: its own picture and words replace the first one's.
+    looks_for = page.locator('[data-testid="stImage"]').filter(has_text="What it looks for").locator("img")
+    first_picture = looks_for.get_attribute("src")
+    option = open_select_box(page, "Neuron (most active first)").nth(1)
+    picked = re.match(r"#(\d+)", option.inner_text()).group(1)
+    option.click()
+    page.get_by_text(re.compile(rf"neuron #{picked} fires at [\d.]+: number 2 by activity")).wait_for(timeout=30_000)
+    assert looks_for.get_attribute("src") != first_picture
     clear(page)
     draw(page, "1")
     assert answer(page) == "1"
@@ -384,6 +392,23 @@ def test_a_mistake_shown_as_the_input_is_brought_into_view(page):
         const answer = document.querySelector('{ANSWER}');
         const box = answer && answer.getBoundingClientRect();
         return box && box.top >= 0 && box.bottom <= window.innerHeight; }}""", timeout=10_000)
+
+
+def open_select_box(page, label: str):
+    """Open the select box labelled `label`; return its options. A rerun that lands just after the
+    click closes the list again, so click until it stays open."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    field = page.locator('[data-testid="stSelectbox"]').filter(has_text=label).locator("input")
+    options = page.get_by_role("option")
+    for _ in range(10):
+        field.click()
+        try:
+            options.first.wait_for(timeout=2_000)
+            return options
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+    raise AssertionError(f"the select box {label!r} does not open")
 
 
 def brightest_output(page) -> int:
