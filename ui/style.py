@@ -11,9 +11,11 @@ PAGE_CSS = """
 [data-testid="stMainBlockContainer"] {padding-top: 3.75rem;}  /* just below the header band */
 @media (max-width: 640px) {
   [data-testid="stMainBlockContainer"] {padding-top: 3.25rem;}
-  h1 {font-size: 1.35rem !important; padding: 0 !important;}
+  h1 {font-size: 1.35rem !important; padding: 0 0 0.5rem 0 !important;}
   .st-key-intro {display: none;}
   .digit-answer {font-size: 4.5rem !important;}
+  /* stacked columns: the answer close under the canvas, not a wide column gap below it */
+  [data-testid="stHorizontalBlock"] {row-gap: 0.5rem !important;}
   /* the 720 px strip for several digits, shrunk whole to a phone's width (the drawing keeps its pixels) */
   .st-key-canvas-number [data-testid="stBidiComponentIsolated"] {zoom: 0.49;}
 }
@@ -29,6 +31,7 @@ h1 {font-size: 1.6rem !important; padding: 0 !important;}
 .answer-sentence {font-size: 1.8rem !important;}
 .inside-words {font-size: 1.4rem !important;}
 @media (max-width: 640px) {
+  h1 {padding: 0 0 0.5rem 0 !important;}
   .digit-answer {font-size: 4.5rem !important;}
   .answer-sentence {font-size: 1.2rem !important;}
 }
