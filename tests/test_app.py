@@ -128,9 +128,11 @@ def test_clear_gives_a_new_empty_canvas(canvas):
 def test_upload_of_a_non_image_shows_an_error(canvas):
     at = run_app()
     at.segmented_control(key="source").set_value("Upload a photo").run()
+    assert "Upload a photo or a scan of one handwritten digit" in texts(at)
     at.file_uploader(key="upload").upload("digit.png", b"definitely not a png", "image/png").run()
     assert not at.exception
     assert "not an image" in at.error[0].value
+    assert "Upload a photo or a scan of one handwritten digit" not in texts(at)  # no invitation beside the error
 
 
 def test_upload_of_a_photo_is_read(canvas):

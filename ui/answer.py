@@ -35,17 +35,20 @@ def draw_and_read(presenter: bool) -> None:
     if source == NUMBER:
         number_ui(drawing_ui("number"), model)
         return
+    prompt = PROMPTS.get(source, PROMPTS[DRAW])
     left, right = st.columns([1, 1.4], gap="large")
     with left:
         st.space("small")  # room for the canvas' own toolbar above it
         if source == UPLOAD:
             image = upload_ui()
+            if image is None and st.session_state.get(keys.UPLOAD) is not None:
+                prompt = ""  # a file that cannot be read: the uploader has said why, no invitation beside it
         elif source == TEST_DIGIT:
             image = test_digit_ui(model)
         else:
             image = drawing_ui("digit")
     with right:
-        read = answer_ui(image, model, presenter, PROMPTS.get(source, PROMPTS[DRAW]))
+        read = answer_ui(image, model, presenter, prompt)
     if presenter and read:
         presenter_inside_ui(*read, model)
 
@@ -55,8 +58,9 @@ def answer_ui(image, model: LoadedModel, presenter: bool, prompt: str) -> tuple[
     while there is nothing to read, and the reason when what is there is not a digit. Returns the
     28x28 input and the prediction, or None when there was nothing to read."""
     if image is None:
-        st.info(prompt)
-        return
+        if prompt:
+            st.info(prompt)
+        return None
     try:
         x = digitnet.to_mnist(image)
     except digitnet.EmptyImageError:

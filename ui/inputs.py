@@ -48,7 +48,7 @@ def clear_canvas() -> None:
 
 def upload_ui() -> object | None:
     """The file uploader; returns the opened image, or None (with a message) when there is none."""
-    upload = st.file_uploader("A photo or scan of one handwritten digit", type=UPLOAD_TYPES, key="upload")
+    upload = st.file_uploader("A photo or scan of one handwritten digit", type=UPLOAD_TYPES, key=keys.UPLOAD)
     if upload is None:
         return None
     try:

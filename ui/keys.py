@@ -2,6 +2,7 @@
 
 CANVAS_VERSION = "canvas_version"  # bumped by Clear: a new canvas key gives a new, empty canvas
 SOURCE = "source"  # the input picked: Draw, Several digits, Upload a photo, A test digit
+UPLOAD = "upload"  # the file uploader's own state: the file picked, readable or not
 TEST_DIGIT = "test_digit"  # index of the MNIST test digit shown as the input
 SCROLL_TO_INPUT = "scroll_to_input"  # a test digit was picked far down the page: scroll up to it once
 JUST_SAVED = "just_saved"  # the label of a drawing saved on the last run, for a toast on this one
