@@ -57,21 +57,20 @@ def answer_ui(image, model: LoadedModel, presenter: bool, prompt: str) -> tuple[
     """The network's answer for `image`: the digit, a sentence, the bars and the 28x28 input; `prompt`
     while there is nothing to read, and the reason when what is there is not a digit. Returns the
     28x28 input and the prediction, or None when there was nothing to read."""
-    if image is None:
+    try:
+        x = digitnet.to_mnist(image) if image is not None else None
+    except digitnet.EmptyImageError:
+        x = None  # a canvas not drawn on yet, or cleared
+    except digitnet.BlankImageError as exc:
+        st.info(f"{exc}.")  # a dot, a blob or a tiny mark: say what is wrong with it
+        return None
+    except digitnet.ImageError as exc:
+        st.error(f"Cannot read this image: {exc}")
+        return None
+    if x is None:
         if prompt:
             st.info(prompt)
         return None
-    try:
-        x = digitnet.to_mnist(image)
-    except digitnet.EmptyImageError:
-        st.info(prompt)
-        return
-    except digitnet.BlankImageError as exc:
-        st.info(f"{exc}.")  # a dot, a blob or a tiny mark: say what is wrong with it
-        return
-    except digitnet.ImageError as exc:
-        st.error(f"Cannot read this image: {exc}")
-        return
     prediction = Prediction(model.classifier.predict_proba(x))
     st.session_state[keys.CURRENT_INPUT] = x  # for the retrain's epoch-by-epoch answers
     drawing = hashlib.sha256(x.tobytes()).hexdigest()  # which drawing this is, to act on it once

@@ -4,7 +4,7 @@ import streamlit as st
 
 import digitnet
 from digitnet.auth import password_matches
-from digitnet.jobs import JobStatus
+from digitnet.jobs import CANCELLED, FAILED, SUCCEEDED, JobStatus
 from digitnet.prediction import Prediction
 from ui import keys
 from ui.curves import curves_chart
@@ -44,11 +44,10 @@ def sidebar_ui() -> None:
             st.rerun()
     if st.session_state.pop(keys.JUST_RESTORED, False):
         st.success("Restored the shipped model: everyone now uses it.")
-    running = job.status().running
-    st.session_state[keys.WATCHED_RUNNING] = running
+    st.session_state[keys.WATCHED_RUNNING] = status.running
     # Right under the Retrain button. Poll each second while a training runs; otherwise just often
     # enough to notice another session's.
-    st.fragment(training_watch, run_every=1.0 if running else 5.0)(allowed)
+    st.fragment(training_watch, run_every=1.0 if status.running else 5.0)(allowed)
     drawings_ui(allowed)
 
 
@@ -94,9 +93,9 @@ def progress_ui(status: JobStatus, allowed: bool) -> None:
         learning_ui()
         if st.button("Cancel", key="cancel", disabled=not allowed, icon=":material/cancel:"):
             get_job().cancel()
-    elif status.state == "succeeded":
+    elif status.state == SUCCEEDED:
         st.success(status.message)
-    elif status.state in ("failed", "cancelled"):
+    elif status.state in (FAILED, CANCELLED):
         st.warning(status.message)
 
 
