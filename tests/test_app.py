@@ -78,6 +78,15 @@ def wait_until_idle(at: AppTest, seconds: float = 120) -> None:
     assert not at.button(key="retrain").disabled
 
 
+def run_with_switch_on(canvas, switch: str, digit: str) -> tuple[AppTest, str]:
+    """The page with `digit` drawn and the switch keyed `switch` turned on; and its images' captions."""
+    canvas.image = as_canvas(stroke_image(digit))
+    at = run_app()
+    at.toggle(key=switch).set_value(True).run()
+    assert not at.exception
+    return at, " ".join(str(i.proto) for i in at.get("image"))
+
+
 def texts(at: AppTest) -> str:
     parts = [m.value for m in at.markdown] + [e.value for e in at.info] + [e.value for e in at.error]
     parts += [e.value for e in at.warning] + [e.value for e in at.success] + [c.value for c in at.caption]
@@ -273,11 +282,7 @@ def test_several_digits_are_read_as_a_number(canvas):
 
 def test_why_this_answer_shows_saliency_and_look_alikes(canvas, monkeypatch, mnist_path):
     monkeypatch.setenv("DIGITNET_MNIST", str(mnist_path))
-    canvas.image = as_canvas(stroke_image("0"))
-    at = run_app()
-    at.toggle(key="explain").set_value(True).run()
-    assert not at.exception
-    images = " ".join(str(i.proto) for i in at.get("image"))
+    at, images = run_with_switch_on(canvas, "explain", "0")
     assert "Orange pixels made it say 0" in images
     assert images.count('caption: "a 0"') >= 5  # most look-alikes of a drawn 0 are zeros
     assert "It thinks your 0 looks like these training digits" in texts(at)
@@ -382,11 +387,7 @@ def test_a_test_digit_can_be_stepped_through_its_mistakes(canvas, monkeypatch, m
 
 def test_inside_the_network_shows_the_network_and_one_neuron(canvas, monkeypatch, mnist_path):
     monkeypatch.setenv("DIGITNET_MNIST", str(mnist_path))
-    canvas.image = as_canvas(stroke_image("7"))
-    at = run_app()
-    at.toggle(key="inside").set_value(True).run()
-    assert not at.exception
-    captions = " ".join(str(i.proto) for i in at.get("image"))
+    at, captions = run_with_switch_on(canvas, "inside", "7")
     assert "strongest pushes towards 7" in captions
     assert "What it looks for" in captions
     at.radio(key="neuron_layer").set_value("hidden 2").run()
