@@ -19,7 +19,7 @@ from digitnet.history import history_path, load_history
 from digitnet.classifier import Classifier, load_classifier
 from digitnet.pendigits import PENDIGITS_ENV, load_pendigits
 from digitnet.preprocess import open_image, to_mnist
-from digitnet.recipe import held_out_drawings, unseen_writers
+from digitnet.recipe import held_out_drawings, mnist_split, unseen_writers
 from digitnet.jobs import BUSY_EXIT, FAILED, STATUS_FILENAME, SUCCEEDED, JobFiles, JobReporter
 from digitnet.store import ModelStore
 
@@ -172,8 +172,8 @@ def _train(config: TrainConfig, args: argparse.Namespace, reporter: JobReporter 
     if drawings is not None:
         data = with_drawings(data, drawings, config.drawing_repeats, config.seed)
     if reporter:
-        images = min(config.train_subset or len(data.x_train), len(data.x_train))
-        images -= max(1, int(images * config.validation_split))  # as training_sets holds them out
+        used, validation = mnist_split(config, len(data.x_train))
+        images = used - validation
         drawn = ", after drawing real people's pen digits to add to them" if pen else ""
         reporter.update(message=f"Training on {images:,} images{drawn}...")
     run = train(config, data, pen, on_epoch_end=reporter.epoch if reporter else None,

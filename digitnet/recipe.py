@@ -71,10 +71,8 @@ def training_sets(config: TrainConfig, mnist: Mnist, pen: PenDigits | None) -> T
     """Split MNIST into training and validation images (its last ones validate, as Keras' validation_split
     does); with pen digits, add the training writers' digits drawn `pen_copies` times, validate on other
     writers too, and keep a third group of writers for measuring only."""
-    x, y = mnist.x_train, mnist.y_train.astype(np.int32)
-    if config.train_subset:
-        x, y = x[: config.train_subset], y[: config.train_subset]
-    n_val = max(1, int(len(x) * config.validation_split))
+    used, n_val = mnist_split(config, len(mnist.x_train))
+    x, y = mnist.x_train[:used], mnist.y_train[:used].astype(np.int32)
     train, validation = Examples(x[:-n_val], y[:-n_val]), Examples(x[-n_val:], y[-n_val:])
     test = Examples(mnist.x_test, mnist.y_test.astype(np.int32))
     if pen is None or not config.pen_digits:
@@ -93,6 +91,12 @@ def training_sets(config: TrainConfig, mnist: Mnist, pen: PenDigits | None) -> T
     log.info("Training on %d images (%d drawn pen digits by %d writers); validating on %d; %d writers held out",
              len(train), sum(len(d) for d in drawn), len(split.train), len(validation), len(split.test))
     return TrainingSets(train, validation, test, held_out, split)
+
+
+def mnist_split(config: TrainConfig, available: int) -> tuple[int, int]:
+    """How many of the `available` MNIST training images a training uses, and how many of those validate."""
+    used = min(config.train_subset or available, available)
+    return used, max(1, int(used * config.validation_split))
 
 
 def held_out_drawings(pen: PenDigits, writers: tuple[int, ...], prepare: Prepare = to_mnist) -> Examples:
