@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import subprocess
+import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,13 @@ log = logging.getLogger(__name__)
 
 MNIST_ENV = "DIGITNET_MNIST"
 ARRAYS = ("x_train", "y_train", "x_test", "y_test")
+# Where keras.datasets.mnist.load_data() keeps its download: $KERAS_HOME, else ~/.keras, else (when
+# that cannot be written) /tmp/.keras; each holds it as datasets/mnist.npz.
+KERAS_HOME_ENV = "KERAS_HOME"
+KERAS_FILE = Path("datasets") / "mnist.npz"
+# Run in a child process, so that reading MNIST never loads TensorFlow (4 s, 600 MB) into the page's server.
+DOWNLOAD_CODE = "import keras; keras.datasets.mnist.load_data()"
+DOWNLOAD_TIMEOUT_S = 600
 
 
 @dataclass(frozen=True)
@@ -38,11 +47,28 @@ class Mnist:
 
 
 def load_mnist(path: str | os.PathLike | None = None) -> Mnist:
-    """Load MNIST from `path`, else from $DIGITNET_MNIST, else the standard Keras way (downloads once)."""
+    """Load MNIST from `path`, else from $DIGITNET_MNIST, else the standard Keras way: Keras' own
+    download, made once on this machine (in a child process) and read from its cache."""
     path = path or os.environ.get(MNIST_ENV)
     if path:
         return load_npz(Path(path))
-    return _load_from_keras()
+    cached = _keras_download()
+    if cached is None:
+        _download_with_keras()
+        cached = _keras_download()
+    if cached is None:
+        raise DataError(f"Keras downloaded MNIST but it is in none of {', '.join(map(str, _keras_files()))}")
+    return load_npz(cached)
+
+
+def _keras_download() -> Path | None:
+    """The MNIST file keras.datasets.mnist.load_data() downloaded on this machine, if it did."""
+    return next((path for path in _keras_files() if path.is_file()), None)
+
+
+def _keras_files() -> list[Path]:
+    homes = [Path(os.environ.get(KERAS_HOME_ENV) or Path.home() / ".keras"), Path("/tmp") / ".keras"]
+    return [home / KERAS_FILE for home in homes]
 
 
 def load_npz(path: Path) -> Mnist:
@@ -84,20 +110,23 @@ def check_mnist(data: Mnist) -> None:
             raise DataError(f"y_{split} must hold labels 0..9, found {y.min()}..{y.max()}")
 
 
-def _load_from_keras() -> Mnist:
-    import keras
-
+def _download_with_keras() -> None:
+    """Have keras.datasets.mnist.load_data() download MNIST into Keras' cache, in a child process."""
+    log.info("Downloading MNIST with Keras")
     try:
-        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
-    except Exception as exc:  # Keras raises whatever urllib raised: there is no narrower class.
-        raise DataError(
-            f"Could not download MNIST ({exc}). Without a network, point digitnet at a local copy: "
-            f"--data path/to/mnist.npz or {MNIST_ENV}=path/to/mnist.npz "
-            "(the layout of keras.datasets.mnist.load_data())."
-        ) from exc
-    data = Mnist(x_train, y_train, x_test, y_test, source="keras.datasets.mnist")
-    check_mnist(data)
-    return data
+        result = subprocess.run([sys.executable, "-c", DOWNLOAD_CODE], capture_output=True, text=True,
+                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=DOWNLOAD_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        reason = f"no answer in {DOWNLOAD_TIMEOUT_S} s"
+    else:
+        if result.returncode == 0:
+            return
+        reason = (result.stderr.strip().splitlines() or [f"exit code {result.returncode}"])[-1]
+    raise DataError(
+        f"Could not download MNIST ({reason}). Without a network, point digitnet at a local copy: "
+        f"--data path/to/mnist.npz or {MNIST_ENV}=path/to/mnist.npz "
+        "(the layout of keras.datasets.mnist.load_data())."
+    )
 
 
 def scale_pixels(x: np.ndarray) -> np.ndarray:

@@ -1,5 +1,7 @@
 """Loading MNIST from a local file, and the errors for files that are not MNIST."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -53,13 +55,30 @@ def test_missing_and_unreadable_files(tmp_path):
         load_mnist(junk)
 
 
-def test_offline_download_says_how_to_supply_a_file(monkeypatch):
-    import keras
-
-    def no_network():
-        raise OSError("Name or service not known")
+def test_offline_download_says_how_to_supply_a_file(tmp_path, monkeypatch):
+    import digitnet.data
 
     monkeypatch.delenv(MNIST_ENV, raising=False)
-    monkeypatch.setattr(keras.datasets.mnist, "load_data", no_network)
-    with pytest.raises(DataError, match=f"--data .*{MNIST_ENV}"):
+    monkeypatch.setattr(digitnet.data, "_keras_files", lambda: [tmp_path / "datasets" / "mnist.npz"])
+    monkeypatch.setattr(digitnet.data, "DOWNLOAD_CODE", "raise OSError('Name or service not known')")
+    with pytest.raises(DataError, match=f"Name or service not known.*--data .*{MNIST_ENV}"):
         load_mnist()
+
+
+def test_reads_keras_download_without_importing_keras(tmp_path):
+    """The page's server shows MNIST: reading Keras' download must not load TensorFlow into it."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    (tmp_path / "datasets").mkdir()
+    write_npz(tmp_path / "datasets" / "mnist.npz")
+    code = ("import sys, digitnet\n"
+            "data = digitnet.load_mnist()\n"
+            "print(data.source, data.x_test.shape, sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+    env = {k: v for k, v in os.environ.items() if k != MNIST_ENV} | {"KERAS_HOME": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(tmp_path / "datasets" / "mnist.npz"), "(3,", "28,", "28)", "[]"]
