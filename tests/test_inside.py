@@ -1,11 +1,15 @@
 """Inside the network: the picture shows the classifier's own forward pass and its strongest paths."""
 
+from xml.etree import ElementTree
+
 import numpy as np
 import pytest
 
 from digitnet.classifier import Classifier, DenseLayer
 from digitnet.explain import FOR_COLOUR
 from digitnet.inside import most_exciting, network_picture, neuron_picture, strongest_paths
+
+SVG = "{http://www.w3.org/2000/svg}"
 
 
 @pytest.fixture(scope="module")
@@ -25,11 +29,26 @@ def drawing():
 
 
 def test_the_picture_shows_the_classifier_s_own_forward_pass(small, drawing):
-    picture, forward, _ = network_picture(small, drawing)
+    svg, forward, paths = network_picture(small, drawing)
     expected = small.forward(drawing[None])
     for shown, own in zip(forward.activations, expected.activations):
         np.testing.assert_array_equal(shown, own)
-    assert picture.ndim == 3 and picture.shape[2] == 3 and picture.dtype == np.uint8
+    picture = ElementTree.fromstring(svg)
+    circles = picture.findall(f"{SVG}circle")
+    assert len(circles) == 6 + 5 + 10  # every neuron of the small network
+    # Each hidden neuron's shade is its activation: darkest for the most active of its layer.
+    for layer, dots in ((1, circles[:6]), (2, circles[6:11])):
+        activation = expected.activations[layer][0]
+        shades = [int(dot.get("fill")[4:].split(",")[0]) for dot in dots]
+        assert shades == [int(235 - 235 * a / max(activation.max(), 1e-9)) for a in activation]
+    digit = int(expected.probabilities[0].argmax())
+    outputs = circles[11:]
+    assert [dot.get("fill") for dot in outputs].count("rgb(230,159,0)") == 1
+    assert outputs[digit].get("fill") == "rgb(230,159,0)"
+    assert [t.text for t in picture.findall(f"{SVG}text")][:10] == [str(d) for d in range(10)]
+    assert len(picture.findall(f"{SVG}line")) == len(paths)
+    # The input: one square per inked pixel, on a black square.
+    assert len(picture.findall(f"{SVG}rect")) == 2 + np.count_nonzero(drawing)
 
 
 def test_the_paths_are_the_strongest_contributions(small, drawing):

@@ -24,8 +24,8 @@ def presenter_inside_ui(x: np.ndarray, prediction: Prediction, model: LoadedMode
 
 
 def inside_ui(x: np.ndarray, prediction: Prediction, model: LoadedModel) -> None:
-    picture, forward, _ = inside.network_picture(model.classifier, x)
-    st.container(key="network-picture").image(picture, width="stretch", caption=network_words(prediction))
+    svg, forward, _ = inside.network_picture(model.classifier, x)
+    st.container(key="network-picture").image(svg, width="stretch", caption=network_words(prediction))
     layer = st.radio("Look at one neuron of", ["hidden 1", "hidden 2"], horizontal=True, key="neuron_layer")
     index = 1 if layer == "hidden 1" else 2
     activations = forward.activations[index][0]
