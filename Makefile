@@ -31,4 +31,4 @@ bench: $(VENV)/.installed-dev
 
 # Refresh the README's pictures of the page (docs/*.png) from the browser tests.
 screenshots: $(VENV)/.installed-dev
-	DIGITNET_SCREENSHOTS=docs $(BIN)/python -m pytest tests/test_browser.py -k "drawn_digits or presenter"
+	DIGITNET_SCREENSHOTS=docs $(BIN)/python -m pytest tests/test_browser.py -k "drawn_digits or presenter_mode"

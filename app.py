@@ -13,12 +13,15 @@ from ui.style import CANVAS_TOOLBAR_SCRIPT, PAGE_CSS, PRESENTER_CSS
 
 st.set_page_config(page_title="digitnet: draw a digit", page_icon="✏️", layout="wide")
 
-title, switch = st.columns([4, 1], vertical_alignment="bottom")
+asked = st.query_params.get("presenter") == "1"
+# In presenter mode the two switches sit side by side: stacked, they left a band above the title.
+title, *switches = st.columns([3, 1, 1] if st.session_state.get(keys.PRESENTER, asked) else [4, 1],
+                              vertical_alignment="bottom")
 title.title("✏️ Draw a digit, watch a neural network read it")
-presenter = switch.toggle("Presenter mode", key="presenter", value=st.query_params.get("presenter") == "1",
-                          help="For demos: a big canvas, a huge answer, no technical panels. Or open ?presenter=1")
+presenter = switches[0].toggle("Presenter mode", key=keys.PRESENTER, value=asked,
+                               help="For demos: a big canvas, a huge answer, no technical panels. Or open ?presenter=1")
 if presenter:
-    switch.toggle("Say it aloud", key=keys.SPEAK, help="Speak each new answer through the browser's voice.")
+    switches[-1].toggle("Say it aloud", key=keys.SPEAK, help="Speak each new answer through the browser's voice.")
 st.html(PAGE_CSS + CANVAS_TOOLBAR_SCRIPT, unsafe_allow_javascript=True)
 if presenter:
     st.markdown(PRESENTER_CSS, unsafe_allow_html=True)

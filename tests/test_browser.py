@@ -169,6 +169,9 @@ def test_presenter_mode_hides_the_sidebar_and_shows_the_big_answer(browser, serv
     assert page.get_by_role("button", name="Retrain").count() == 0
     assert page.get_by_text("How the network learned").count() == 0
     assert page.locator(CANVAS).bounding_box()["width"] >= 340  # larger than the page's 280
+    # Its two switches side by side, level with the title: stacked, they pushed the canvas down.
+    switches = [page.get_by_text(name).bounding_box() for name in ("Presenter mode", "Say it aloud")]
+    assert abs(switches[0]["y"] - switches[1]["y"]) < 5
     draw(page, "7", scale=340 / 280)
     assert answer(page) == "7"
     font_size = page.locator(ANSWER).evaluate("element => parseFloat(getComputedStyle(element).fontSize)")

@@ -12,5 +12,6 @@ SAVED_DRAWING = "saved_drawing"  # (fingerprint, label) of the drawing last save
 EXPLAIN = "explain_on"  # whether "Why this answer?" is on, kept across runs that do not show the switch
 INSIDE = "inside_on"  # whether "Inside the network" is on, kept like EXPLAIN
 CURRENT_INPUT = "current_input"  # the 28x28 input last answered, read again by each epoch of a retrain
+PRESENTER = "presenter"  # the Presenter mode switch, read before it is drawn to lay out the header
 SPEAK = "speak"  # the presenter's "Say it aloud" switch
 SPOKEN = "spoken"  # (drawing, words) last said aloud, so that a rerun does not say it again
