@@ -87,16 +87,19 @@ def answer_ui(image, model: LoadedModel, presenter: bool, prompt: str) -> tuple[
         st.image(enlarge_pixels(x), caption="What the network sees: 28 x 28 pixels", width=224)
     probability_bars(prediction)
     feedback_ui(x, image, prediction, drawing)
-    # Remembered apart from the widget: Streamlit forgets a widget's state on a run that does not draw
-    # it, as after Clear, and the switch should stay as the user left it.
     why, inner = st.columns(2)
-    if why.toggle("Why this answer?", key="explain", value=st.session_state.get(keys.EXPLAIN, False),
-                  on_change=lambda: st.session_state.update({keys.EXPLAIN: st.session_state["explain"]})):
+    if kept_toggle(why, "Why this answer?", "explain", keys.EXPLAIN):
         why_ui(x, prediction, model)
-    if inner.toggle("Inside the network", key="inside", value=st.session_state.get(keys.INSIDE, False),
-                    on_change=lambda: st.session_state.update({keys.INSIDE: st.session_state["inside"]})):
+    if kept_toggle(inner, "Inside the network", "inside", keys.INSIDE):
         inside_ui(x, prediction, model)
     return x, prediction
+
+
+def kept_toggle(place, label: str, key: str, memory: str) -> bool:
+    """A switch keyed `key`, also remembered under `memory`: Streamlit forgets a widget's state on a run
+    that does not draw it, as after Clear, and the switch should stay as the user left it."""
+    return place.toggle(label, key=key, value=st.session_state.get(memory, False),
+                        on_change=lambda: st.session_state.update({memory: st.session_state[key]}))
 
 
 def say_once(words: str, drawing: str) -> None:
