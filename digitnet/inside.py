@@ -53,8 +53,8 @@ def _largest(values: np.ndarray, count: int) -> list[int]:
 def network_picture(classifier: Classifier, x: np.ndarray) -> tuple[str, Forward, list[Path]]:
     """The network reading `x`: an SVG picture, the forward pass it shows, and the paths it draws.
 
-    Vector, not pixels: sharp on a projector and a phone alike, its labels are text a screen reader
-    reads, and it costs a tenth of encoding a PNG of it on every stroke.
+    Vector, not pixels: sharp on a projector and a phone alike, and it costs a tenth of encoding a
+    PNG of it on every stroke.
     """
     forward = classifier.forward(x[None])
     digit = int(forward.probabilities[0].argmax())
