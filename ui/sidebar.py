@@ -107,7 +107,11 @@ def learning_ui() -> None:
         return
     rows = []
     for epoch, path in epochs:
-        classifier = epoch_classifier(str(path), path.stat().st_mtime)
+        try:
+            modified = path.stat().st_mtime
+        except FileNotFoundError:  # a new retrain cleared the last one's epochs since they were listed
+            continue
+        classifier = epoch_classifier(str(path), modified)
         if classifier is None:
             continue
         prediction = Prediction(classifier.predict_proba(x))
