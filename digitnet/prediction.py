@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 
 # Below this probability for its top digit the model is "not sure".
 CONFIDENT = 0.7
@@ -73,3 +75,10 @@ def enlarge_pixels(x: np.ndarray, scale: int = 8) -> np.ndarray:
     # A dim grey grid shows the individual pixels on black and white alike.
     big[grid] = np.where(big[grid] > 128, 200, 60)
     return big
+
+
+def input_png(x: np.ndarray) -> bytes:
+    """A (28, 28) input in [0, 1] as a 28x28 greyscale PNG: a few hundred bytes, enlarged by whoever shows it."""
+    buffer = io.BytesIO()
+    Image.fromarray((np.clip(x, 0, 1) * 255).round().astype(np.uint8), "L").save(buffer, "PNG")
+    return buffer.getvalue()

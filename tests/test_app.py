@@ -118,8 +118,9 @@ def test_a_drawing_is_read(canvas, digit):
     page = texts(at)
     assert f"this is a {digit}." in page or f"most like a {digit}" in page
     big_answer = next(m.value for m in at.markdown if "data-testid='digit-answer'" in m.value)
-    assert big_answer.endswith(f"text-align:center'>{digit}</div>")
-    assert len(at.get("image")) >= 1  # the 28x28 preview
+    assert f"text-align:center'>{digit}</div>" in big_answer
+    picture = next(m.value for m in at.markdown if "network-input" in m.value)  # the 28x28 input, inline
+    assert "What the network sees: 28 x 28 pixels" in picture and "src='data:image/png;base64," in picture
     bars = next(m.value for m in at.markdown if "probability-bars" in m.value)
     assert bars.count("%</div>") == 10  # the ten probabilities
     assert f"font-weight:700'>{digit}</div>" in bars  # the answer's bar marked

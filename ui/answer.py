@@ -1,5 +1,6 @@
 """The network's answer: the digit in huge type, a sentence, the ten bars, the 28x28 input, corrections."""
 
+import base64
 import hashlib
 import html
 import json
@@ -10,7 +11,7 @@ import streamlit.components.v1 as components
 
 import digitnet
 from digitnet import segment
-from digitnet.prediction import Prediction, a_digit, enlarge_pixels, spoken
+from digitnet.prediction import Prediction, a_digit, input_png, spoken
 from digitnet.store import LoadedModel
 from ui import keys
 from ui.explanations import why_ui
@@ -75,17 +76,17 @@ def answer_ui(image, model: LoadedModel, presenter: bool, prompt: str) -> tuple[
     st.session_state[keys.CURRENT_INPUT] = x  # for the retrain's epoch-by-epoch answers
     drawing = hashlib.sha256(x.tobytes()).hexdigest()  # which drawing this is, to act on it once
     if presenter:
-        big_answer(str(prediction.digit), prediction.sentence())
-        probability_bars(prediction, top=3)
+        st.markdown(answer_html(str(prediction.digit), prediction.sentence())
+                    + probability_bars_html(prediction, top=3), unsafe_allow_html=True)
         if st.session_state.get(keys.SPEAK):
             say_once(spoken(prediction), drawing)
         return x, prediction
-    guess, seen = st.columns([1, 1])
-    with guess:
-        big_answer(str(prediction.digit), prediction.sentence())
-    with seen:
-        st.image(enlarge_pixels(x), caption="What the network sees: 28 x 28 pixels", width=224)
-    probability_bars(prediction)
+    # One element for the answer, the 28x28 input and the bars: each stroke sends one message for all
+    # three instead of six, and the picture goes inline rather than through a media file and a request.
+    st.markdown(f"<div class='answer-row' style='display:flex;flex-wrap:wrap;gap:1rem;align-items:center'>"
+                f"<div class='answer-guess' style='flex:1 1 220px'>"
+                f"{answer_html(str(prediction.digit), prediction.sentence())}</div>{input_picture_html(x)}</div>"
+                + probability_bars_html(prediction), unsafe_allow_html=True)
     feedback_ui(x, image, prediction, drawing)
     why, inner = st.columns(2)
     if kept_toggle(why, "Why this answer?", "explain", keys.EXPLAIN):
@@ -114,18 +115,36 @@ def say_once(words: str, drawing: str) -> None:
 
 
 def big_answer(text: str, sentence: str) -> None:
+    st.markdown(answer_html(text, sentence), unsafe_allow_html=True)
+
+
+def answer_html(text: str, sentence: str) -> str:
     """The answer in huge type, announced to screen readers, with its sentence below."""
-    st.markdown(
+    return (
         f"<div class='digit-answer' data-testid='digit-answer' role='status' aria-live='polite' "
         f"aria-label='{html.escape(sentence)}' style='font-size:7rem;font-weight:700;line-height:1;"
-        f"text-align:center'>{html.escape(text)}</div>",
-        unsafe_allow_html=True,
+        f"text-align:center'>{html.escape(text)}</div>"
+        f"<p class='answer-sentence' style='font-weight:600'>{html.escape(sentence)}</p>"
     )
-    st.markdown(f"<p class='answer-sentence' style='font-weight:600'>{html.escape(sentence)}</p>",
-                unsafe_allow_html=True)
 
 
-def probability_bars(prediction: Prediction, top: int = 10) -> None:
+def input_picture_html(x: np.ndarray) -> str:
+    """The 28x28 input, enlarged by the browser pixel by pixel, under a grid that shows each pixel."""
+    source = "data:image/png;base64," + base64.b64encode(input_png(x)).decode()
+    return (
+        f"<figure class='network-input' style='margin:0;text-align:center'>"
+        f"<div style='position:relative;width:224px;height:224px;margin:0 auto'>"
+        f"<img src='{source}' alt='What the network sees: your drawing as 28 x 28 grey pixels' width='224' "
+        f"height='224' style='image-rendering:pixelated;display:block'>"
+        f"<div style='position:absolute;inset:0;background-size:8px 8px;background-image:"
+        f"linear-gradient(to right,rgba(128,128,128,.45) 1px,transparent 1px),"
+        f"linear-gradient(to bottom,rgba(128,128,128,.45) 1px,transparent 1px)'></div></div>"
+        f"<figcaption style='font-size:0.875rem;opacity:0.6'>What the network sees: 28 x 28 pixels</figcaption>"
+        f"</figure>"
+    )
+
+
+def probability_bars_html(prediction: Prediction, top: int = 10) -> str:
     """Bars of the `top` most likely digits (all ten by default), the answer's bar highlighted.
 
     Plain HTML rather than a chart: it is drawn with the answer instead of a beat after it.
@@ -145,11 +164,8 @@ def probability_bars(prediction: Prediction, top: int = 10) -> None:
             f"<div style='font-size:{font};font-weight:{weight}'>{digit}</div></div>"
         )
     described = ", ".join(f"{digit}: {prediction.probabilities[digit]:.0%}" for digit in digits)
-    st.markdown(
-        f"<div class='probability-bars' role='img' aria-label='How likely each digit is: {described}' "
-        f"style='display:flex;gap:6px'>{''.join(bars)}</div>",
-        unsafe_allow_html=True,
-    )
+    return (f"<div class='probability-bars' role='img' aria-label='How likely each digit is: {described}' "
+            f"style='display:flex;gap:6px;margin-top:1rem'>{''.join(bars)}</div>")
 
 
 def feedback_ui(x, image, prediction: Prediction, drawing: str) -> None:

@@ -11,18 +11,24 @@ from ui.style import TRAINING_COLOUR, VALIDATION_COLOUR
 
 def curves_chart(curves: dict[str, list[float]], metric: str, height: int = 220) -> None:
     """One metric per epoch, training and validation, with a legend and a y-axis fitted to the data."""
-    epochs = range(1, len(curves[metric]) + 1)
+    spec = curves_spec(tuple(curves[metric]), tuple(curves[f"val_{metric}"]), metric, height)
+    st.vega_lite_chart(spec, width="stretch")
+
+
+@st.cache_data(max_entries=16)
+def curves_spec(training: tuple[float, ...], validation: tuple[float, ...], metric: str, height: int) -> dict:
+    """The same for every visitor of a model: built once (an Altair chart costs milliseconds to validate)."""
+    epochs = range(1, len(training) + 1)
     data = pd.concat([
-        pd.DataFrame({"epoch": epochs, metric: curves[metric], "data": "training"}),
-        pd.DataFrame({"epoch": epochs, metric: curves[f"val_{metric}"], "data": "validation"}),
+        pd.DataFrame({"epoch": epochs, metric: training, "data": "training"}),
+        pd.DataFrame({"epoch": epochs, metric: validation, "data": "validation"}),
     ])
-    chart = alt.Chart(data, height=height).mark_line(point=True).encode(
+    return alt.Chart(data, height=height).mark_line(point=True).encode(
         x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
         y=alt.Y(f"{metric}:Q", scale=alt.Scale(zero=False)),
         color=alt.Color("data:N", scale=alt.Scale(range=[TRAINING_COLOUR, VALIDATION_COLOUR]),
                         legend=alt.Legend(orient="bottom", title=None)),
-    )
-    st.altair_chart(chart, width="stretch")
+    ).to_dict()
 
 
 def curves_ui(model: LoadedModel) -> None:

@@ -1,10 +1,14 @@
 """How good is it: accuracy per digit, the confusion matrix, real people, and the digits it reads wrong."""
 
+import base64
+import html
+
 import altair as alt
+import numpy as np
 import pandas as pd
 import streamlit as st
 
-from digitnet.prediction import a_digit, enlarge_pixels
+from digitnet.prediction import a_digit, input_png
 from digitnet.store import LoadedModel
 from ui.inputs import show_test_digit
 from ui.resources import test_scores, version
@@ -29,29 +33,51 @@ def evaluation_ui(model: LoadedModel) -> None:
     mistakes = result.mistakes()
     st.caption(f"{len(mistakes)} test digits it reads wrong; the first 24:")
     shown = mistakes[:24]
-    st.image([enlarge_pixels(data.x_test[i] / 255, scale=3) for i in shown], width=64,
-             caption=[f"{data.y_test[i]} read as {result.predicted[i]}" for i in shown])
+    st.markdown(gallery_html(data.x_test[shown], tuple(f"{data.y_test[i]} read as {result.predicted[i]}"
+                                                       for i in shown)), unsafe_allow_html=True)
     pick, show = st.columns([2, 1], vertical_alignment="bottom")
     choice = pick.selectbox("Look at one closely", shown, key="mistake",
                             format_func=lambda i: f"#{i}: {a_digit(data.y_test[i])} read as {result.predicted[i]}")
     show.button("Show it as the input", key="show_mistake", on_click=show_test_digit, args=(int(choice), True))
 
 
+# The figures below are the same for every visitor of a model: each is built once, keyed by what it shows,
+# as building and validating an Altair chart costs 5-15 ms of the one core a page's process has.
+
+
+@st.cache_data(max_entries=16)
+def gallery_html(images: np.ndarray, captions: tuple[str, ...]) -> str:
+    """28x28 digits (uint8) side by side, each enlarged 3x by the browser, with its caption."""
+    tiles = "".join(
+        f"<figure style='margin:0;width:84px;text-align:center'><img src='data:image/png;base64,"
+        f"{base64.b64encode(input_png(image / 255)).decode()}' width='84' height='84' "
+        f"alt='{html.escape(caption)}' style='image-rendering:pixelated'>"
+        f"<figcaption style='font-size:0.75rem'>{html.escape(caption)}</figcaption></figure>"
+        for image, caption in zip(images, captions))
+    return f"<div class='digit-gallery' style='display:flex;flex-wrap:wrap;gap:6px'>{tiles}</div>"
+
+
 def accuracy_chart(per_digit, title: str, height: int = 220) -> None:
     """Accuracy per digit as bars, the axis starting where the differences show."""
+    st.vega_lite_chart(accuracy_spec(tuple(float(a) for a in per_digit), title, height), width="stretch")
+
+
+@st.cache_data(max_entries=16)
+def accuracy_spec(per_digit: tuple[float, ...], title: str, height: int) -> dict:
     frame = pd.DataFrame({"digit": [str(d) for d in range(10)], "accuracy": list(per_digit)})
-    low = min(0.9, float(min(per_digit)) - 0.02)
-    st.altair_chart(
-        alt.Chart(frame, height=height).mark_bar(color=OTHER_COLOUR).encode(
-            x=alt.X("digit:O", axis=alt.Axis(labelAngle=0)),
-            y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[low, 1], clamp=True),
-                    axis=alt.Axis(format="%", title=title)),
-        ),
-        width="stretch",
-    )
+    low = min(0.9, min(per_digit) - 0.02)
+    return alt.Chart(frame, height=height).mark_bar(color=OTHER_COLOUR).encode(
+        x=alt.X("digit:O", axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[low, 1], clamp=True), axis=alt.Axis(format="%", title=title)),
+    ).to_dict()
 
 
-def confusion_chart(confusion) -> None:
+def confusion_chart(confusion: np.ndarray) -> None:
+    st.vega_lite_chart(confusion_spec(confusion), width="stretch")
+
+
+@st.cache_data(max_entries=8)
+def confusion_spec(confusion: np.ndarray) -> dict:
     cells = pd.DataFrame([{"true": str(t), "read as": str(p), "count": int(confusion[t, p])}
                           for t in range(10) for p in range(10)])
     # Every row and column labelled: Vega-Lite would otherwise drop every other label it finds crowded.
@@ -65,7 +91,7 @@ def confusion_chart(confusion) -> None:
         text="count:Q",
         color=alt.condition(alt.datum.count > 300, alt.value("white"), alt.value("black")),
     )
-    st.altair_chart(squares + counts, width="stretch")
+    return (squares + counts).to_dict()
 
 
 def people_ui(record: dict) -> None:
