@@ -9,7 +9,7 @@ from ui.curves import curves_ui, model_card_ui
 from ui.evaluation import evaluation_ui
 from ui.resources import current_model
 from ui.sidebar import sidebar_ui
-from ui.style import CANVAS_TOOLBAR_SCRIPT, PAGE_CSS, PRESENTER_CSS
+from ui.style import BARS_CSS, CANVAS_TOOLBAR_SCRIPT, PAGE_CSS, PRESENTER_CSS
 
 st.set_page_config(page_title="digitnet: draw a digit", page_icon="✏️", layout="wide")
 
@@ -22,7 +22,7 @@ presenter = switches[0].toggle("Presenter mode", key=keys.PRESENTER, value=asked
                                help="For demos: a big canvas, a huge answer, no technical panels. Or open ?presenter=1")
 if presenter:
     switches[-1].toggle("Say it aloud", key=keys.SPEAK, help="Speak each new answer through the browser's voice.")
-st.html(PAGE_CSS + CANVAS_TOOLBAR_SCRIPT, unsafe_allow_javascript=True)
+st.html(PAGE_CSS + BARS_CSS + CANVAS_TOOLBAR_SCRIPT, unsafe_allow_javascript=True)
 if presenter:
     st.markdown(PRESENTER_CSS, unsafe_allow_html=True)
 else:

@@ -18,7 +18,6 @@ from ui.explanations import why_ui
 from ui.inside import inside_ui, presenter_inside_ui
 from ui.inputs import DRAW, NUMBER, TEST_DIGIT, UPLOAD, drawing_ui, test_digit_ui, upload_ui
 from ui.resources import current_model, get_corrections
-from ui.style import OTHER_COLOUR, TOP_COLOUR
 
 PROMPTS = {
     DRAW: "Draw a digit from 0 to 9 on the black square, and I'll tell you which one it is.",
@@ -39,7 +38,6 @@ def draw_and_read(presenter: bool) -> None:
     prompt = PROMPTS.get(source, PROMPTS[DRAW])
     left, right = st.columns([1, 1.4], gap="large")
     with left:
-        st.space("small")  # room for the canvas' own toolbar above it
         if source == UPLOAD:
             image = upload_ui()
             if image is None and st.session_state.get(keys.UPLOAD) is not None:
@@ -88,7 +86,7 @@ def answer_ui(image, model: LoadedModel, presenter: bool, prompt: str) -> tuple[
                 f"{answer_html(str(prediction.digit), prediction.sentence())}</div>{input_picture_html(x)}</div>"
                 + probability_bars_html(prediction), unsafe_allow_html=True)
     feedback_ui(x, image, prediction, drawing)
-    why, inner = st.columns(2)
+    why = inner = st.container(horizontal=True, gap="large", key="switches")
     if kept_toggle(why, "Why this answer?", "explain", keys.EXPLAIN):
         why_ui(x, prediction, model)
     if kept_toggle(inner, "Inside the network", "inside", keys.INSIDE):
@@ -132,10 +130,10 @@ def input_picture_html(x: np.ndarray) -> str:
     """The 28x28 input, enlarged by the browser pixel by pixel, under a grid that shows each pixel."""
     source = "data:image/png;base64," + base64.b64encode(input_png(x)).decode()
     return (
-        f"<figure class='network-input' style='margin:0;text-align:center'>"
+        f"<figure class='network-input' style='margin:0 auto;text-align:center'>"
         f"<div style='position:relative;width:224px;height:224px;margin:0 auto'>"
         f"<img src='{source}' alt='What the network sees: your drawing as 28 x 28 grey pixels' width='224' "
-        f"height='224' style='image-rendering:pixelated;display:block'>"
+        f"height='224' style='image-rendering:pixelated;display:block;width:224px;height:224px;max-width:none;object-fit:fill'>"
         f"<div style='position:absolute;inset:0;background-size:8px 8px;background-image:"
         f"linear-gradient(to right,rgba(128,128,128,.45) 1px,transparent 1px),"
         f"linear-gradient(to bottom,rgba(128,128,128,.45) 1px,transparent 1px)'></div></div>"
@@ -147,25 +145,19 @@ def input_picture_html(x: np.ndarray) -> str:
 def probability_bars_html(prediction: Prediction, top: int = 10) -> str:
     """Bars of the `top` most likely digits (all ten by default), the answer's bar highlighted.
 
-    Plain HTML rather than a chart: it is drawn with the answer instead of a beat after it.
+    Plain HTML rather than a chart: it is drawn with the answer instead of a beat after it. Styled by
+    the page's CSS (ui/style.py), so that a stroke sends only the heights.
     """
     digits = sorted(np.argsort(prediction.probabilities)[-top:])
-    height, font, small_font = (160, "1rem", "0.8rem") if top == 10 else (170, "2.5rem", "1.6rem")
-    bars = []
-    for digit in digits:
-        probability = float(prediction.probabilities[digit])
-        colour, weight = (TOP_COLOUR, 700) if digit == prediction.digit else (OTHER_COLOUR, 400)
-        bars.append(
-            f"<div style='flex:1;text-align:center'>"
-            f"<div style='font-size:{small_font}'>{probability:.0%}</div>"
-            f"<div style='height:{height}px;display:flex;align-items:flex-end'>"
-            f"<div style='width:100%;height:{max(probability * height, 2):.0f}px;background:{colour};"
-            f"border-radius:3px 3px 0 0'></div></div>"
-            f"<div style='font-size:{font};font-weight:{weight}'>{digit}</div></div>"
-        )
+    bars = "".join(
+        f"<div class='pbar{' top' if digit == prediction.digit else ''}'><span>{prediction.probabilities[digit]:.0%}"
+        f"</span><div><i style='height:{max(float(prediction.probabilities[digit]), 0.0125):.1%}'></i></div>"
+        f"<b>{digit}</b></div>"
+        for digit in digits)
     described = ", ".join(f"{digit}: {prediction.probabilities[digit]:.0%}" for digit in digits)
-    return (f"<div class='probability-bars' role='img' aria-label='How likely each digit is: {described}' "
-            f"style='display:flex;gap:6px;margin-top:1rem'>{''.join(bars)}</div>")
+    size = "" if top == 10 else " big"
+    return (f"<div class='probability-bars{size}' role='img' aria-label='How likely each digit is: {described}'>"
+            f"{bars}</div>")
 
 
 def feedback_ui(x, image, prediction: Prediction, drawing: str) -> None:
@@ -174,12 +166,13 @@ def feedback_ui(x, image, prediction: Prediction, drawing: str) -> None:
     if saved and saved[0] == drawing:
         st.success(f"Saved as {a_digit(saved[1])}. Draw another one, or retrain with your drawings.")
         return
-    yes, which, save = st.columns([1, 1.2, 0.8], vertical_alignment="bottom")
+    row = st.container(horizontal=True, vertical_alignment="bottom", key="feedback")
     label = None
-    if yes.button(f"Right, it's {a_digit(prediction.digit)}", key="confirm", icon=":material/check:"):
+    if row.button(f"Right, it's {a_digit(prediction.digit)}", key="confirm", icon=":material/check:"):
         label = prediction.digit
-    correct = which.selectbox("No, it was a", range(10), index=None, key="correct_label", placeholder="digit")
-    if save.button("Save", key="save_correction", disabled=correct is None):
+    correct = row.selectbox("No, it was a", range(10), index=None, key="correct_label", placeholder="digit",
+                            width=130)
+    if row.button("Save", key="save_correction", disabled=correct is None):
         label = correct
     if label is not None:
         get_corrections().add(x, label, original=image)

@@ -51,7 +51,7 @@ def gallery_html(images: np.ndarray, captions: tuple[str, ...]) -> str:
     tiles = "".join(
         f"<figure style='margin:0;width:84px;text-align:center'><img src='data:image/png;base64,"
         f"{base64.b64encode(input_png(image / 255)).decode()}' width='84' height='84' "
-        f"alt='{html.escape(caption)}' style='image-rendering:pixelated'>"
+        f"alt='{html.escape(caption)}' style='image-rendering:pixelated;width:84px;height:84px;max-width:none;object-fit:fill'>"
         f"<figcaption style='font-size:0.75rem'>{html.escape(caption)}</figcaption></figure>"
         for image, caption in zip(images, captions))
     return f"<div class='digit-gallery' style='display:flex;flex-wrap:wrap;gap:6px'>{tiles}</div>"

@@ -9,6 +9,7 @@ PAGE_CSS = """
 <style class="digitnet">
 [data-testid="stElementContainer"]:has(style.digitnet) {display: none;}  /* these blocks take no room */
 [data-testid="stMainBlockContainer"] {padding-top: 3.75rem;}  /* just below the header band */
+.st-key-canvas-digit, .st-key-canvas-number {margin-top: 1rem;}  /* room for the canvas' own toolbar */
 @media (max-width: 640px) {
   [data-testid="stMainBlockContainer"] {padding-top: 3.25rem;}
   h1 {font-size: 1.35rem !important; padding: 0 0 0.5rem 0 !important;}
@@ -19,6 +20,22 @@ PAGE_CSS = """
   /* the 720 px strip for several digits, shrunk whole to a phone's width (the drawing keeps its pixels) */
   .st-key-canvas-number [data-testid="stBidiComponentIsolated"] {zoom: 0.49;}
 }
+</style>
+"""
+# The probability bars (ui/answer.py), styled here so that each stroke sends only their heights.
+BARS_CSS = f"""
+<style class="digitnet">
+.probability-bars {{display: flex; gap: 6px; margin-top: 1rem;}}
+.pbar {{flex: 1; text-align: center; font-size: 1rem;}}
+.pbar span {{font-size: 0.8rem;}}
+.pbar div {{height: 160px; display: flex; align-items: flex-end;}}
+.pbar i {{display: block; width: 100%; background: {OTHER_COLOUR}; border-radius: 3px 3px 0 0;}}
+.pbar.top i {{background: {TOP_COLOUR};}}
+.pbar.top b {{font-weight: 700;}}
+.pbar b {{font-weight: 400;}}
+.probability-bars.big .pbar {{font-size: 2.5rem;}}
+.probability-bars.big .pbar span {{font-size: 1.6rem;}}
+.probability-bars.big .pbar div {{height: 170px;}}
 </style>
 """
 # Presenter mode: no sidebar, a small title, and canvas, Clear, answer and bars within 1280x720.
