@@ -1,9 +1,12 @@
 # make run: set up .venv and start the app.  make test: set up .venv and run the tests.
+# make serve: the app for a room, one replica per core behind nginx (REPLICAS=N, PORT=8501).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench screenshots clean
+.PHONY: run serve test bench screenshots clean
+REPLICAS ?= $(shell nproc)
+PORT ?= 8501
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +22,11 @@ $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
 
 run: $(VENV)/.installed
 	$(BIN)/streamlit run app.py
+
+serve: $(VENV)/.installed
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || \
+		{ echo "make serve needs nginx: sudo apt-get install -y nginx" >&2; exit 1; }
+	exec $(BIN)/python -m digitnet serve --replicas $(REPLICAS) --port $(PORT)
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest

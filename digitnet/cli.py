@@ -21,6 +21,7 @@ from digitnet.pendigits import PENDIGITS_ENV, load_pendigits
 from digitnet.preprocess import open_image, to_mnist
 from digitnet.recipe import held_out_drawings, mnist_split, unseen_writers
 from digitnet.jobs import BUSY_EXIT, FAILED, STATUS_FILENAME, SUCCEEDED, JobFiles, JobReporter
+from digitnet.replicas import ServeConfig, serve
 from digitnet.store import ModelStore
 
 log = logging.getLogger("digitnet")
@@ -99,7 +100,29 @@ def build_parser() -> argparse.ArgumentParser:
     predict_parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     predict_parser.add_argument("--model", type=Path, default=SHIPPED_MODEL, help="the .keras model file")
     predict_parser.set_defaults(command=run_predict)
+
+    defaults = ServeConfig()
+    serve_parser = commands.add_parser(
+        "serve",
+        help="serve the page to a room: one replica per core behind nginx, with sticky sessions",
+        description="Start REPLICAS `streamlit run app.py` processes on local ports and nginx in front of them "
+                    "(deploy/nginx.conf: sticky sessions by cookie, WebSockets). A replica that dies is "
+                    "restarted; Ctrl-C or SIGTERM stops everything. Needs nginx (apt-get install nginx). "
+                    "The replicas share $DIGITNET_RETRAINED_DIR and $DIGITNET_DATA_DIR.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    serve_parser.add_argument("--replicas", type=int, default=defaults.replicas, help="how many page processes")
+    serve_parser.add_argument("--port", type=int, default=defaults.port, help="the port visitors open")
+    serve_parser.add_argument("--host", default=defaults.host, help="the address nginx listens on")
+    serve_parser.set_defaults(command=run_serve)
     return parser
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    if args.replicas < 1:
+        log.error("error: --replicas must be at least 1")
+        return 2
+    return serve(ServeConfig(replicas=args.replicas, port=args.port, host=args.host))
 
 
 def _add_setting(parser: argparse.ArgumentParser, setting: dataclasses.Field) -> None:
