@@ -1,0 +1,230 @@
+"""`make serve`: replicas behind real nginx, sticky sessions, a replica killed, and nothing left after Ctrl-C."""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from bench.run import CANVAS, free_port, wait_for_app
+from conftest import ROOT
+from digitnet.replicas import NGINX_TEMPLATE, ServeError, render_nginx_config
+from digitnet.store import RETRAINED_ENV
+from test_browser import CANVAS_HOST, answer, browser, clear, draw, retrain_settings  # noqa: F401 (browser is a fixture)
+
+REPLICA_HEADER = "X-Digitnet-Replica"
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
+    if found is None:
+        message = "nginx not found: install it with `sudo apt-get install -y nginx`"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+def test_the_nginx_template_is_filled_in_whole_and_nginx_accepts_it(tmp_path):
+    text = render_nginx_config(NGINX_TEMPLATE.read_text(), "127.0.0.1:8501", [9001, 9002], tmp_path)
+    assert "server 127.0.0.1:9001 " in text and "server 127.0.0.1:9002 " in text
+    assert "listen 127.0.0.1:8501;" in text and f"pid {tmp_path}/nginx.pid;" in text
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(text)
+    checked = subprocess.run([nginx_binary(), "-t", "-p", str(tmp_path), "-c", str(conf)],
+                             capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_a_template_value_digitnet_does_not_know_is_refused(tmp_path):
+    with pytest.raises(ServeError, match="@NAME@"):
+        render_nginx_config("listen @LISTEN@; root @ROOT@;", "127.0.0.1:8501", [9001], tmp_path)
+
+
+class Serve:
+    """`make serve REPLICAS=2` on a free port, in its own process group, with its own folders."""
+
+    def __init__(self, env: dict[str, str], log: Path):
+        self.port = free_port()
+        self.log_path = log
+        self.process = subprocess.Popen(
+            ["make", "--no-print-directory", "serve", "REPLICAS=2", f"PORT={self.port}"], cwd=ROOT, env=env,
+            stdin=subprocess.DEVNULL, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + 120
+        while "Ctrl-C stops it all" not in self.log() and time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"make serve stopped: {self.log()}")
+            time.sleep(0.2)
+        wait_for_app(self.port)
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def replica_pids(self) -> dict[str, int]:
+        """Replica port -> process id, for the replicas running now."""
+        found = {}
+        for line in subprocess.run(["pgrep", "-af", "streamlit run"], capture_output=True, text=True).stdout.splitlines():
+            match = re.search(r"--server.port (\d+)", line)
+            pid = int(line.split()[0])
+            if match and _descends_from(pid, self.process.pid):
+                found[match.group(1)] = pid
+        return found
+
+    def all_pids(self) -> list[int]:
+        return [pid for pid in _all_pids() if pid != self.process.pid and _descends_from(pid, self.process.pid)]
+
+
+def _all_pids() -> list[int]:
+    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _descends_from(pid: int, ancestor: int) -> bool:
+    while pid > 1:
+        if pid == ancestor:
+            return True
+        pid = _parent(pid)
+    return False
+
+
+@pytest.fixture
+def serve(mnist_path, tmp_path):
+    nginx_binary()
+    env = {**os.environ, "DIGITNET_MNIST": str(mnist_path), RETRAINED_ENV: str(tmp_path / "retrained"),
+           "DIGITNET_DATA_DIR": str(tmp_path / "drawings")}
+    env.pop("DIGITNET_ADMIN_PASSWORD", None)
+    server = Serve(env, tmp_path / "serve.log")
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        children = server.all_pids()
+        if server.process.poll() is None:
+            os.killpg(server.process.pid, signal.SIGINT)
+            try:
+                server.process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.process.pid, signal.SIGKILL)
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def cookie_on_replica(url: str, taken: set[str]) -> tuple[str, str]:
+    """A sticky-session cookie value that nginx routes to a replica not in `taken`, and that replica."""
+    for attempt in range(200):
+        value = f"test-{attempt}"
+        request = urllib.request.Request(f"{url}/_stcore/health", headers={"Cookie": f"digitnet_replica={value}"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            replica = response.headers[REPLICA_HEADER]
+        if replica not in taken:
+            return value, replica
+    raise AssertionError(f"nginx sent 200 different cookies to {taken} only")
+
+
+def open_on_replica(browser, serve: Serve, taken: set[str]):
+    """A fresh browser context whose sticky cookie leads to a replica not in `taken`; its page and replica,
+    and every replica that answered one of its requests."""
+    value, replica = cookie_on_replica(serve.url, taken)
+    context = browser.new_context(viewport={"width": 1400, "height": 1100})
+    context.add_cookies([{"name": "digitnet_replica", "value": value, "url": serve.url}])
+    page = context.new_page()
+    answered: set[str] = set()
+    page.on("response", lambda response: answered.add(response.headers.get(REPLICA_HEADER.lower(), "")))
+    page.goto(serve.url)
+    page.locator(CANVAS).wait_for(timeout=60_000)
+    page.get_by_role("button", name="Retrain").wait_for(timeout=60_000)
+    page.wait_for_timeout(500)
+    return page, replica, answered
+
+
+def test_two_browsers_through_nginx_stay_on_their_replicas_and_see_one_retrain(browser, serve):
+    first, first_replica, first_answered = open_on_replica(browser, serve, set())
+    second, second_replica, second_answered = open_on_replica(browser, serve, {first_replica})
+    for page in (first, second):
+        draw(page, "7")
+        assert answer(page) == "7"
+    answered = {first_replica, second_replica}
+    assert first_answered - {""} == {first_replica} and second_answered - {""} == {second_replica}
+    assert len(answered) == 2  # two replicas, each browser on its own
+    sidebar = retrain_settings(first, epochs=2, images=2000)
+    sidebar.get_by_text("Learn from real people's pen digits").click()
+    first.wait_for_timeout(500)
+    sidebar.get_by_role("button", name="Retrain").click()
+    # The other replica's visitor sees the same retrain, and then the new model.
+    second.get_by_text(re.compile(r"Epoch \d of 2|Done: MNIST test accuracy")).first.wait_for(timeout=120_000)
+    for page in (first, second):
+        page.get_by_text(re.compile(r"Done: MNIST test accuracy")).wait_for(timeout=120_000)
+        page.get_by_text("retrained here").wait_for(timeout=30_000)
+
+
+def test_a_killed_replica_is_not_the_rooms_problem(browser, serve):
+    first, first_replica, _ = open_on_replica(browser, serve, set())
+    second, _, _ = open_on_replica(browser, serve, {first_replica})
+    errors: list[str] = []
+    second.on("pageerror", lambda error: errors.append(str(error)))
+    sockets: list = []
+    first.on("websocket", lambda socket: sockets.append(socket))
+    draw(first, "1")
+    assert answer(first) == "1"
+    port = first_replica.rsplit(":", 1)[1]
+    os.kill(serve.replica_pids()[port], signal.SIGKILL)
+    # Streamlit reconnects the browser, and nginx sends it to the living replica within 10 s.
+    deadline = time.monotonic() + 10
+    while not sockets and time.monotonic() < deadline:
+        first.wait_for_timeout(100)
+    assert sockets, "the browser on the killed replica did not reconnect within 10 s"
+    # Its page works: its drawing may be gone, a new one is read.
+    redraw(first, "7")
+    assert answer(first) == "7"
+    # make serve said so and started the replica again; the other browser never noticed.
+    deadline = time.monotonic() + 60
+    while port not in serve.replica_pids() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert f"the replica on port {port} died (killed by SIGKILL): restarting it" in serve.log()
+    redraw(second, "7")
+    assert answer(second) == "7"
+    assert not errors
+    assert second.get_by_text("Connection error").count() == 0
+
+
+def redraw(page, digit: str) -> None:
+    """Clear the canvas and draw `digit` on the new one once it is on screen."""
+    clear(page)
+    page.locator(CANVAS).wait_for(state="visible", timeout=20_000)
+    page.wait_for_function(f"document.querySelector('{CANVAS_HOST}').shadowRoot"
+                           f".querySelector('canvas.upper-canvas').getBoundingClientRect().width > 0")
+    draw(page, digit)
+
+
+@pytest.mark.parametrize("stop", ["ctrl-c", "sigterm to make"])
+def test_stopping_make_serve_leaves_nothing_running(serve, stop):
+    children = serve.all_pids()
+    assert len(serve.replica_pids()) == 2 and any("nginx" in Path(f"/proc/{p}/cmdline").read_text() for p in children)
+    if stop == "ctrl-c":
+        os.killpg(serve.process.pid, signal.SIGINT)  # what the terminal sends the whole foreground group
+    else:
+        serve.process.send_signal(signal.SIGTERM)  # make alone: it does not pass it on
+    serve.process.wait(30)
+    deadline = time.monotonic() + 20
+    while [p for p in children if Path(f"/proc/{p}").exists()] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [p for p in children if Path(f"/proc/{p}").exists()]
+    with pytest.raises(OSError):
+        urllib.request.urlopen(serve.url, timeout=2)
