@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -111,6 +112,7 @@ class RoomResult:
     visitors: int
     latencies_ms: list[float] = field(default_factory=list)
     polls: int = 0
+    cpu_ms_per_stroke: float = float("nan")  # the server's, over the drawing (not the arrivals)
     errors: list[str] = field(default_factory=list)
 
     def percentile(self, q: float) -> float:
@@ -323,9 +325,9 @@ class Server:
                 self.process.wait(10)
 
 
-def start_one(env: dict[str, str], script: Path = ROOT / "app.py") -> Server:
+def start_one(env: dict[str, str], script: Path = ROOT / "app.py", options: tuple[str, ...] = ()) -> Server:
     port = free_port()
-    process = start_app(port, env, script)
+    process = start_app(port, env, script, options)
     return Server(process, wait_for_app(port))
 
 
@@ -351,6 +353,7 @@ def room_rows(label: str, server: Server, recording: Recording, sizes: list[int]
         result = run_room(server.url, recording, visitors, on_full=lambda: cpu.update(full=cpu_seconds(pids)))
         arrival_cpu = (cpu["full"] - cpu["start"]) * 1000 / visitors
         cpu = (cpu_seconds(pids) - cpu["full"]) * 1000 / max(len(result.latencies_ms), 1)
+        result.cpu_ms_per_stroke = cpu
         results[visitors] = result
         base = floor.get(visitors) if floor else None
         log.info("%s, %d visitors: p50 %.0f ms, p95 %.0f ms, %d strokes, %d polls, %d errors, "
@@ -400,20 +403,86 @@ def measure(sizes: list[int], replicas: int) -> list[Row]:
         page = start_one(env)
         try:
             recording = record(browser, page.url)
-            page_rows, _ = room_rows("the page, 1 process", page, recording, sizes, floor)
+            page_rows, one_process = room_rows("the page, 1 process", page, recording, sizes, floor)
             rows += page_rows
             rows += memory_rows(page, recording)
+            rows += browser_under_load_rows(browser, page, recording)
         finally:
             page.stop()
+        rows += churn_rows(env, recording)
 
         served = start_serve(env, replicas)
         try:
-            serve_rows, _ = room_rows(f"digitnet serve, {replicas} replicas", served, recording, sizes, floor)
+            serve_rows, through_nginx = room_rows(f"digitnet serve, {replicas} replicas", served, recording,
+                                                  sizes, floor)
             rows += serve_rows
         finally:
             served.stop()
         browser.close()
+    return target_rows(floor, one_process, through_nginx, replicas) + rows
+
+
+def target_rows(floor: dict[int, RoomResult], one_process: dict[int, RoomResult],
+                through_nginx: dict[int, RoomResult], replicas: int) -> list[Row]:
+    """The issue's targets, each against the bare canvas measured in the same run."""
+    rows = []
+    for visitors in (30, 60):
+        if visitors in one_process:
+            p95, bare = one_process[visitors].percentile(95), floor[visitors].percentile(95)
+            rows.append(Row(f"TARGET 1 process, {visitors} visitors: p95", p95, "ms", bare, "ms bare canvas p95",
+                            "<= 1.5x bare + 20 ms, no errors",
+                            p95 <= 1.5 * bare + 20 and not one_process[visitors].errors))
+    if 120 in through_nginx:
+        p95, bare = through_nginx[120].percentile(95), floor[120].percentile(95)
+        rows.append(Row(f"TARGET serve {replicas} replicas, 120 visitors: p95", p95, "ms", bare,
+                        "ms bare canvas, 1 process", "<= 250 ms and below bare, no errors",
+                        p95 <= 250 and p95 < bare and not through_nginx[120].errors))
+    largest = max(v for v in one_process if v in floor)
+    cpu, bare_cpu = one_process[largest].cpu_ms_per_stroke, floor[largest].cpu_ms_per_stroke
+    rows.append(Row(f"TARGET server CPU per stroke ({largest} visitors)", cpu, "ms", bare_cpu, "ms bare canvas",
+                    "<= 2x bare", cpu <= 2 * bare_cpu))
     return rows
+
+
+def browser_under_load_rows(browser, server: Server, recording: Recording, visitors: int = 60,
+                            strokes: int = 9) -> list[Row]:
+    """One real Chromium's stroke to answer on screen, idle and while `visitors` simulated ones draw."""
+    from bench.run import _open_page, _stroke_times
+
+    port = int(server.url.rsplit(":", 1)[1])
+    page = _open_page(browser, port)
+    idle = statistics.median(_stroke_times(page, strokes))
+    room = threading.Thread(target=run_room, args=(server.url, recording, visitors, 40.0))
+    room.start()
+    time.sleep(min(visitors * 0.05, 5.0) + 3)  # the room has filled and is drawing
+    busy = statistics.median(_stroke_times(page, strokes))
+    room.join()
+    page.close()
+    log.info("one browser, stroke to answer: %.0f ms idle, %.0f ms with %d visitors drawing", idle, busy, visitors)
+    return [Row(f"one browser, stroke to answer, {visitors} visitors drawing", busy, "ms", idle, "ms idle",
+                "<= 1.3x idle", busy <= 1.3 * idle)]
+
+
+def churn_rows(env: dict[str, str], recording: Recording, visitors: int = 500, ttl: int = 10) -> list[Row]:
+    """RSS before and after `visitors` have come, drawn three strokes and gone, once Streamlit has let go of
+    their sessions. The server keeps a disconnected session for `ttl` s instead of the default 120 s."""
+    server = start_one(env, options=("--server.disconnectedSessionTTL", str(ttl)))
+    try:
+        run_room(server.url, recording, 5, 5.0)  # warm: caches filled, one of everything imported
+        time.sleep(ttl + 5)
+        pid = server.pids()[0]
+        before = rss_mb([pid])
+        for wave in range(visitors // 50):
+            run_room(server.url, recording, 50, 4.5, seed=wave)
+        during = rss_mb([pid])
+        time.sleep(ttl + 10)
+        after = rss_mb([pid])
+    finally:
+        server.stop()
+    log.info("churn: %.0f MB before %d visitors, %.0f MB just after, %.0f MB %d s later", before, visitors,
+             during, after, ttl + 10)
+    return [Row(f"RSS after {visitors} visitors came and went", after, "MB", before, "MB before them",
+                "within 30 MB", after - before <= 30)]
 
 
 def memory_rows(server: Server, recording: Recording, sessions: int = 60) -> list[Row]:

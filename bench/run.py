@@ -283,11 +283,14 @@ STROKES = {
 }
 
 
-def start_app(port: int, env: dict[str, str], script: Path = ROOT / "app.py") -> subprocess.Popen:
-    """`streamlit run app.py` (or another page) on 127.0.0.1:port, headless, in the background."""
+def start_app(port: int, env: dict[str, str], script: Path = ROOT / "app.py",
+              options: tuple[str, ...] = ()) -> subprocess.Popen:
+    """`streamlit run app.py` (or another page) on 127.0.0.1:port, headless, in the background; `options`
+    are more of Streamlit's command-line settings."""
     return subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
-         "--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1", "--server.port", str(port)],
+         "--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1", "--server.port", str(port),
+         *options],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
 
