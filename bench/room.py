@@ -52,7 +52,7 @@ class Recording:
     load: bytes
     strokes: tuple[bytes, ...]
     poll: bytes | None  # the sidebar fragment's auto-rerun; the bare page has none
-    poll_every: float = 5.0
+    poll_every: float = 10.0  # ui/sidebar.py's IDLE_POLL_SECONDS
 
 
 def record(browser, url: str) -> Recording:
@@ -65,7 +65,7 @@ def record(browser, url: str) -> Recording:
         frame if isinstance(frame, bytes) else frame.encode())))
     page.goto(url, timeout=60_000)
     page.locator(CANVAS).wait_for(timeout=60_000)
-    page.wait_for_timeout(6_000)  # long enough for one idle poll of the sidebar
+    page.wait_for_timeout(11_000)  # long enough for one idle poll of the sidebar (ui/sidebar.py)
     for number, points in enumerate(RECORDED_STROKES, start=1):
         before = len(sent)
         box = page.locator(CANVAS).bounding_box()
@@ -403,9 +403,9 @@ def measure(sizes: list[int], replicas: int) -> list[Row]:
         page = start_one(env)
         try:
             recording = record(browser, page.url)
+            rows += memory_rows(page, recording)  # first: before the rooms' sessions linger
             page_rows, one_process = room_rows("the page, 1 process", page, recording, sizes, floor)
             rows += page_rows
-            rows += memory_rows(page, recording)
             rows += browser_under_load_rows(browser, page, recording)
         finally:
             page.stop()

@@ -291,8 +291,8 @@ def start_app(port: int, env: dict[str, str], script: Path = ROOT / "app.py",
         [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
          "--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1", "--server.port", str(port),
          *options],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+        cwd=ROOT, env={"MALLOC_ARENA_MAX": "2", **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # as `make run` and `make serve` start it
 
 
 def wait_for_app(port: int) -> str:

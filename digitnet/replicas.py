@@ -106,7 +106,9 @@ class Server:
     def __init__(self, config: ServeConfig, workdir: Path):
         self.config = config
         self.workdir = workdir
-        env = child_environment()
+        # glibc gives each of Streamlit's script threads a malloc arena of its own: with two, the memory of
+        # visitors who have gone goes back to use (bench.room: +69 MB after 300 visitors, +29 MB with two).
+        env = {"MALLOC_ARENA_MAX": "2", **child_environment()}
         self.replicas = [Replica(free_port(), env) for _ in range(config.replicas)]
         self.nginx: subprocess.Popen | None = None
         self.stopping = False
