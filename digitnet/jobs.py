@@ -107,8 +107,8 @@ class JobFiles:
         return self.epochs_folder / f"epoch-{epoch:03d}.npz"
 
     def epoch_files(self) -> list[tuple[int, Path]]:
-        """(epoch, weights file) of the epochs finished so far, in order."""
-        paths = sorted(self.epochs_folder.glob("epoch-*.npz"))
+        """(epoch, weights file) of the epochs finished so far, in order; files named otherwise are not ours."""
+        paths = sorted(self.epochs_folder.glob("epoch-[0-9][0-9][0-9].npz"))
         return [(int(path.stem.removeprefix("epoch-")), path) for path in paths]
 
     def lock(self) -> FileLock:
@@ -128,10 +128,13 @@ class JobFiles:
 
     def read(self) -> JobStatus:
         try:
-            return JobStatus.from_json(json.loads(self.status_path.read_text()))
+            record = json.loads(self.status_path.read_text())
+            if not isinstance(record, dict):
+                raise ValueError(f"not a JSON object but {type(record).__name__}")
+            return JobStatus.from_json(record)
         except FileNotFoundError:
             return JobStatus()
-        except (OSError, ValueError, TypeError) as exc:
+        except (OSError, ValueError, TypeError, AttributeError) as exc:
             log.warning("Unreadable training status %s: %s", self.status_path, exc)
             return JobStatus()
 

@@ -26,6 +26,10 @@ MNIST_STROKE_RANGE = (8.0, 14.0)
 MAX_STROKE_STEPS = 4
 # Refuse to decode images with more pixels than this (a 10000x10000 image, a decompression bomb).
 MAX_PIXELS = 40_000_000
+# A drawing sent by the page's canvas is a PNG of the canvas, at most this many times its size in each
+# direction (a screen's pixel ratio), and of at most this many bytes: anything else is refused unread.
+MAX_CANVAS_SCALE = 4
+MAX_CANVAS_BYTES = 2_000_000
 # Ink weaker than this fraction of the strongest is noise: on paper, its texture and shadows; on
 # a screen, only the faintest anti-aliasing.
 PAPER_NOISE_FLOOR = 0.25
@@ -119,6 +123,27 @@ def open_image(source: str | os.PathLike | bytes) -> Image.Image:
             raise ImageError(f"{name} is not an image (PNG, JPEG, ...)") from exc
         except (OSError, SyntaxError, ValueError) as exc:
             raise ImageError(f"{name} is corrupt or truncated: {exc}") from exc
+
+
+def read_canvas_png(png: bytes, canvas_size: tuple[int, int]) -> np.ndarray:
+    """The drawing a canvas of `canvas_size` (width, height) sent as PNG, as an RGBA array.
+
+    What a browser sends can be forged: its size is checked from the PNG's header, before a pixel is
+    decoded, so a tiny file claiming 13000x13000 pixels costs nothing.
+    """
+    if not isinstance(png, bytes) or len(png) > MAX_CANVAS_BYTES:
+        raise ImageError("The drawing sent is not a PNG of a sensible size")
+    width, height = canvas_size
+    try:
+        with Image.open(io.BytesIO(png), formats=["PNG"]) as image:
+            sent_width, sent_height = image.size
+            scale = sent_width / width
+            if not (1 <= scale <= MAX_CANVAS_SCALE and abs(sent_height - height * scale) <= scale):
+                raise ImageError(f"The drawing sent is {sent_width}x{sent_height} pixels, not the "
+                                 f"canvas' {width}x{height}")
+            return np.asarray(image.convert("RGBA"))
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise ImageError(f"The drawing sent is not a readable PNG: {exc}") from exc
 
 
 def _as_float_pixels(image: np.ndarray | Image.Image) -> np.ndarray:

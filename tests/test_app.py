@@ -21,15 +21,23 @@ TIMEOUT = 60  # the first run imports TensorFlow
 
 
 class FakeCanvas:
-    """Stands in for streamlit_drawable_canvas, which needs a browser: returns the drawing we set."""
+    """Stands in for streamlit_drawable_canvas, which needs a browser: returns the drawing we set, as the
+    PNG the real one sends, or `sent` (what a forged message could carry) when that is set."""
 
     def __init__(self):
         self.image = None
+        self.sent = None
         self.calls = []
 
     def st_canvas(self, **kwargs):
         self.calls.append(kwargs)
-        return types.SimpleNamespace(image_data=self.image)
+        if self.sent is not None:
+            return types.SimpleNamespace(image_bytes=self.sent)
+        if self.image is None:
+            return types.SimpleNamespace(image_bytes=None)
+        png = io.BytesIO()
+        Image.fromarray(self.image).save(png, "PNG")
+        return types.SimpleNamespace(image_bytes=png.getvalue())
 
 
 @pytest.fixture
@@ -411,3 +419,15 @@ def test_presenter_says_each_new_answer_aloud_once(canvas):
     canvas.image = as_canvas(stroke_image("1", size=440, box=(150, 90, 290, 350), width=30))
     at.run()
     assert len(spoken()) == 1 and "a one" in spoken()[0]
+
+
+@pytest.mark.parametrize("sent", [b"not a png", b"\x89PNG\r\n\x1a\n" + b"\0" * 40, "a string", 12, "huge"])
+def test_a_forged_drawing_is_refused_unread_with_a_message(canvas, sent):
+    if sent == "huge":  # 13000 x 13000 pixels in a small file: refused from its header, never decoded
+        png = io.BytesIO()
+        Image.new("L", (13000, 13000)).save(png, "PNG")
+        sent = png.getvalue()
+    canvas.sent = sent
+    at = run_app()
+    assert at.warning[0].value == "That drawing could not be read: clear the canvas and draw again."
+    assert not any("data-testid='digit-answer'" in m.value for m in at.markdown)

@@ -204,3 +204,19 @@ def test_status_survives_a_round_trip_and_estimates_time_left():
     assert again == status
     assert again.seconds_left(now=110.0) == pytest.approx(30.0)
     assert again.fraction_done == 0.25
+
+
+@pytest.mark.parametrize("text", ["[]", "null", "3", '{"config": []}', '{"state": "running", "bogus": 1}', "{"])
+def test_a_status_file_that_is_not_ours_reads_as_no_retrain(tmp_path, text):
+    files = JobFiles(tmp_path)
+    files.status_path.write_text(text)
+    assert files.read() == JobStatus()
+
+
+def test_stray_files_in_the_epochs_folder_are_not_taken_for_epochs(tmp_path):
+    files = JobFiles(tmp_path)
+    files.epochs_folder.mkdir(parents=True)
+    for name in ("epoch-abc.npz", "epoch-1.npz", "epoch-002.npz.tmp", "notes.txt"):
+        (files.epochs_folder / name).write_bytes(b"")
+    files.epoch_path(3).write_bytes(b"")
+    assert files.epoch_files() == [(3, files.epoch_path(3))]

@@ -134,3 +134,27 @@ def test_a_dot_or_blob_is_not_a_digit(radius):
 def test_a_bold_digit_is_not_a_blob():
     assert to_mnist(as_canvas(stroke_image("1", box=(120, 40, 160, 240), width=40))).max() > 0
     assert to_mnist(as_canvas(stroke_image("0", box=(60, 30, 220, 250), width=40))).max() > 0
+
+
+def _png(size: tuple[int, int], mode: str = "RGBA", format: str = "PNG") -> bytes:
+    from io import BytesIO
+
+    buffer = BytesIO()
+    Image.new(mode, size).save(buffer, format)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("size", [(280, 280), (560, 560), (840, 841)])
+def test_a_canvas_png_at_its_size_or_a_screens_pixel_ratio_is_read(size):
+    from digitnet.preprocess import read_canvas_png
+
+    assert read_canvas_png(_png(size), (280, 280)).shape == (size[1], size[0], 4)
+
+
+@pytest.mark.parametrize("png", [_png((13000, 13000), "L"), _png((280, 140)), _png((200, 200)),
+                                 _png((280, 280), "RGB", "JPEG"), b"\x89PNG\r\n\x1a\n" + b"\0" * 30, "text"])
+def test_anything_else_sent_as_the_canvas_is_refused(png):
+    from digitnet.preprocess import read_canvas_png
+
+    with pytest.raises(ImageError):
+        read_canvas_png(png, (280, 280))

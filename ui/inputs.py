@@ -23,7 +23,8 @@ document.querySelector(".st-key-{keys.SOURCE}").scrollIntoView({{behavior: "smoo
 
 
 def drawing_ui(kind: str) -> np.ndarray | None:
-    """The canvas and its Clear button; returns the drawing's RGBA array, or None before a stroke."""
+    """The canvas and its Clear button; returns the drawing's RGBA array, or None before a stroke (or
+    when what was sent is not a drawing of this canvas)."""
     if keys.CANVAS_VERSION not in st.session_state:
         st.session_state[keys.CANVAS_VERSION] = 0
     width, height, stroke = CANVAS[kind]
@@ -39,7 +40,13 @@ def drawing_ui(kind: str) -> np.ndarray | None:
             key=f"canvas-{kind}-{st.session_state[keys.CANVAS_VERSION]}",
         )
     st.button("Clear", key="clear", icon=":material/delete:", on_click=clear_canvas)
-    return result.image_data
+    try:
+        png = result.image_bytes  # None before the first stroke
+        return None if png is None else digitnet.read_canvas_png(png, (width, height))
+    except (ValueError, TypeError, AttributeError, digitnet.ImageError):
+        # Not what the page's canvas sends: a forged message. Nothing to read, nothing decoded.
+        st.warning("That drawing could not be read: clear the canvas and draw again.")
+        return None
 
 
 def clear_canvas() -> None:
