@@ -24,6 +24,7 @@ _HOMES = {
     "PenDigits": "digitnet.pendigits",
     "load_pendigits": "digitnet.pendigits",
     "open_image": "digitnet.preprocess",
+    "preview_image": "digitnet.preprocess",
     "read_canvas_png": "digitnet.preprocess",
     "to_mnist": "digitnet.preprocess",
     "TrainingRun": "digitnet.training",

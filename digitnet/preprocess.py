@@ -24,6 +24,8 @@ STROKE_SCALE = 4
 # 10.7, about 2.7 px in the 28x28 field); wider or thinner strokes are brought to the nearest end.
 MNIST_STROKE_RANGE = (8.0, 14.0)
 MAX_STROKE_STEPS = 4
+# The formats an upload is read as. Others are never tried: Pillow hands EPS to Ghostscript, for one.
+UPLOAD_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
 # Refuse to decode images with more pixels than this (a 10000x10000 image, a decompression bomb).
 MAX_PIXELS = 40_000_000
 # A drawing sent by the page's canvas is a PNG of the canvas, at most this many times its size in each
@@ -107,7 +109,7 @@ def open_image(source: str | os.PathLike | bytes) -> Image.Image:
         raise ImageError(f"Cannot open {name}: {exc.strerror}") from exc
     with stream:
         try:
-            with Image.open(stream) as image:
+            with Image.open(stream, formats=UPLOAD_FORMATS) as image:
                 width, height = image.size
                 if width * height > MAX_PIXELS:
                     raise ImageError(
@@ -167,11 +169,39 @@ def _as_float_pixels(image: np.ndarray | Image.Image) -> np.ndarray:
 
 
 def _pil_to_array(image: Image.Image) -> np.ndarray:
+    if max(image.size) > WORKING_SIZE:
+        # Shrunk while still 8 or 16 bits a channel: a 6000x6000 photo as float32 took 1.5 GB.
+        image = _shrunk_image(image)
     if image.mode in ("I", "I;16", "I;16B", "I;16L"):
         # 16-bit greyscale: scale to 8 bits by its own range, not by truncation.
         return np.asarray(image, dtype=np.float32) / 65535.0
     has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
     return np.asarray(image.convert("RGBA" if has_alpha else "RGB"))
+
+
+def _shrunk_image(image: Image.Image, side: int = WORKING_SIZE) -> Image.Image:
+    """A copy of `image` whose longer side is `side`, in a mode PIL can resize (16-bit grey as 32-bit)."""
+    if image.mode in ("I;16", "I;16B", "I;16L"):
+        image = image.convert("I")
+    elif image.mode not in ("L", "LA", "RGB", "RGBA", "I", "F"):
+        has_alpha = image.mode in ("PA",) or "transparency" in image.info
+        image = image.convert("RGBA" if has_alpha else "RGB")
+    scale = side / max(image.size)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
+def preview_image(image: Image.Image, side: int = 560) -> Image.Image:
+    """An opened upload as an 8-bit picture to show beside its answer, its longer side at most `side`."""
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        pixels = np.asarray(image.convert("F") if image.mode != "F" else image, dtype=np.float32)
+        top = float(pixels.max()) or 1.0
+        image = Image.fromarray((np.clip(pixels / top, 0, 1) * 255).astype(np.uint8), "L")
+    elif image.mode not in ("L", "RGB", "RGBA"):
+        image = image.convert("RGBA" if image.mode in ("LA", "PA") or "transparency" in image.info else "RGB")
+    if max(image.size) > side:
+        image = _shrunk_image(image, side)
+    return image
 
 
 def _to_unit_range(image: np.ndarray) -> np.ndarray:

@@ -224,3 +224,33 @@ def test_streamlit_config_caps_uploads_and_keeps_xsrf_on():
     assert 0 < config["server"]["maxUploadSize"] <= 20
     assert config["server"].get("enableXsrfProtection", True) is True
     assert config["server"].get("enableCORS", True) is True
+
+
+def test_an_eps_file_named_png_is_refused_without_being_interpreted():
+    eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nnewpath 0 0 moveto 10 10 lineto stroke\n%%EOF\n"
+    with pytest.raises(ImageError, match="not an image"):
+        open_image(eps)
+
+
+def test_a_big_photo_is_shrunk_before_it_becomes_floats():
+    import tracemalloc
+
+    photo = paper("7").resize((5000, 5000))
+    tracemalloc.start()
+    x = to_mnist(photo)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 40e6  # as float32, its three channels alone were 300 MB
+    np.testing.assert_allclose(x, to_mnist(paper("7")), atol=0.15)
+
+
+@pytest.mark.parametrize("mode", ["I;16", "I", "F", "CMYK", "P", "LA"])
+def test_every_readable_upload_has_an_8_bit_preview(mode):
+    from digitnet.preprocess import preview_image
+
+    image = paper("7")
+    image = Image.fromarray(np.asarray(image, np.float32) * 257).convert(mode) if mode in ("I", "F") else (
+        Image.fromarray(np.asarray(image).astype(np.uint16) * 257) if mode == "I;16" else image.convert(mode))
+    preview = preview_image(image)
+    assert preview.mode in ("L", "RGB", "RGBA") and max(preview.size) <= 560
+    preview.save(io.BytesIO(), format="JPEG" if preview.mode != "RGBA" else "PNG")  # what st.image does

@@ -63,7 +63,7 @@ def upload_ui() -> object | None:
     except digitnet.ImageError as exc:
         st.error(f"Cannot read this file: {exc}")
         return None
-    st.image(image, caption="Your photo", width=280)
+    st.image(digitnet.preview_image(image), caption="Your photo", width=280)
     return image
 
 
