@@ -403,12 +403,12 @@ def measure(sizes: list[int], replicas: int) -> list[Row]:
         page = start_one(env)
         try:
             recording = record(browser, page.url)
-            rows += memory_rows(page, recording)  # first: before the rooms' sessions linger
             page_rows, one_process = room_rows("the page, 1 process", page, recording, sizes, floor)
             rows += page_rows
             rows += browser_under_load_rows(browser, page, recording)
         finally:
             page.stop()
+        rows += memory_rows(env, recording)
         rows += churn_rows(env, recording)
 
         served = start_serve(env, replicas)
@@ -485,8 +485,18 @@ def churn_rows(env: dict[str, str], recording: Recording, visitors: int = 500, t
                 "within 30 MB", after - before <= 30)]
 
 
-def memory_rows(server: Server, recording: Recording, sessions: int = 60) -> list[Row]:
-    """RSS per open session, with `sessions` open and each having drawn once."""
+def memory_rows(env: dict[str, str], recording: Recording, sessions: int = 60) -> list[Row]:
+    """RSS per open session on a fresh server (no earlier room's sessions lingering), with `sessions`
+    open and each having drawn once."""
+    server = start_one(env)
+    try:
+        return _memory_rows(server, recording, sessions)
+    finally:
+        server.stop()
+
+
+def _memory_rows(server: Server, recording: Recording, sessions: int) -> list[Row]:
+    run_room(server.url, recording, 2, 3.0)  # warm: the model, the caches and the imports in place
     pid = server.pids()[0]
     before = rss_mb([pid])
     drawn: list[int] = []
