@@ -20,7 +20,10 @@ from PIL import Image, UnidentifiedImageError
 
 from digitnet.data import Mnist, scale_pixels
 from digitnet.files import TEMP_PREFIX, replaced_whole
+from digitnet.preprocess import preview_image
 from digitnet.classifier import Classifier
+
+ORIGINAL_SIDE = 720  # the widest canvas, the several-digits strip
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +75,8 @@ class Corrections:
         _write_png(Image.fromarray((np.clip(x, 0, 1) * 255).round().astype(np.uint8)), path)
         if original is not None:
             picture = original if isinstance(original, Image.Image) else Image.fromarray(original)
-            _write_png(picture, self.originals_dir / str(int(label)) / name)
+            # As drawn, at most ORIGINAL_SIDE pixels across: a 6000x6000 photo kept whole was 45 MB a save.
+            _write_png(preview_image(picture, ORIGINAL_SIDE), self.originals_dir / str(int(label)) / name)
         log.info("Saved a drawing of a %d as %s", label, path)
         return path
 

@@ -85,3 +85,15 @@ def test_drawings_are_oversampled_and_shuffled_into_mnist(store, tiny_mnist):
     np.testing.assert_array_equal(merged.x_test, tiny_mnist.x_test)
     tail = merged.y_train[-len(merged.y_train) // 10:]
     assert (tail == 7).mean() < 0.95  # shuffled: the held-out validation tail is not all drawings
+
+
+def test_a_big_photo_is_kept_as_drawn_but_no_wider_than_the_widest_canvas(tmp_path):
+    from PIL import Image
+
+    from digitnet.corrections import ORIGINAL_SIDE, Corrections
+
+    corrections = Corrections(tmp_path)
+    photo = Image.new("RGB", (6000, 4000), "white")
+    path = corrections.add(np.zeros((28, 28), np.float32), 7, original=photo)
+    kept = Image.open(corrections.originals_dir / "7" / path.name)
+    assert kept.size == (ORIGINAL_SIDE, ORIGINAL_SIDE * 4000 // 6000)

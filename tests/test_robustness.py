@@ -254,3 +254,24 @@ def test_every_readable_upload_has_an_8_bit_preview(mode):
     preview = preview_image(image)
     assert preview.mode in ("L", "RGB", "RGBA") and max(preview.size) <= 560
     preview.save(io.BytesIO(), format="JPEG" if preview.mode != "RGBA" else "PNG")  # what st.image does
+
+
+def test_wrong_guesses_wait_longer_and_longer_and_are_logged_without_the_guess(caplog):
+    from digitnet.auth import WrongGuesses
+
+    guesses = WrongGuesses(free=2, window=60, longest=3)
+    with caplog.at_level("WARNING", logger="digitnet.auth"):
+        delays = [guesses.delay() for _ in range(7)]
+    assert delays == [0, 0, 1, 2, 3, 3, 3]
+    assert len(caplog.records) == 7 and all("Wrong admin password" in r.getMessage() for r in caplog.records)
+
+
+def test_wrong_guesses_older_than_the_window_are_forgotten(monkeypatch):
+    from digitnet import auth
+
+    clock = [1000.0]
+    monkeypatch.setattr(auth.time, "monotonic", lambda: clock[0])
+    guesses = auth.WrongGuesses(free=1, window=60, longest=5)
+    assert [guesses.delay() for _ in range(3)] == [0, 1, 2]
+    clock[0] += 61
+    assert guesses.delay() == 0

@@ -8,7 +8,7 @@ import streamlit as st
 
 import digitnet
 from digitnet import explain
-from digitnet.auth import ADMIN_PASSWORD_ENV
+from digitnet.auth import ADMIN_PASSWORD_ENV, WrongGuesses
 from digitnet.classifier import weights_path
 from digitnet.corrections import Corrections, default_data_dir
 from digitnet.evaluate import Evaluation, evaluate
@@ -26,6 +26,11 @@ def get_store() -> ModelStore:
 @st.cache_resource
 def get_corrections() -> Corrections:
     return Corrections(default_data_dir())
+
+
+@st.cache_resource
+def get_wrong_guesses() -> WrongGuesses:
+    return WrongGuesses()
 
 
 @st.cache_resource

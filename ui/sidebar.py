@@ -8,7 +8,8 @@ from digitnet.jobs import CANCELLED, FAILED, SUCCEEDED, JobStatus
 from digitnet.prediction import Prediction
 from ui import keys
 from ui.curves import curves_chart
-from ui.resources import admin_password, epoch_classifier, get_corrections, get_job, get_store
+from ui.resources import (admin_password, epoch_classifier, get_corrections, get_job, get_store,
+                          get_wrong_guesses)
 from ui.style import TOP_COLOUR
 
 IDLE_POLL_SECONDS = 10.0
@@ -19,7 +20,8 @@ def sidebar_ui() -> None:
     allowed = True
     expected = admin_password()
     if expected:
-        typed = st.text_input("Admin password", type="password", key="password")
+        typed = st.text_input("Admin password", type="password", key="password",
+                              on_change=slow_down_wrong_guess, args=(expected,))
         allowed = password_matches(typed, expected)
         if typed and not allowed:
             st.error("Wrong password.")
@@ -52,6 +54,13 @@ def sidebar_ui() -> None:
     # process about 6% of its core.
     st.fragment(training_watch, run_every=1.0 if status.running else IDLE_POLL_SECONDS)(allowed)
     drawings_ui(allowed)
+
+
+def slow_down_wrong_guess(expected: str) -> None:
+    """Each new guess (not each rerun with the same one) that is wrong waits longer than the last."""
+    typed = st.session_state.get("password")
+    if typed and not password_matches(typed, expected):
+        get_wrong_guesses().wait()
 
 
 def retrain_form_ui(job_running: bool, allowed: bool) -> digitnet.TrainConfig | None:
