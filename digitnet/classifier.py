@@ -3,6 +3,7 @@ needs neither TensorFlow nor Keras and cannot run code."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import zipfile
@@ -76,6 +77,16 @@ class Classifier:
     @property
     def num_parameters(self) -> int:
         return sum(d.kernel.size + d.bias.size for d in self.layers)
+
+    @property
+    def fingerprint(self) -> str:
+        """What identifies these weights, recorded in history.json beside them: the two must agree."""
+        digest = hashlib.sha256()
+        for layer in self.layers:
+            digest.update(layer.activation.encode())
+            digest.update(np.ascontiguousarray(layer.kernel, np.float32).tobytes())
+            digest.update(np.ascontiguousarray(layer.bias, np.float32).tobytes())
+        return digest.hexdigest()[:16]
 
     def forward(self, x: np.ndarray) -> Forward:
         """Every layer's activations for a batch of (n, 28, 28) images in [0, 1]."""

@@ -64,6 +64,7 @@ class TrainingRun:
             "training_seconds": round(self.seconds, 1),
             "sources": self.sources,
             "parameters": int(self.model.count_params()),
+            "weights": Classifier.from_keras(self.model).fingerprint,
         }
 
 

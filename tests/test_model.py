@@ -1,5 +1,6 @@
 """The network, the numpy Classifier over its weights, and saving models whole."""
 
+import json
 
 import numpy as np
 import pytest
@@ -166,3 +167,19 @@ def test_layer_outputs_read_many_images_in_batches(model):
         np.testing.assert_allclose(classifier.layer_outputs(images, layer), whole.activations[layer],
                                    rtol=1e-5, atol=1e-6)
     assert classifier.layer_outputs(images[:0], -1).shape == (0, 10)
+
+
+def test_a_history_that_describes_other_weights_is_not_shown_beside_these(model, tmp_path):
+    from digitnet.store import ModelStore
+
+    path = tmp_path / "m.keras"
+    save_model(model, path)
+    curves = {m: [0.5] for m in ("accuracy", "val_accuracy", "loss", "val_loss")}
+    store = ModelStore(shipped=path, retrained_dir=tmp_path / "retrained")
+    for weights, shown in [(Classifier.from_keras(model).fingerprint, True), ("0123456789abcdef", False),
+                           (None, True)]:  # None: a history from before fingerprints, taken as it is
+        record = {"history": curves, **({"weights": weights} if weights else {})}
+        (tmp_path / "history.json").write_text(json.dumps(record))
+        loaded = store.load(path)
+        assert (loaded.record is not None) == shown
+        assert any("describes another one" in w for w in loaded.warnings) == (not shown)
