@@ -14,6 +14,7 @@ from digitnet.corrections import Corrections, Drawings, default_data_dir, held_o
 from digitnet.data import MNIST_ENV, load_mnist
 from digitnet.drawn import make_drawn_set
 from digitnet.errors import DigitnetError, ModelFileError
+from digitnet.files import remove_leftovers
 from digitnet.evaluate import VERY_SURE, Evaluation, drawn_accuracy, evaluate, evaluate_drawings, format_confusion
 from digitnet.history import history_path, load_history
 from digitnet.classifier import Classifier, load_classifier
@@ -164,6 +165,8 @@ def run_train(args: argparse.Namespace) -> int:
 def _train_reported(config: TrainConfig, args: argparse.Namespace) -> int:
     """Train and save, writing progress to the status file beside the model for the pages to show."""
     reporter = JobReporter(JobFiles(args.out), config)
+    for leftover in remove_leftovers(args.out):  # from a retrain killed while saving; the lock is ours
+        log.info("Removed %s, left by a save that was interrupted", leftover)
     try:
         from digitnet.training import save_run  # TensorFlow is imported only here, once the lock is held
 

@@ -19,11 +19,13 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from digitnet.data import Mnist, scale_pixels
+from digitnet.errors import DrawingsError
 from digitnet.files import TEMP_PREFIX, replaced_whole
 from digitnet.preprocess import preview_image
 from digitnet.classifier import Classifier
 
 ORIGINAL_SIDE = 720  # the widest canvas, the several-digits strip
+MAX_DRAWINGS = 20_000  # about 60 MB with their originals: a room's worth many times over
 
 log = logging.getLogger(__name__)
 
@@ -70,13 +72,19 @@ class Corrections:
         """Save a 28x28 image in [0, 1] with its label (and what was drawn); return the image's path."""
         if not 0 <= int(label) <= 9:
             raise ValueError(f"label must be a digit 0..9, got {label}")
+        if sum(self.counts()) >= MAX_DRAWINGS:
+            raise DrawingsError(f"{MAX_DRAWINGS:,} drawings are kept already: export them and delete them "
+                                "from the sidebar to keep more")
         name = f"{time.time_ns()}.png"
         path = self.digits_dir / str(int(label)) / name
-        _write_png(Image.fromarray((np.clip(x, 0, 1) * 255).round().astype(np.uint8)), path)
-        if original is not None:
-            picture = original if isinstance(original, Image.Image) else Image.fromarray(original)
-            # As drawn, at most ORIGINAL_SIDE pixels across: a 6000x6000 photo kept whole was 45 MB a save.
-            _write_png(preview_image(picture, ORIGINAL_SIDE), self.originals_dir / str(int(label)) / name)
+        try:
+            _write_png(Image.fromarray((np.clip(x, 0, 1) * 255).round().astype(np.uint8)), path)
+            if original is not None:
+                picture = original if isinstance(original, Image.Image) else Image.fromarray(original)
+                # As drawn, at most ORIGINAL_SIDE pixels across: a 6000x6000 photo kept whole was 45 MB a save.
+                _write_png(preview_image(picture, ORIGINAL_SIDE), self.originals_dir / str(int(label)) / name)
+        except OSError as exc:
+            raise DrawingsError(f"The drawing cannot be saved in {self.root}: {exc.strerror or exc}") from exc
         log.info("Saved a drawing of a %d as %s", label, path)
         return path
 

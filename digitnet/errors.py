@@ -31,3 +31,7 @@ class TrainingError(DigitnetError):
 
 class TrainingCancelled(DigitnetError):
     """Training was stopped on request before it finished."""
+
+
+class DrawingsError(DigitnetError):
+    """A drawing cannot be saved: the folder is full or cannot be written."""

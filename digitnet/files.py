@@ -30,3 +30,14 @@ def replaced_whole(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def remove_leftovers(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files that writers killed mid-write left in `folder`; return them.
+
+    Only for a folder no one can be writing into now (the retrain's, with its lock held).
+    """
+    leftovers = sorted(Path(folder).glob(f"{TEMP_PREFIX}*"))
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    return leftovers

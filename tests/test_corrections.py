@@ -97,3 +97,24 @@ def test_a_big_photo_is_kept_as_drawn_but_no_wider_than_the_widest_canvas(tmp_pa
     path = corrections.add(np.zeros((28, 28), np.float32), 7, original=photo)
     kept = Image.open(corrections.originals_dir / "7" / path.name)
     assert kept.size == (ORIGINAL_SIDE, ORIGINAL_SIDE * 4000 // 6000)
+
+
+def test_a_folder_that_cannot_be_written_is_a_clear_error(tmp_path):
+    from digitnet.errors import DrawingsError
+
+    (tmp_path / "digits").write_text("a file where the folder should be")
+    with pytest.raises(DrawingsError, match="cannot be saved in"):
+        Corrections(tmp_path).add(np.zeros((28, 28), np.float32), 3)
+
+
+def test_a_full_folder_refuses_more_drawings(tmp_path, monkeypatch):
+    from digitnet import corrections
+    from digitnet.errors import DrawingsError
+
+    monkeypatch.setattr(corrections, "MAX_DRAWINGS", 2)
+    folder = Corrections(tmp_path)
+    for label in (1, 2):
+        folder.add(np.zeros((28, 28), np.float32), label)
+    with pytest.raises(DrawingsError, match="2 drawings are kept already"):
+        folder.add(np.zeros((28, 28), np.float32), 3)
+    assert folder.counts() == [0, 1, 1, 0, 0, 0, 0, 0, 0, 0]

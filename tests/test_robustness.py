@@ -275,3 +275,12 @@ def test_wrong_guesses_older_than_the_window_are_forgotten(monkeypatch):
     assert [guesses.delay() for _ in range(3)] == [0, 1, 2]
     clock[0] += 61
     assert guesses.delay() == 0
+
+
+def test_leftovers_of_an_interrupted_save_are_removed_and_nothing_else(tmp_path):
+    from digitnet.files import remove_leftovers
+
+    for name in (".tmp-abc.keras", ".tmp-def.json", "digitnet.keras", "history.json", "training.lock"):
+        (tmp_path / name).write_text("x")
+    assert [p.name for p in remove_leftovers(tmp_path)] == [".tmp-abc.keras", ".tmp-def.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["digitnet.keras", "history.json", "training.lock"]

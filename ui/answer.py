@@ -175,7 +175,11 @@ def feedback_ui(x, image, prediction: Prediction, drawing: str) -> None:
     if row.button("Save", key="save_correction", disabled=correct is None):
         label = correct
     if label is not None:
-        get_corrections().add(x, label, original=image)
+        try:
+            get_corrections().add(x, label, original=image)
+        except digitnet.DigitnetError as exc:
+            st.error(f"{exc}.")
+            return
         st.session_state[keys.SAVED_DRAWING] = (drawing, label)
         st.session_state[keys.JUST_SAVED] = label
         st.rerun()  # the whole page, so the sidebar's count grows too
