@@ -291,9 +291,8 @@ def rss_mb(pids: list[int]) -> float:
     return total / 1024
 
 
-def python_pids(root: int) -> list[int]:
-    """The Streamlit processes under `root` (not nginx, not the supervisor's own children that are not
-    servers): what serves the page."""
+def streamlit_pids(root: int) -> list[int]:
+    """The `streamlit run` processes at or under `root`: what serves the page (nginx aside)."""
     found = []
     for pid in descendants(root):
         try:
@@ -306,14 +305,14 @@ def python_pids(root: int) -> list[int]:
 
 
 @dataclass
-class Server:
+class PageServer:
     """A running page: one `streamlit run`, or `python -m digitnet serve` with its replicas."""
 
     process: subprocess.Popen
     url: str
 
     def pids(self) -> list[int]:
-        return python_pids(self.process.pid)
+        return streamlit_pids(self.process.pid)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -325,25 +324,25 @@ class Server:
                 self.process.wait(10)
 
 
-def start_one(env: dict[str, str], script: Path = ROOT / "app.py", options: tuple[str, ...] = ()) -> Server:
+def start_one(env: dict[str, str], script: Path = ROOT / "app.py", options: tuple[str, ...] = ()) -> PageServer:
     port = free_port()
     process = start_app(port, env, script, options)
-    return Server(process, wait_for_app(port))
+    return PageServer(process, wait_for_app(port))
 
 
-def start_serve(env: dict[str, str], replicas: int) -> Server:
+def start_serve(env: dict[str, str], replicas: int) -> PageServer:
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "digitnet", "serve", "--replicas", str(replicas),
                                 "--port", str(port)], cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = wait_for_app(port)
     deadline = time.monotonic() + 60
-    while len(python_pids(process.pid)) < replicas and time.monotonic() < deadline:
+    while len(streamlit_pids(process.pid)) < replicas and time.monotonic() < deadline:
         time.sleep(0.2)
-    return Server(process, url)
+    return PageServer(process, url)
 
 
-def room_rows(label: str, server: Server, recording: Recording, sizes: list[int],
+def room_rows(label: str, server: PageServer, recording: Recording, sizes: list[int],
               floor: dict[int, RoomResult] | None) -> tuple[list[Row], dict[int, RoomResult]]:
     """Each room size against `server`: p50, p95, errors and CPU per stroke (beside `floor`'s)."""
     rows, results = [], {}
@@ -444,7 +443,7 @@ def target_rows(floor: dict[int, RoomResult], one_process: dict[int, RoomResult]
     return rows
 
 
-def browser_under_load_rows(browser, server: Server, recording: Recording, visitors: int = 60,
+def browser_under_load_rows(browser, server: PageServer, recording: Recording, visitors: int = 60,
                             strokes: int = 9) -> list[Row]:
     """One real Chromium's stroke to answer on screen, idle and while `visitors` simulated ones draw."""
     from bench.run import _open_page, _stroke_times
@@ -495,7 +494,7 @@ def memory_rows(env: dict[str, str], recording: Recording, sessions: int = 60) -
         server.stop()
 
 
-def _memory_rows(server: Server, recording: Recording, sessions: int) -> list[Row]:
+def _memory_rows(server: PageServer, recording: Recording, sessions: int) -> list[Row]:
     run_room(server.url, recording, 2, 3.0)  # warm: the model, the caches and the imports in place
     pid = server.pids()[0]
     before = rss_mb([pid])
