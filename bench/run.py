@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,6 +22,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+
+from digitnet.replicas import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.json"
@@ -200,12 +201,6 @@ def train_seed(data) -> tuple[float, float]:
     seconds = time.perf_counter() - started
     _, accuracy = model.evaluate(data.x_test.astype(np.float32) / 255, data.y_test, verbose=0)
     return seconds, float(accuracy)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def peak_rss_mb(pid: int) -> float:

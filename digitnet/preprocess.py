@@ -175,8 +175,11 @@ def _pil_to_array(image: Image.Image) -> np.ndarray:
     if image.mode in ("I", "I;16", "I;16B", "I;16L"):
         # 16-bit greyscale: scale to 8 bits by its own range, not by truncation.
         return np.asarray(image, dtype=np.float32) / 65535.0
-    has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
-    return np.asarray(image.convert("RGBA" if has_alpha else "RGB"))
+    return np.asarray(image.convert("RGBA" if _has_alpha(image) else "RGB"))
+
+
+def _has_alpha(image: Image.Image) -> bool:
+    return image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
 
 
 def _shrunk_image(image: Image.Image, side: int = WORKING_SIZE) -> Image.Image:
@@ -184,8 +187,7 @@ def _shrunk_image(image: Image.Image, side: int = WORKING_SIZE) -> Image.Image:
     if image.mode in ("I;16", "I;16B", "I;16L"):
         image = image.convert("I")
     elif image.mode not in ("L", "LA", "RGB", "RGBA", "I", "F"):
-        has_alpha = image.mode in ("PA",) or "transparency" in image.info
-        image = image.convert("RGBA" if has_alpha else "RGB")
+        image = image.convert("RGBA" if _has_alpha(image) else "RGB")
     scale = side / max(image.size)
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
     return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
@@ -198,7 +200,7 @@ def preview_image(image: Image.Image, side: int = 560) -> Image.Image:
         top = float(pixels.max()) or 1.0
         image = Image.fromarray((np.clip(pixels / top, 0, 1) * 255).astype(np.uint8), "L")
     elif image.mode not in ("L", "RGB", "RGBA"):
-        image = image.convert("RGBA" if image.mode in ("LA", "PA") or "transparency" in image.info else "RGB")
+        image = image.convert("RGBA" if _has_alpha(image) else "RGB")
     if max(image.size) > side:
         image = _shrunk_image(image, side)
     return image

@@ -71,7 +71,7 @@ class ModelStore:
         except ModelFileError as exc:
             warnings.append(f"No training curves to show: {exc}")
             record = None
-        if record and record.get("weights", classifier.fingerprint) != classifier.fingerprint:
+        if record and record.get("weights") not in (None, classifier.fingerprint):
             # The history is saved before the model: a save stopped between the two leaves a history
             # that describes a model which never arrived.
             warnings.append("No training curves to show: the training history beside this model describes "

@@ -1,6 +1,5 @@
 """The network's answer: the digit in huge type, a sentence, the ten bars, the 28x28 input, corrections."""
 
-import base64
 import hashlib
 import html
 import json
@@ -11,13 +10,14 @@ import streamlit.components.v1 as components
 
 import digitnet
 from digitnet import segment
-from digitnet.prediction import Prediction, a_digit, input_png, spoken
+from digitnet.prediction import Prediction, a_digit, spoken
 from digitnet.store import LoadedModel
 from ui import keys
 from ui.explanations import why_ui
 from ui.inside import inside_ui, presenter_inside_ui
 from ui.inputs import DRAW, NUMBER, TEST_DIGIT, UPLOAD, drawing_ui, test_digit_ui, upload_ui
 from ui.resources import current_model, get_corrections
+from ui.style import pixels_html
 
 PROMPTS = {
     DRAW: "Draw a digit from 0 to 9 on the black square, and I'll tell you which one it is.",
@@ -128,12 +128,10 @@ def answer_html(text: str, sentence: str) -> str:
 
 def input_picture_html(x: np.ndarray) -> str:
     """The 28x28 input, enlarged by the browser pixel by pixel, under a grid that shows each pixel."""
-    source = "data:image/png;base64," + base64.b64encode(input_png(x)).decode()
     return (
         f"<figure class='network-input' style='margin:0 auto;text-align:center'>"
         f"<div style='position:relative;width:224px;height:224px;margin:0 auto'>"
-        f"<img src='{source}' alt='What the network sees: your drawing as 28 x 28 grey pixels' width='224' "
-        f"height='224' style='image-rendering:pixelated;display:block;width:224px;height:224px;max-width:none;object-fit:fill'>"
+        f"{pixels_html(x, 224, 'What the network sees: your drawing as 28 x 28 grey pixels')}"
         f"<div style='position:absolute;inset:0;background-size:8px 8px;background-image:"
         f"linear-gradient(to right,rgba(128,128,128,.45) 1px,transparent 1px),"
         f"linear-gradient(to bottom,rgba(128,128,128,.45) 1px,transparent 1px)'></div></div>"

@@ -1,6 +1,5 @@
 """How good is it: accuracy per digit, the confusion matrix, real people, and the digits it reads wrong."""
 
-import base64
 import html
 
 import altair as alt
@@ -8,11 +7,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from digitnet.prediction import a_digit, input_png
+from digitnet.prediction import a_digit
 from digitnet.store import LoadedModel
 from ui.inputs import show_test_digit
 from ui.resources import test_scores, version
-from ui.style import OTHER_COLOUR
+from ui.style import OTHER_COLOUR, pixels_html
 
 
 def evaluation_ui(model: LoadedModel) -> None:
@@ -49,9 +48,7 @@ def evaluation_ui(model: LoadedModel) -> None:
 def gallery_html(images: np.ndarray, captions: tuple[str, ...]) -> str:
     """28x28 digits (uint8) side by side, each enlarged 3x by the browser, with its caption."""
     tiles = "".join(
-        f"<figure style='margin:0;width:84px;text-align:center'><img src='data:image/png;base64,"
-        f"{base64.b64encode(input_png(image / 255)).decode()}' width='84' height='84' "
-        f"alt='{html.escape(caption)}' style='image-rendering:pixelated;width:84px;height:84px;max-width:none;object-fit:fill'>"
+        f"<figure style='margin:0;width:84px;text-align:center'>{pixels_html(image / 255, 84, caption)}"
         f"<figcaption style='font-size:0.75rem'>{html.escape(caption)}</figcaption></figure>"
         for image, caption in zip(images, captions))
     return f"<div class='digit-gallery' style='display:flex;flex-wrap:wrap;gap:6px'>{tiles}</div>"

@@ -15,3 +15,4 @@ CURRENT_INPUT = "current_input"  # the 28x28 input last answered, read again by 
 PRESENTER = "presenter"  # the Presenter mode switch, read before it is drawn to lay out the header
 SPEAK = "speak"  # the presenter's "Say it aloud" switch
 SPOKEN = "spoken"  # (drawing, words) last said aloud, so that a rerun does not say it again
+PASSWORD = "password"  # the admin password box, read again by its on_change check

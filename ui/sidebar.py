@@ -20,7 +20,7 @@ def sidebar_ui() -> None:
     allowed = True
     expected = admin_password()
     if expected:
-        typed = st.text_input("Admin password", type="password", key="password",
+        typed = st.text_input("Admin password", type="password", key=keys.PASSWORD,
                               on_change=slow_down_wrong_guess, args=(expected,))
         allowed = password_matches(typed, expected)
         if typed and not allowed:
@@ -58,7 +58,7 @@ def sidebar_ui() -> None:
 
 def slow_down_wrong_guess(expected: str) -> None:
     """Each new guess (not each rerun with the same one) that is wrong waits longer than the last."""
-    typed = st.session_state.get("password")
+    typed = st.session_state.get(keys.PASSWORD)
     if typed and not password_matches(typed, expected):
         get_wrong_guesses().wait()
 

@@ -1,4 +1,11 @@
-"""Colours and sizes the sections share."""
+"""Colours, sizes and the small pieces of HTML the sections share."""
+
+import base64
+import html
+
+import numpy as np
+
+from digitnet.prediction import input_png
 
 # Okabe-Ito colours: told apart with any colour vision, and high contrast on white.
 TOP_COLOUR, OTHER_COLOUR = "#D55E00", "#56B4E9"
@@ -75,3 +82,12 @@ if (!window.digitnetToolbar) {
 }
 </script>
 """
+
+
+def pixels_html(x: np.ndarray, side: int, alt: str) -> str:
+    """A (28, 28) image in [0, 1] as an inline PNG of a few hundred bytes, enlarged by the browser to
+    `side` pixels square, each pixel kept sharp."""
+    source = "data:image/png;base64," + base64.b64encode(input_png(x)).decode()
+    return (f"<img src='{source}' alt='{html.escape(alt)}' width='{side}' height='{side}' "
+            f"style='image-rendering:pixelated;display:block;width:{side}px;height:{side}px;max-width:none;"
+            f"object-fit:fill'>")
