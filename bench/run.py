@@ -90,12 +90,12 @@ def accuracy_rows(classifier, data) -> list[Row]:
     from digitnet.drawn import make_drawn_set, squash_to_28
     from digitnet.evaluate import drawn_accuracy, evaluate
 
-    test = evaluate(classifier, data).accuracy
+    test = evaluate(classifier, data.upright()).accuracy
     drawings = make_drawn_set(data.x_test, data.y_test, 3000)
     drawn = drawn_accuracy(classifier, drawings, to_mnist)
     squashed = drawn_accuracy(classifier, drawings, squash_to_28)
     return [
-        Row("MNIST test accuracy (10,000 images)", test * 100, "%", target=">= 98.5%", met=test >= 0.985),
+        Row("MNIST test accuracy (10,000 images)", test * 100, "%", target=">= 98.7%", met=test >= 0.987),
         Row("drawn-like-a-person accuracy (3,000)", drawn * 100, "%", squashed * 100, "squashed to 28x28",
             ">= 98%", drawn >= 0.98),
     ]
@@ -128,61 +128,88 @@ def latency_rows(classifier, model_path: Path, data) -> list[Row]:
     ]
 
 
-def people_rows(classifier, pen, writers: tuple[int, ...]) -> list[Row]:
-    """The shipped model on real people it never saw, against the same drawings squashed to 28x28."""
-    from digitnet.drawn import squash_to_28
-    from digitnet.evaluate import evaluate_drawings
-    from digitnet.recipe import held_out_drawings
+def held_out_sets(pens, record: dict | None) -> dict:
+    """Each pen collection's writers the model whose history is `record` never saw, drawn as on the page."""
+    from digitnet.recipe import held_out_drawings, unseen_writers
 
-    drawings = held_out_drawings(pen, writers)
-    people = evaluate_drawings(classifier, drawings)
-    squashed = held_out_drawings(pen, writers, prepare=squash_to_28)
-    squashed_accuracy = evaluate_drawings(classifier, squashed).accuracy
-    worst = float(people.per_digit.min())
-    return [
-        Row(f"real people it never saw ({len(writers)} writers)", people.accuracy * 100, "%",
-            squashed_accuracy * 100, "squashed to 28x28", ">= 98.5%", people.accuracy >= 0.985),
+    return {pen.name: held_out_drawings(pen, unseen_writers(pen, record)) for pen in pens}
+
+
+def people_scores(classifier, held_out: dict) -> dict:
+    """The classifier on each collection's held-out drawings, and on all of them as "together"."""
+    from digitnet.evaluate import Evaluation, evaluate_drawings
+
+    scores = {name: evaluate_drawings(classifier, drawings) for name, drawings in held_out.items()}
+    return {**scores, "together": Evaluation.joined(scores.values())}
+
+
+def people_rows(classifier, pens, record: dict | None) -> list[Row]:
+    """The shipped model on real people it never saw, per collection, against the same drawings
+    squashed to 28x28."""
+    from digitnet.drawn import squash_to_28
+    from digitnet.recipe import held_out_drawings, unseen_writers
+
+    held_out = held_out_sets(pens, record)
+    scores = people_scores(classifier, held_out)
+    squashed = people_scores(classifier, {pen.name: held_out_drawings(pen, unseen_writers(pen, record),
+                                                                      prepare=squash_to_28) for pen in pens})
+    together = scores["together"]
+    writers = sum(len(np.unique(d.writers)) for d in held_out.values())
+    rows = [Row(f"real people it never saw ({writers} writers)", together.accuracy * 100, "%",
+                squashed["together"].accuracy * 100, "% squashed to 28x28", ">= 98.5%", together.accuracy >= 0.985)]
+    for name, drawings in held_out.items():
+        score = scores[name]
+        worst_writer = min(score.per_writer().values())
+        rows += [
+            Row(f"  {name} ({len(np.unique(drawings.writers))} writers)", score.accuracy * 100, "%",
+                squashed[name].accuracy * 100, "% squashed to 28x28", ">= 98%", score.accuracy >= 0.98),
+            Row(f"    {name}: its worst writer", worst_writer * 100, "%"),
+        ]
+    worst = float(together.per_digit.min())
+    return rows + [
         Row("  its worst digit", worst * 100, "%", target=">= 96%", met=worst >= 0.96),
-        Row("  misreads said with >= 90% confidence", people.confident_misreads * 100, "%",
-            target="<= 25%", met=people.confident_misreads <= 0.25),
-        Row("  expected calibration error", people.calibration_error, ""),
+        Row("  misreads said with >= 90% confidence", together.confident_misreads * 100, "%",
+            target="<= 15%", met=together.confident_misreads <= 0.15),
+        Row("  expected calibration error", together.calibration_error, "", target="<= 0.02",
+            met=together.calibration_error <= 0.02),
     ]
 
 
-def retrain_rows(data, pen, workdir: Path) -> list[Row]:
-    """The sidebar's default recipe, start to saved model, against the MNIST-only recipe and the seed."""
+def retrain_rows(data, pens, workdir: Path) -> list[Row]:
+    """The sidebar's default recipe, start to saved model, against the recipe before UNIPEN, the
+    MNIST-only recipe and the seed."""
     from digitnet import Classifier, TrainConfig, train
-    from digitnet.evaluate import evaluate_drawings
-    from digitnet.recipe import held_out_drawings
     from digitnet.config import CACHE_ENV
     from digitnet.training import save_run
 
     # Cold: nothing drawn before, as on a fresh machine; warm: the same retrain again.
     os.environ[CACHE_ENV] = str(workdir / "drawn-cache")
     started = time.perf_counter()
-    run = train(TrainConfig(), data, pen)
+    run = train(TrainConfig(), data, pens)
     save_run(run, workdir / "retrained")
-    ours = time.perf_counter() - started
+    cold = time.perf_counter() - started
     started = time.perf_counter()
-    save_run(train(TrainConfig(), data, pen), workdir / "retrained")
+    save_run(train(TrainConfig(), data, pens), workdir / "retrained")
     warm = time.perf_counter() - started
-    writers = tuple(sorted(run.held_out.per_writer()))
+    held_out = held_out_sets(pens, run.to_json())
+    ours = people_scores(Classifier.from_keras(run.model), held_out)["together"]
+    before_unipen = train(TrainConfig(), data, pens[:1])
+    before = people_scores(Classifier.from_keras(before_unipen.model), held_out)["together"]
     mnist_only = train(TrainConfig(pen_digits=False), data)
-    drawings = held_out_drawings(pen, writers)
-    before = evaluate_drawings(Classifier.from_keras(mnist_only.model), drawings)
+    alone = people_scores(Classifier.from_keras(mnist_only.model), held_out)["together"]
     seed_seconds, seed_accuracy = train_seed(data)
     return [
-        Row("retrain, default recipe, first on this machine", ours, "s", seed_seconds, "s seed (5 ep, batch 32)",
-            "< 60 s", ours < 60),
+        Row("retrain, default recipe, first on this machine", cold, "s", seed_seconds, "s seed (5 ep, batch 32)",
+            "< 120 s", cold < 120),
         Row("retrain, default recipe, drawings cached", warm, "s", seed_seconds, "s seed (5 ep, batch 32)",
             "< 60 s", warm < 60),
         Row("retrain, default recipe: MNIST test accuracy", run.test_accuracy * 100, "%", seed_accuracy * 100,
-            "% seed", ">= 98.5%", run.test_accuracy >= 0.985),
-        Row("retrain, default recipe: real people", run.held_out.accuracy * 100, "%", before.accuracy * 100,
-            "% MNIST-only recipe", ">= 98.5%", run.held_out.accuracy >= 0.985),
-        Row("  misreads said with >= 90% confidence", run.held_out.confident_misreads * 100, "%",
-            before.confident_misreads * 100, "% MNIST-only recipe", "<= 25%",
-            run.held_out.confident_misreads <= 0.25),
+            "% seed", ">= 98.7%", run.test_accuracy >= 0.987),
+        Row("retrain, default recipe: real people", ours.accuracy * 100, "%", before.accuracy * 100,
+            "% recipe without UNIPEN", ">= 98.5%", ours.accuracy >= 0.985),
+        Row("  the same writers, MNIST-only recipe", alone.accuracy * 100, "%"),
+        Row("  misreads said with >= 90% confidence", ours.confident_misreads * 100, "%",
+            alone.confident_misreads * 100, "% MNIST-only recipe", "<= 15%", ours.confident_misreads <= 0.15),
         Row("MNIST-only recipe: MNIST test accuracy", mnist_only.test_accuracy * 100, "%"),
     ]
 
@@ -372,20 +399,19 @@ def main(argv: list[str] | None = None) -> int:
 
     import tempfile
 
-    from digitnet import load_classifier, load_mnist, load_pendigits
+    from digitnet import load_classifier, load_mnist
     from digitnet.config import SHIPPED_MODEL
     from digitnet.history import history_path, load_history
-    from digitnet.recipe import unseen_writers
+    from digitnet.pendigits import load_pen_collections
 
     data = load_mnist()
-    pen = load_pendigits()
+    pens = load_pen_collections()
     classifier = load_classifier()
-    writers = unseen_writers(pen, load_history(history_path(SHIPPED_MODEL)))
-    rows = (accuracy_rows(classifier, data) + people_rows(classifier, pen, writers)
+    rows = (accuracy_rows(classifier, data) + people_rows(classifier, pens, load_history(history_path(SHIPPED_MODEL)))
             + latency_rows(classifier, SHIPPED_MODEL, data))
     if not args.quick:
         with tempfile.TemporaryDirectory() as workdir:
-            rows += retrain_rows(data, pen, Path(workdir))
+            rows += retrain_rows(data, pens, Path(workdir))
             rows += page_rows(Path(workdir))
     print(format_table(rows))
     write_results(rows)

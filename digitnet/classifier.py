@@ -24,6 +24,10 @@ INPUT_SHAPE = (28, 28)
 # Images per forward pass when reading many: the pixels scaled to floats never hold more than a few MB.
 BATCH = 2000
 ACTIVATIONS = ("relu", "softmax", "linear")
+# The answer is the network's average over the input and the input moved a pixel up, down, left and
+# right: one pass reads a digit a pixel off where it expects it a little differently, and averaging
+# over these took a third of the misreads away on held-out writers (README, "How good it is").
+SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))
 
 
 def weights_path(model_path: str | os.PathLike) -> Path:
@@ -113,8 +117,18 @@ class Classifier:
             raise ImageError(f"Expected a (28, 28) image or an (n, 28, 28) batch, got shape {x.shape}")
         if not np.issubdtype(x.dtype, np.number) or not np.isfinite(x).all():
             raise ImageError("The image must hold finite numbers (no NaN or infinity)")
-        p = self.forward(x.reshape(-1, *INPUT_SHAPE)).probabilities
+        p = self._averaged(x.reshape(-1, *INPUT_SHAPE))
         return p[0] if single else p
+
+    def read_many(self, images: np.ndarray) -> np.ndarray:
+        """predict_proba for many uint8 images in MNIST's form, BATCH at a time."""
+        return np.concatenate([self._averaged(scale_pixels(images[i : i + BATCH]))
+                               for i in range(0, max(len(images), 1), BATCH)])
+
+    def _averaged(self, batch: np.ndarray) -> np.ndarray:
+        """The probabilities averaged over the batch moved by each of SHIFTS (rows, columns)."""
+        moved = np.concatenate([np.roll(batch, shift, axis=(1, 2)) for shift in SHIFTS])
+        return self.forward(moved).probabilities.reshape(len(SHIFTS), len(batch), NUM_CLASSES).mean(axis=0)
 
     def predict(self, x: np.ndarray) -> np.ndarray | int:
         """The most likely digit for one image, or an array of them for a batch."""

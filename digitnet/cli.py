@@ -18,7 +18,7 @@ from digitnet.files import remove_leftovers
 from digitnet.evaluate import VERY_SURE, Evaluation, drawn_accuracy, evaluate, evaluate_drawings, format_confusion
 from digitnet.history import history_path, load_history
 from digitnet.classifier import Classifier, load_classifier
-from digitnet.pendigits import PENDIGITS_ENV, load_pendigits
+from digitnet.pendigits import PENDIGITS_ENV, UNIPEN_ENV, load_pen_collections
 from digitnet.preprocess import open_image, to_mnist
 from digitnet.recipe import held_out_drawings, mnist_split, unseen_writers
 from digitnet.jobs import BUSY_EXIT, FAILED, STATUS_FILENAME, SUCCEEDED, JobFiles, JobReporter
@@ -28,7 +28,11 @@ from digitnet.store import ModelStore
 log = logging.getLogger("digitnet")
 
 PENDIGITS_HELP = (
-    f"a pen-digit file in UCI's UNIPEN format (.tra, or .gz); default: ${PENDIGITS_ENV}, "
+    f"UCI's pen digits, a file in the UNIPEN format (.tra, or .gz); default: ${PENDIGITS_ENV}, "
+    "else the copy shipped with digitnet"
+)
+UNIPEN_HELP = (
+    f"UNIPEN's digits, a file in the same format (.tra, or .gz); default: ${UNIPEN_ENV}, "
     "else the copy shipped with digitnet"
 )
 DATA_HELP = (
@@ -64,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train_parser.add_argument("--data", type=Path, help=DATA_HELP)
     train_parser.add_argument("--pendigits", type=Path, help=PENDIGITS_HELP)
+    train_parser.add_argument("--unipen", type=Path, help=UNIPEN_HELP)
     train_parser.add_argument("--out", type=Path, default=MODELS_DIR, help="folder to write the model into")
     train_parser.add_argument(
         "--report", action="store_true",
@@ -86,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate_parser.add_argument("--model", type=Path, default=SHIPPED_MODEL, help="the .keras model file")
     evaluate_parser.add_argument("--data", type=Path, help=DATA_HELP)
     evaluate_parser.add_argument("--pendigits", type=Path, help=PENDIGITS_HELP)
+    evaluate_parser.add_argument("--unipen", type=Path, help=UNIPEN_HELP)
     evaluate_parser.add_argument(
         "--drawn", type=int, default=0, metavar="N",
         help="also read N test digits re-drawn like a person (random size, place and stroke)",
@@ -193,16 +199,16 @@ def _train(config: TrainConfig, args: argparse.Namespace, reporter: JobReporter 
     from digitnet.training import train
 
     data = load_mnist(args.data)
-    pen = load_pendigits(args.pendigits) if config.pen_digits else None
+    pens = load_pen_collections(args.pendigits, args.unipen) if config.pen_digits else ()
     drawings = Corrections(default_data_dir()).load() if config.include_drawings else None
     if drawings is not None:
         data = with_drawings(data, drawings, config.drawing_repeats, config.seed)
     if reporter:
         used, validation = mnist_split(config, len(data.x_train))
         images = used - validation
-        drawn = ", after drawing real people's pen digits to add to them" if pen else ""
+        drawn = ", after drawing real people's pen digits to add to them" if pens else ""
         reporter.update(message=f"Training on {images:,} images{drawn}...")
-    run = train(config, data, pen, on_epoch_end=reporter.epoch if reporter else None,
+    run = train(config, data, pens, on_epoch_end=reporter.epoch if reporter else None,
                 on_epoch_weights=reporter.keep_epoch if reporter else None)
     return run, _drawings_note(run, drawings, args.out) if drawings is not None else ""
 
@@ -219,33 +225,40 @@ def _drawings_note(run, drawings: Drawings, out: Path) -> str:
 def _accuracies(run) -> str:
     """The finished model's accuracy on MNIST and, when it has them, on the writers it never saw."""
     text = f"MNIST test accuracy {run.test_accuracy:.2%}"
-    if run.held_out is not None:
-        text += f", real people it never saw {run.held_out.accuracy:.2%}"
+    if run.held_out:
+        text += f", real people it never saw {Evaluation.joined(run.held_out.values()).accuracy:.2%}"
     return text
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
     classifier = load_classifier(args.model)
     data = load_mnist(args.data)
-    result = evaluate(classifier, data)
+    result = evaluate(classifier, data.upright())
     log.info("MNIST test accuracy: %.4f on %d images", result.accuracy, len(data.y_test))
     log.info("per digit: %s", _per_digit(result))
     log.info("confusion matrix (rows: true digit, columns: predicted):\n%s", format_confusion(result.confusion))
-    pen = load_pendigits(args.pendigits)
-    writers = unseen_writers(pen, _history_or_none(args.model))
-    drawings = held_out_drawings(pen, writers)
-    people = evaluate_drawings(classifier, drawings)
-    log.info("real people it never saw (%d writers: %s), drawn as on the canvas: accuracy %.4f on %d digits",
-             len(writers), " ".join(map(str, writers)), people.accuracy, len(drawings))
-    log.info("per digit: %s", _per_digit(people))
-    log.info("per writer: %s", "  ".join(f"{w}: {a:.4f}" for w, a in people.per_writer().items()))
-    log.info("misreads: %d, of which said with >= %.0f%% confidence: %.1f%%; calibration error %.4f",
-             len(people.mistakes()), 100 * VERY_SURE, 100 * people.confident_misreads, people.calibration_error)
+    record = _history_or_none(args.model)
+    collections = {}
+    for pen in load_pen_collections(args.pendigits, args.unipen):
+        writers = unseen_writers(pen, record)
+        collections[pen.name] = people = evaluate_drawings(classifier, held_out_drawings(pen, writers))
+        _log_people(f"{pen.name}: {len(writers)} writers it never saw ({' '.join(map(str, writers))})", people)
+        log.info("per writer, worst first: %s", "  ".join(
+            f"{w}: {a:.4f}" for w, a in sorted(people.per_writer().items(), key=lambda item: item[1])))
+    _log_people(f"all {len(collections)} pen collections together", Evaluation.joined(collections.values()))
     if args.drawn:
         drawn = make_drawn_set(data.x_test, data.y_test, args.drawn)
         log.info("MNIST drawn-like-a-person accuracy: %.4f on %d drawings",
                  drawn_accuracy(classifier, drawn, to_mnist), len(drawn))
     return 0
+
+
+def _log_people(who: str, people: Evaluation) -> None:
+    log.info("%s, drawn as on the canvas: accuracy %.4f on %d digits", who, people.accuracy,
+             len(people.labels) + people.refused)
+    log.info("per digit: %s", _per_digit(people))
+    log.info("misreads: %d, of which said with >= %.0f%% confidence: %.1f%%; calibration error %.4f",
+             len(people.mistakes()), 100 * VERY_SURE, 100 * people.confident_misreads, people.calibration_error)
 
 
 def _per_digit(result: Evaluation) -> str:

@@ -15,6 +15,8 @@ CURVES_FILENAME = "training_curves.png"
 SHIPPED_MODEL = MODELS_DIR / MODEL_FILENAME
 # UCI's pen digits by 30 writers (CC BY 4.0, credited in the README), shipped so retraining works offline.
 PENDIGITS_FILE = PACKAGE_DIR.parent / "data" / "pendigits-orig.tra.gz"
+# UNIPEN's isolated digits by 202 more writers (CC BY 4.0, credited in the README), shipped for the same reason.
+UNIPEN_FILE = PACKAGE_DIR.parent / "data" / "unipen-1a-digits.tra.gz"
 
 
 CACHE_ENV = "DIGITNET_CACHE_DIR"
@@ -64,8 +66,12 @@ class TrainConfig:
     # pen digits by 30 other people, drawn as on the canvas, teach the network those styles.
     pen_digits: bool = _setting(True, "also learn from real people's pen digits, drawn as on the canvas")
     pen_copies: int = _setting(2, "how many differently drawn copies of each training writer's pen digit")
-    test_writers: int = _setting(6, "pen-digit writers held out of training, to measure the model on")
-    validation_writers: int = _setting(2, "pen-digit writers held out of training, to validate and calibrate on")
+    test_writer_share: float = _setting(
+        0.2, "share of each pen collection's writers held out of training, to measure the model on"
+    )
+    validation_writer_share: float = _setting(
+        0.07, "share of each pen collection's writers held out of training, to validate and calibrate on"
+    )
     # A network trained to be right is often sure when it is wrong; dividing its last layer by a
     # temperature fitted on the validation images makes its confidence honest without changing answers.
     calibrate: bool = _setting(True, "fit a temperature on the validation images and fold it into the last layer")
@@ -97,7 +103,8 @@ class TrainConfig:
             raise ValueError(f"drawing_repeats must be at least 1, got {self.drawing_repeats}")
         if self.pen_copies < 1:
             raise ValueError(f"pen_copies must be at least 1, got {self.pen_copies}")
-        if self.test_writers < 1 or self.validation_writers < 1:
-            raise ValueError("test_writers and validation_writers must each be at least 1")
+        if not (0 < self.test_writer_share < 1 and 0 < self.validation_writer_share < 1
+                and self.test_writer_share + self.validation_writer_share < 1):
+            raise ValueError("test_writer_share and validation_writer_share must be in (0, 1) and leave writers to train on")
         if self.train_subset < 0:
             raise ValueError(f"train_subset must be 0 (all) or positive, got {self.train_subset}")

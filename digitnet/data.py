@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from digitnet.errors import DataError
+from digitnet.preprocess import deskew
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,10 @@ class Mnist:
     x_test: np.ndarray
     y_test: np.ndarray
     source: str
+
+    def upright(self) -> "Mnist":
+        """The same digits with their slant undone, as the network reads every input (see preprocess.deskew)."""
+        return dataclasses.replace(self, x_train=deskew(self.x_train), x_test=deskew(self.x_test))
 
     def fingerprint(self) -> str:
         """A short hash of the arrays, so a history can say which data a model saw."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -72,6 +72,15 @@ class Evaluation:
         """Expected calibration error: how far confidence is from accuracy, averaged over confidence bins."""
         return calibration_error(self.probabilities, self.labels)
 
+    @staticmethod
+    def joined(evaluations: Iterable["Evaluation"]) -> "Evaluation":
+        """One evaluation of all these images together (who wrote them is left out: each collection
+        numbers its writers its own way)."""
+        evaluations = list(evaluations)
+        return Evaluation(np.concatenate([e.labels for e in evaluations]),
+                          np.concatenate([e.probabilities for e in evaluations]),
+                          refused=sum(e.refused for e in evaluations))
+
     def summary(self) -> dict:
         """The figures a history.json or a report records."""
         return {
@@ -85,15 +94,26 @@ class Evaluation:
         }
 
 
+def people_summary(collections: dict[str, "Evaluation"]) -> dict:
+    """What history.json records of the held-out writers: all collections together, and each one
+    with its writers."""
+    together = Evaluation.joined(collections.values()).summary()
+    del together["per_writer"]
+    together["writers"] = sum(len(np.unique(e.writers)) for e in collections.values() if e.writers is not None)
+    together["collections"] = {name: e.summary() for name, e in collections.items()}
+    return together
+
+
 def evaluate(classifier: Classifier, data: Mnist) -> Evaluation:
-    """Score the classifier on the MNIST test images."""
+    """Score the classifier on the MNIST test images, as they are in `data` (upright, for a network
+    trained on upright digits: see Mnist.upright)."""
     return evaluate_images(classifier, data.x_test, data.y_test)
 
 
 def evaluate_images(classifier: Classifier, x: np.ndarray, y: np.ndarray,
                     writers: np.ndarray | None = None, refused: int = 0) -> Evaluation:
     """Score the classifier on uint8 images in MNIST's form (and `refused` drawings it never got to read)."""
-    return Evaluation(np.asarray(y), classifier.layer_outputs(x, -1), writers, refused)
+    return Evaluation(np.asarray(y), classifier.read_many(x), writers, refused)
 
 
 def evaluate_drawings(classifier: Classifier, drawings: Examples) -> Evaluation:

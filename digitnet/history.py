@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from digitnet.config import HISTORY_FILENAME
@@ -30,3 +31,60 @@ def load_history(path: str | os.PathLike) -> dict:
     if not isinstance(curves, dict) or not all(isinstance(curves.get(m), list) for m in METRICS):
         raise ModelFileError(f"The training history {path} lacks per-epoch {', '.join(METRICS)}")
     return record
+
+
+@dataclass(frozen=True)
+class PeopleScore:
+    """How a model read the pen digits of writers it never trained on, as its history.json records it."""
+
+    accuracy: float
+    per_digit: tuple[float, ...]
+    writers: int
+    misreads: int
+    confident_misreads: float  # the share of misreads said with at least 90% confidence
+    calibration_error: float
+    per_writer: dict[str, float]  # accuracy per writer, keyed "collection writer"
+    collections: dict[str, "PeopleScore"]  # the same, for each collection alone; empty for a collection
+
+    @property
+    def worst_writer(self) -> tuple[str, float] | None:
+        """The writer read worst, and how well; None when no writer is recorded."""
+        return min(self.per_writer.items(), key=lambda item: item[1]) if self.per_writer else None
+
+
+def people_score(record: dict | None) -> PeopleScore | None:
+    """The held-out writers' score a history.json holds (one collection before UNIPEN, several since);
+    None when it has none or it cannot be read."""
+    people = (record or {}).get("held_out_writers")
+    try:
+        return _people_score(people, "") if isinstance(people, dict) else None
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def _people_score(people: dict, name: str) -> PeopleScore:
+    collections = {key: _people_score(value, key) for key, value in people.get("collections", {}).items()}
+    if collections:
+        per_writer = {f"{key} {w}": a for key, score in collections.items() for w, a in score.per_writer.items()}
+    else:
+        per_writer = {(f"{name} {w}" if name else str(w)): float(a) for w, a in people["per_writer"].items()}
+    return PeopleScore(
+        accuracy=float(people["accuracy"]), per_digit=tuple(float(a) for a in people["per_digit"]),
+        writers=int(people.get("writers", len(per_writer))), misreads=int(people["misreads"]),
+        confident_misreads=float(people["confident_misreads"]),
+        calibration_error=float(people["calibration_error"]), per_writer=per_writer, collections=collections,
+    )
+
+
+def people_sentence(people: PeopleScore) -> str:
+    """The held-out writers' score in words, for the page."""
+    collections = "; ".join(f"{name}: {score.accuracy:.2%} of {score.writers}"
+                            for name, score in people.collections.items())
+    worst = people.worst_writer
+    text = (f"Real people it never saw: {people.accuracy:.2%} of the pen digits of {people.writers} writers kept "
+            f"out of its training, drawn as on this canvas")
+    text += f" ({collections})." if collections else "."
+    if worst is not None:
+        text += f" The writer it reads worst: {worst[1]:.0%}."
+    return text + (f" Of its {people.misreads} misreads, {people.confident_misreads:.0%} were said with 90% "
+                   f"confidence or more (calibration error {people.calibration_error:.3f}).")

@@ -1,4 +1,5 @@
-"""Digits written with a pen by real people: reading UCI's pen-digit files and splitting them by writer."""
+"""Digits written with a pen by real people: reading pen-digit files in the UNIPEN format (UCI's pen
+digits, UNIPEN's own digits) and splitting them by writer."""
 
 from __future__ import annotations
 
@@ -12,12 +13,16 @@ from pathlib import Path
 
 import numpy as np
 
-from digitnet.config import PENDIGITS_FILE
+from digitnet.config import PENDIGITS_FILE, UNIPEN_FILE
 from digitnet.errors import DataError
 
 log = logging.getLogger(__name__)
 
 PENDIGITS_ENV = "DIGITNET_PENDIGITS"
+UNIPEN_ENV = "DIGITNET_UNIPEN"
+# The two collections' names, as history.json and the reports call them.
+PENDIGITS_NAME = "UCI pen digits"
+UNIPEN_NAME = "UNIPEN"
 
 Stroke = np.ndarray  # (n, 2) float32 points x, y in tablet units; the tablet's y axis points up
 Strokes = tuple[Stroke, ...]
@@ -33,9 +38,10 @@ class PenDigits:
 
     strokes: tuple[Strokes, ...]
     labels: np.ndarray  # (n,) int digits 0..9
-    writers: np.ndarray  # (n,) int writer numbers
+    writers: np.ndarray  # (n,) int writer numbers, each collection numbering its own from 1
     source: str
     fingerprint: str  # sha256 of the file's text, shortened
+    name: str = PENDIGITS_NAME  # which collection they come from
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -45,14 +51,28 @@ class PenDigits:
         keep = np.flatnonzero(np.isin(self.writers, list(writers)))
         return PenDigits(
             tuple(self.strokes[i] for i in keep), self.labels[keep], self.writers[keep],
-            self.source, self.fingerprint,
+            self.source, self.fingerprint, self.name,
         )
 
 
 def load_pendigits(path: str | os.PathLike | None = None) -> PenDigits:
-    """Read a pen-digit file in UCI's UNIPEN format (plain or .gz): `path`, else $DIGITNET_PENDIGITS,
-    else the copy shipped in the project."""
-    path = Path(path or os.environ.get(PENDIGITS_ENV) or PENDIGITS_FILE)
+    """UCI's pen digits by 30 writers: `path`, else $DIGITNET_PENDIGITS, else the copy shipped in the project."""
+    return read_pen_file(Path(path or os.environ.get(PENDIGITS_ENV) or PENDIGITS_FILE), PENDIGITS_NAME)
+
+
+def load_unipen(path: str | os.PathLike | None = None) -> PenDigits:
+    """UNIPEN's digits by 202 writers: `path`, else $DIGITNET_UNIPEN, else the copy shipped in the project."""
+    return read_pen_file(Path(path or os.environ.get(UNIPEN_ENV) or UNIPEN_FILE), UNIPEN_NAME)
+
+
+def load_pen_collections(pendigits: str | os.PathLike | None = None,
+                         unipen: str | os.PathLike | None = None) -> tuple[PenDigits, ...]:
+    """Every collection of real people's pen digits a model learns from and is measured on."""
+    return load_pendigits(pendigits), load_unipen(unipen)
+
+
+def read_pen_file(path: Path, name: str) -> PenDigits:
+    """Read a pen-digit file in the UNIPEN text format, plain or .gz, as the collection `name`."""
     if not path.is_file():
         raise DataError(f"Pen-digit file not found: {path}")
     try:
@@ -60,12 +80,12 @@ def load_pendigits(path: str | os.PathLike | None = None) -> PenDigits:
         text = raw.decode("ascii")
     except (OSError, EOFError, gzip.BadGzipFile, UnicodeDecodeError) as exc:
         raise DataError(f"{path} is not a readable pen-digit file: {exc}") from exc
-    digits = parse_pendigits(text, str(path))
+    digits = parse_pendigits(text, str(path), name)
     log.info("Loaded %d pen digits by %d writers from %s", len(digits), len(set(digits.writers)), path)
     return digits
 
 
-def parse_pendigits(text: str, source: str = "<text>") -> PenDigits:
+def parse_pendigits(text: str, source: str = "<text>", name: str = PENDIGITS_NAME) -> PenDigits:
     """Parse UNIPEN text: .SEGMENT DIGIT ... "label", .COMMENT label writer sample, .PEN_DOWN points .PEN_UP."""
     strokes: list[Strokes] = []
     labels: list[int] = []
@@ -127,7 +147,7 @@ def parse_pendigits(text: str, source: str = "<text>") -> PenDigits:
     if not labels:
         raise DataError(f"{source} holds no digits: is it a UNIPEN pen-digit file?")
     fingerprint = hashlib.sha256(text.encode("ascii")).hexdigest()[:16]
-    return PenDigits(tuple(strokes), np.array(labels), np.array(writers), source, fingerprint)
+    return PenDigits(tuple(strokes), np.array(labels), np.array(writers), source, fingerprint, name)
 
 
 @dataclass(frozen=True)
@@ -139,10 +159,13 @@ class WriterSplit:
     test: tuple[int, ...]
 
 
-def split_writers(writers: np.ndarray, n_test: int, n_validation: int, seed: int = 0) -> WriterSplit:
-    """Split whole writers, never single digits: shuffled by `seed`, the first `n_test` are held out
-    for testing, the next `n_validation` for validation, the rest train."""
+def split_writers(writers: np.ndarray, test_share: float, validation_share: float, seed: int = 0) -> WriterSplit:
+    """Split whole writers, never single digits: shuffled by `seed`, the first `test_share` of them
+    (at least one) are held out for testing, the next `validation_share` (at least one) for
+    validation, the rest train."""
     order = [int(w) for w in np.random.default_rng(seed).permutation(np.unique(writers))]
+    n_test = max(1, round(test_share * len(order)))
+    n_validation = max(1, round(validation_share * len(order)))
     if n_test + n_validation >= len(order):
         raise DataError(f"Cannot hold out {n_test} + {n_validation} of {len(order)} writers and train on any")
     test, validation = order[:n_test], order[n_test : n_test + n_validation]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,48 +49,61 @@ class TrainingSets:
     train: Examples
     validation: Examples
     test: Examples  # MNIST's test images
-    held_out: Examples | None  # held-out writers' digits drawn as on the page; None without pen digits
-    split: WriterSplit | None
+    # Each pen collection's held-out writers, drawn as on the page, by collection name; empty without pen digits.
+    held_out: dict[str, Examples]
+    splits: dict[str, WriterSplit]  # how each pen collection's writers were split, by collection name
 
-    def sources(self, mnist: Mnist, pen: PenDigits | None, config: TrainConfig) -> list[dict]:
-        """Every data source with its fingerprint, and how the pen digits' writers were split. A source is
-        named by its file's name alone: the fingerprint identifies it, and a path would only say where
-        some machine kept it."""
+    def sources(self, mnist: Mnist, pens: Sequence[PenDigits], config: TrainConfig) -> list[dict]:
+        """Every data source with its fingerprint, and how each pen collection's writers were split. A
+        source is named by its file's name alone: the fingerprint identifies it, and a path would only
+        say where some machine kept it."""
         records = [{"name": "MNIST", "source": Path(mnist.source).name, "fingerprint": mnist.fingerprint()}]
-        if pen is not None and self.split is not None:
+        for pen in pens:
+            split = self.splits.get(pen.name)
+            if split is None:
+                continue
             records.append({
-                "name": "UCI pen digits", "source": Path(pen.source).name, "fingerprint": pen.fingerprint,
+                "name": pen.name, "source": Path(pen.source).name, "fingerprint": pen.fingerprint,
                 "copies_per_digit": config.pen_copies,
-                "writers": {"train": list(self.split.train), "validation": list(self.split.validation),
-                            "test": list(self.split.test)},
+                "writers": {"train": list(split.train), "validation": list(split.validation),
+                            "test": list(split.test)},
             })
         return records
 
 
-def training_sets(config: TrainConfig, mnist: Mnist, pen: PenDigits | None) -> TrainingSets:
+def training_sets(config: TrainConfig, mnist: Mnist, pens: Sequence[PenDigits] = ()) -> TrainingSets:
     """Split MNIST into training and validation images (its last ones validate, as Keras' validation_split
-    does); with pen digits, add the training writers' digits drawn `pen_copies` times, validate on other
-    writers too, and keep a third group of writers for measuring only."""
+    does); with pen digits, split each collection's writers three ways: the training writers' digits
+    are drawn `pen_copies` times and added, the validation writers' validate too, and the test
+    writers' are kept for measuring only."""
     used, n_val = mnist_split(config, len(mnist.x_train))
-    x, y = mnist.x_train[:used], mnist.y_train[:used].astype(np.int32)
+    upright = mnist.upright()  # the pen digits come upright out of to_mnist
+    x, y = upright.x_train[:used], mnist.y_train[:used].astype(np.int32)
     train, validation = Examples(x[:-n_val], y[:-n_val]), Examples(x[-n_val:], y[-n_val:])
-    test = Examples(mnist.x_test, mnist.y_test.astype(np.int32))
-    if pen is None or not config.pen_digits:
-        return TrainingSets(train, validation, test, None, None)
+    test = Examples(upright.x_test, mnist.y_test.astype(np.int32))
+    if not pens or not config.pen_digits:
+        return TrainingSets(train, validation, test, {}, {})
 
-    split = split_writers(pen.writers, config.test_writers, config.validation_writers, WRITER_SPLIT_SEED)
-    writers_train = pen.select(split.train)
-    *drawn, validation_drawn, held_out = draw_many(
-        [(writers_train, Hand(), config.seed + copy) for copy in range(config.pen_copies)]
-        + [_as_on_the_page(pen.select(split.validation)), _as_on_the_page(pen.select(split.test))]
-    )
-    train = _join(train, *drawn)
-    validation = _join(validation, validation_drawn)
+    splits = {pen.name: split_writers(pen.writers, config.test_writer_share, config.validation_writer_share,
+                                      WRITER_SPLIT_SEED) for pen in pens}
+    requests = []
+    for pen in pens:
+        split = splits[pen.name]
+        requests += [(pen.select(split.train), Hand(), config.seed + copy) for copy in range(config.pen_copies)]
+        requests += [_as_on_the_page(pen.select(split.validation)), _as_on_the_page(pen.select(split.test))]
+    drawn = draw_many(requests)
+    per_pen = config.pen_copies + 2
+    held_out = {}
+    for n, pen in enumerate(pens):
+        *copies, validation_drawn, held_out[pen.name] = drawn[n * per_pen : (n + 1) * per_pen]
+        train = _join(train, *copies)
+        validation = _join(validation, validation_drawn)
     order = np.random.default_rng(config.seed).permutation(len(train))
     train = Examples(train.x[order], train.y[order], train.writers[order])
-    log.info("Training on %d images (%d drawn pen digits by %d writers); validating on %d; %d writers held out",
-             len(train), sum(len(d) for d in drawn), len(split.train), len(validation), len(split.test))
-    return TrainingSets(train, validation, test, held_out, split)
+    log.info("Training on %d images (%d from MNIST, the rest drawn pen digits by %d writers); validating on %d; "
+             "%d writers held out", len(train), len(x) - n_val, sum(len(s.train) for s in splits.values()),
+             len(validation), sum(len(s.test) for s in splits.values()))
+    return TrainingSets(train, validation, test, held_out, splits)
 
 
 def mnist_split(config: TrainConfig, available: int) -> tuple[int, int]:

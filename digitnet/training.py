@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import keras
 import numpy as np
@@ -20,7 +20,7 @@ import tensorflow as tf
 from digitnet.calibration import fit_temperature, fold_temperature
 from digitnet.config import CURVES_FILENAME, HISTORY_FILENAME, MODEL_FILENAME, TrainConfig
 from digitnet.data import Mnist, scale_pixels
-from digitnet.evaluate import Evaluation, evaluate_drawings, evaluate_images
+from digitnet.evaluate import Evaluation, evaluate_drawings, evaluate_images, people_summary
 from digitnet.errors import TrainingCancelled
 from digitnet.files import replaced_whole
 from digitnet.history import METRICS
@@ -48,7 +48,8 @@ class TrainingRun:
     test_accuracy: float
     seconds: float
     sources: list[dict] = field(default_factory=list)
-    held_out: Evaluation | None = None  # the held-out writers' drawings, read by the finished model
+    # Each pen collection's held-out writers' drawings, read by the finished model, by collection name.
+    held_out: dict[str, Evaluation] = field(default_factory=dict)
     temperature: float = 1.0
     trained_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
@@ -58,7 +59,7 @@ class TrainingRun:
             "history": self.curves,
             "epochs_completed": len(self.curves["loss"]),
             "test_accuracy": self.test_accuracy,
-            "held_out_writers": self.held_out.summary() if self.held_out else None,
+            "held_out_writers": people_summary(self.held_out) if self.held_out else None,
             "temperature": self.temperature,
             "trained_at": self.trained_at,
             "training_seconds": round(self.seconds, 1),
@@ -71,17 +72,17 @@ class TrainingRun:
 def train(
     config: TrainConfig,
     data: Mnist,
-    pen: PenDigits | None = None,
+    pens: Sequence[PenDigits] = (),
     on_epoch_end: EpochCallback | None = None,
     should_stop: StopCheck | None = None,
     on_epoch_weights: WeightsCallback | None = None,
 ) -> TrainingRun:
-    """Train a fresh model on `data` (and `pen` digits, if given and configured); report each epoch;
+    """Train a fresh model on `data` (and the `pens` collections, if configured); report each epoch;
     raise TrainingCancelled if asked to stop."""
     config.validate()
     keras.utils.set_random_seed(config.seed)
     started = time.perf_counter()
-    sets = training_sets(config, data, pen)
+    sets = training_sets(config, data, pens)
     validation = (scale_pixels(sets.validation.x), sets.validation.y)
     steps_per_epoch = -(-len(sets.train) // config.batch_size)
 
@@ -108,19 +109,17 @@ def train(
     seconds = time.perf_counter() - started
     classifier = Classifier.from_keras(model)
     test_accuracy = evaluate_images(classifier, sets.test.x, sets.test.y).accuracy
-    held_out = None
-    if sets.held_out is not None:
-        held_out = evaluate_drawings(classifier, sets.held_out)
+    held_out = {name: evaluate_drawings(classifier, drawings) for name, drawings in sets.held_out.items()}
     log.info("Trained %d epochs in %.1f s: MNIST test accuracy %.4f, held-out writers %s, temperature %.2f",
              config.epochs, seconds, test_accuracy,
-             f"{held_out.accuracy:.4f}" if held_out else "none", temperature)
+             f"{Evaluation.joined(held_out.values()).accuracy:.4f}" if held_out else "none", temperature)
     return TrainingRun(
         model=model,
         config=config,
         curves={m: [float(v) for v in history.history[m]] for m in METRICS},
         test_accuracy=test_accuracy,
         seconds=seconds,
-        sources=sets.sources(data, pen, config),
+        sources=sets.sources(data, pens, config),
         held_out=held_out,
         temperature=temperature,
     )

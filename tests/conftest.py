@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import os
 from pathlib import Path
 
@@ -120,6 +121,17 @@ def tiny_pen_file(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_unipen_file(tmp_path_factory) -> Path:
+    """A second small collection in the same format, as UNIPEN's: 1s, 0s and 7s by four writers, six of each."""
+    rng = np.random.default_rng(1)
+    digits = [(label, writer, pen_shape(label, int(rng.integers(-20, 20))))
+              for writer in range(1, 5) for label in (0, 1, 7) for _ in range(6)]
+    path = tmp_path_factory.mktemp("unipen") / "unipen.tra.gz"
+    path.write_bytes(gzip.compress(pen_text(digits).encode()))
+    return path
+
+
+@pytest.fixture(scope="session")
 def shared_pendigits() -> Path:
     """The UCI pen-digit file beside the project; in CI its absence is a failure, not a skip."""
     path = ROOT.parent / "shared" / "data" / "pendigits-orig.tra"
@@ -130,11 +142,23 @@ def shared_pendigits() -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def shared_unipen() -> Path:
+    """UNIPEN's digits beside the project; in CI their absence is a failure, not a skip."""
+    path = ROOT.parent / "shared" / "data" / "unipen-1a-digits.tra.gz"
+    if not path.is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"UNIPEN file not found at {path}")
+        pytest.skip(f"UNIPEN file not found at {path}")
+    return path
+
+
 @pytest.fixture
-def train_env(tmp_path, tiny_mnist, tiny_pen_file) -> dict[str, str]:
+def train_env(tmp_path, tiny_mnist, tiny_pen_file, tiny_unipen_file) -> dict[str, str]:
     """The environment of a training process on the tiny data sets, with no drawings collected."""
     path = tmp_path / "tiny.npz"
     np.savez(path, x_train=tiny_mnist.x_train, y_train=tiny_mnist.y_train,
              x_test=tiny_mnist.x_test, y_test=tiny_mnist.y_test)
     return {**os.environ, MNIST_ENV: str(path), "DIGITNET_PENDIGITS": str(tiny_pen_file),
+            "DIGITNET_UNIPEN": str(tiny_unipen_file),
             "DIGITNET_DATA_DIR": str(tmp_path / "drawings")}

@@ -22,11 +22,12 @@ def tiny_npz(tiny_mnist, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tiny_npz, tiny_pen_file, tmp_path_factory):
+def tiny_model(tiny_npz, tiny_pen_file, tiny_unipen_file, tmp_path_factory):
     out = tmp_path_factory.mktemp("model")
-    assert main(["train", "--data", str(tiny_npz), "--pendigits", str(tiny_pen_file), "--out", str(out),
+    assert main(["train", "--data", str(tiny_npz), "--pendigits", str(tiny_pen_file),
+                 "--unipen", str(tiny_unipen_file), "--out", str(out),
                  "--epochs", "1", "--hidden-units", "8", "--batch-size", "32",
-                 "--test-writers", "2", "--validation-writers", "1"]) == 0
+                 "--test-writer-share", "0.34", "--validation-writer-share", "0.17"]) == 0
     return out / MODEL_FILENAME
 
 
@@ -43,8 +44,8 @@ def test_train_help_lists_every_setting(capsys):
         main(["train", "--help"])
     out = capsys.readouterr().out
     for flag in ("--epochs", "--batch-size", "--learning-rate", "--dropout", "--validation-split",
-                 "--augment", "--data", "--out", "--pendigits", "--no-pen-digits", "--pen-copies",
-                 "--test-writers"):
+                 "--augment", "--data", "--out", "--pendigits", "--unipen", "--no-pen-digits", "--pen-copies",
+                 "--test-writer-share"):
         assert flag in out
 
 
@@ -61,25 +62,35 @@ def test_train_refuses_bad_settings_and_bad_data(tmp_path, tiny_npz):
     assert not (tmp_path / MODEL_FILENAME).exists()
 
 
-def test_evaluate_prints_mnist_and_the_writers_it_never_saw(tiny_model, tiny_npz, tiny_pen_file, caplog):
+def test_evaluate_prints_mnist_and_the_writers_it_never_saw(tiny_model, tiny_npz, tiny_pen_file, tiny_unipen_file,
+                                                            caplog):
     caplog.set_level("INFO")
     assert main(["evaluate", "--model", str(tiny_model), "--data", str(tiny_npz),
-                 "--pendigits", str(tiny_pen_file)]) == 0
+                 "--pendigits", str(tiny_pen_file), "--unipen", str(tiny_unipen_file)]) == 0
     assert "MNIST test accuracy:" in caplog.text
     assert "true\\pred" in caplog.text
-    test_writers = load_history(history_path(tiny_model))["sources"][1]["writers"]["test"]
-    assert f"(2 writers: {test_writers[0]} {test_writers[1]})" in caplog.text
+    pen_source, unipen_source = load_history(history_path(tiny_model))["sources"][1:]
+    first, second = pen_source["writers"]["test"]
+    assert f"UCI pen digits: 2 writers it never saw ({first} {second}), drawn as on the canvas: " \
+           f"accuracy" in caplog.text
     assert "on 60 digits" in caplog.text  # 2 writers x 30 digits
+    (unipen_writer,) = unipen_source["writers"]["test"]
+    assert f"UNIPEN: 1 writers it never saw ({unipen_writer})" in caplog.text
+    assert "on 18 digits" in caplog.text  # 1 writer x 18 digits
+    assert "all 2 pen collections together, drawn as on the canvas: accuracy" in caplog.text
+    assert "on 78 digits" in caplog.text
     assert "confidence:" in caplog.text and "calibration error" in caplog.text
 
 
-def test_a_model_that_never_saw_pen_digits_is_measured_on_every_writer(tiny_npz, tiny_pen_file, tmp_path, caplog):
+def test_a_model_that_never_saw_pen_digits_is_measured_on_every_writer(tiny_npz, tiny_pen_file, tiny_unipen_file,
+                                                                       tmp_path, caplog):
     assert main(["train", "--data", str(tiny_npz), "--out", str(tmp_path), "--epochs", "1",
                  "--hidden-units", "8", "--no-pen-digits"]) == 0
     caplog.set_level("INFO")
     assert main(["evaluate", "--model", str(tmp_path / MODEL_FILENAME), "--data", str(tiny_npz),
-                 "--pendigits", str(tiny_pen_file)]) == 0
-    assert "(6 writers: 1 2 3 4 5 6)" in caplog.text and "on 180 digits" in caplog.text
+                 "--pendigits", str(tiny_pen_file), "--unipen", str(tiny_unipen_file)]) == 0
+    assert "6 writers it never saw (1 2 3 4 5 6)" in caplog.text and "on 180 digits" in caplog.text
+    assert "4 writers it never saw (1 2 3 4)" in caplog.text and "on 72 digits" in caplog.text
 
 
 def test_predict_reports_each_file_and_fails_on_bad_ones(tiny_model, tmp_path, capsys, caplog):

@@ -75,11 +75,11 @@ def test_success_saves_and_swaps_the_model(store, env):
 
 def test_pen_digits_are_learned_by_default_and_reported(store, env):
     job = TrainingJob(store, env)
-    assert job.start(QUICK.replace(pen_digits=True, test_writers=2, validation_writers=1))
+    assert job.start(QUICK.replace(pen_digits=True, test_writer_share=0.34, validation_writer_share=0.17))
     status = job.wait(180)
     assert status.state == SUCCEEDED, status.message
     assert "real people it never saw" in status.message
-    assert [s["name"] for s in store.load().record["sources"]] == ["MNIST", "UCI pen digits"]
+    assert [s["name"] for s in store.load().record["sources"]] == ["MNIST", "UCI pen digits", "UNIPEN"]
 
 
 def test_one_retrain_at_a_time_across_app_processes_then_cancel(store, slow_env):
@@ -101,7 +101,7 @@ def test_one_retrain_at_a_time_across_app_processes_then_cancel(store, slow_env)
 
 def test_cancel_before_the_first_epoch_stops_the_data_loading(store, env):
     job = TrainingJob(store, env)
-    assert job.start(QUICK.replace(pen_digits=True, pen_copies=5, test_writers=2, validation_writers=1))
+    assert job.start(QUICK.replace(pen_digits=True, pen_copies=5, test_writer_share=0.34, validation_writer_share=0.17))
     job.cancel()
     status = job.wait(30)
     assert status.state == CANCELLED and "after 0 complete epochs" in status.message

@@ -36,7 +36,21 @@ def test_classifier_matches_keras(model):
     x = np.random.default_rng(0).random((5, 28, 28), dtype=np.float32)
     expected = np.asarray(model(x, training=False))
     classifier = Classifier.from_keras(model)
-    np.testing.assert_allclose(classifier.predict_proba(x), expected, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(classifier.forward(x).probabilities, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_the_answer_averages_the_network_over_one_pixel_moves(model):
+    from digitnet.classifier import SHIFTS
+
+    classifier = Classifier.from_keras(model)
+    x = np.zeros((28, 28), dtype=np.float32)
+    x[6:22, 12:15] = 1.0  # a 1
+    moved = [np.roll(x, shift, axis=(0, 1)) for shift in SHIFTS]
+    expected = np.mean([classifier.forward(m[None]).probabilities[0] for m in moved], axis=0)
+    np.testing.assert_allclose(classifier.predict_proba(x), expected, rtol=1e-5)
+    assert not np.allclose(classifier.predict_proba(x), classifier.forward(x[None]).probabilities[0])
+    uint8 = (np.stack([x, x[::-1]]) * 255).astype(np.uint8)
+    np.testing.assert_allclose(classifier.read_many(uint8), classifier.predict_proba(uint8 / 255), rtol=1e-5)
 
 
 def test_predict_proba_shapes_and_sums(model):
@@ -65,7 +79,7 @@ def test_save_load_round_trip(model, tmp_path):
     save_model(model, path)
     x = np.random.default_rng(1).random((4, 28, 28), dtype=np.float32)
     np.testing.assert_allclose(
-        load_classifier(path).predict_proba(x), np.asarray(model(x, training=False)), rtol=1e-4, atol=1e-6
+        load_classifier(path).forward(x).probabilities, np.asarray(model(x, training=False)), rtol=1e-4, atol=1e-6
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.keras", "m.npz"]
 
@@ -133,7 +147,7 @@ def test_forward_pass_gives_every_layer(model):
     assert [a.shape for a in forward.activations] == [(3, 784), (3, 16), (3, 16), (3, 10)]
     hidden = keras_hidden(model, x)
     np.testing.assert_allclose(forward.activations[1], hidden, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(forward.probabilities, classifier.predict_proba(x))
+    np.testing.assert_allclose(forward.activations[-1], forward.probabilities)
 
 
 def keras_hidden(model, x):

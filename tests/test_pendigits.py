@@ -73,16 +73,34 @@ def test_the_shipped_copy_is_uci_s_file(shared_pendigits):
 
 def test_split_keeps_each_writer_on_one_side():
     writers = np.repeat(np.arange(1, 31), 5)
-    split = split_writers(writers, n_test=6, n_validation=2, seed=0)
+    split = split_writers(writers, test_share=0.2, validation_share=0.07, seed=0)
     assert (len(split.train), len(split.validation), len(split.test)) == (22, 2, 6)
     assert set(split.train) | set(split.validation) | set(split.test) == set(range(1, 31))
     assert not set(split.train) & set(split.test)
     assert not set(split.train) & set(split.validation)
     assert not set(split.validation) & set(split.test)
-    assert split_writers(writers, 6, 2, seed=0) == split
-    assert split_writers(writers, 6, 2, seed=1) != split
+    assert split_writers(writers, 0.2, 0.07, seed=0) == split
+    assert split_writers(writers, 0.2, 0.07, seed=1) != split
     with pytest.raises(DataError, match="Cannot hold out"):
-        split_writers(writers, 20, 10)
+        split_writers(writers, 0.67, 0.33)
+
+
+def test_the_unipen_copy_parses_with_the_same_reader(shared_unipen):
+    from digitnet.config import UNIPEN_FILE
+    from digitnet.pendigits import load_unipen
+
+    shipped = load_unipen(UNIPEN_FILE)
+    assert shipped.name == "UNIPEN" and shipped.fingerprint == load_unipen(shared_unipen).fingerprint
+    assert np.bincount(shipped.labels).tolist() == [1574, 1681, 1583, 1523, 1567, 1461, 1455, 1481, 1494, 1483]
+    assert sorted(set(shipped.writers.tolist())) == list(range(1, 203))
+    assert 1 <= min(len(s) for s in shipped.strokes) and max(len(s) for s in shipped.strokes) <= 5
+
+
+def test_unipen_s_writers_are_split_as_a_collection_of_their_own(shared_unipen):
+    from digitnet.pendigits import load_unipen
+
+    split = split_writers(load_unipen(shared_unipen).writers, 0.2, 0.07)
+    assert (len(split.test), len(split.validation), len(split.train)) == (40, 14, 148)
 
 
 def ink_box(rgba: np.ndarray) -> tuple[int, int, int, int]:

@@ -158,3 +158,45 @@ def test_anything_else_sent_as_the_canvas_is_refused(png):
 
     with pytest.raises(ImageError):
         read_canvas_png(png, (280, 280))
+
+
+def _lean(image: np.ndarray) -> float:
+    """Pixels sideways per pixel down of the ink's second moments: 0 for an upright digit."""
+    rows, cols = np.indices(image.shape)
+    ink = image.astype(np.float64)
+    mass = ink.sum()
+    dy = rows - (rows * ink).sum() / mass
+    dx = cols - (cols * ink).sum() / mass
+    return float((dx * dy * ink).sum() / (dy * dy * ink).sum())
+
+
+def test_deskewing_leaves_an_upright_digit_alone():
+    from digitnet.preprocess import deskew
+
+    bar = np.zeros((28, 28), dtype=np.uint8)
+    bar[4:24, 12:16] = 255
+    np.testing.assert_array_equal(deskew(bar), bar)
+
+
+def test_deskewing_straightens_a_slanted_digit():
+    from digitnet.preprocess import deskew
+
+    slanted = np.zeros((28, 28), dtype=np.float32)
+    for row in range(4, 24):
+        left = 8 + (24 - row) * 0.4  # leans right: the top is further right
+        slanted[row, int(left) : int(left) + 4] = 1.0
+    assert _lean(slanted) < -0.3
+    upright = deskew(slanted)
+    assert abs(_lean(upright)) < 0.03
+    assert upright.dtype == np.float32 and upright.shape == (28, 28)
+    assert upright.sum() == pytest.approx(slanted.sum(), rel=0.02)  # moved, not lost
+    both = deskew(np.stack([slanted, slanted[:, ::-1]]))
+    assert abs(_lean(both[1])) < 0.03
+
+
+def test_a_slanted_drawing_is_read_upright():
+    from digitnet.render import PAGE_HAND, render_canvas
+
+    stroke = np.array([[150, 400], [250, 100]], dtype=np.float32)  # a 1 leaning right, tablet y up
+    canvas = render_canvas((stroke,), np.random.default_rng(0), PAGE_HAND)
+    assert abs(_lean(to_mnist(canvas))) < 0.05

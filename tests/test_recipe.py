@@ -4,12 +4,13 @@ import numpy as np
 import pytest
 
 from digitnet import TrainConfig, load_pendigits, save_run, train
+from digitnet.pendigits import load_unipen
 from digitnet.config import HISTORY_FILENAME
 from digitnet.history import load_history
 from digitnet.recipe import held_out_drawings, training_sets
 
 QUICK = TrainConfig(epochs=3, batch_size=16, hidden_units=32, learning_rate=1e-2,
-                    test_writers=2, validation_writers=1)
+                    test_writer_share=0.34, validation_writer_share=0.17)
 
 
 @pytest.fixture(scope="module")
@@ -17,50 +18,77 @@ def pen(tiny_pen_file):
     return load_pendigits(tiny_pen_file)
 
 
+@pytest.fixture(scope="module")
+def unipen(tiny_unipen_file):
+    return load_unipen(tiny_unipen_file)
+
+
 def test_no_writer_is_on_two_sides(tiny_mnist, pen):
-    sets = training_sets(QUICK, tiny_mnist, pen)
+    sets = training_sets(QUICK, tiny_mnist, [pen])
+    split = sets.splits[pen.name]
     train_writers = set(sets.train.writers.tolist()) - {0}  # 0: MNIST's anonymous writers
-    assert train_writers == set(sets.split.train)
-    assert set(sets.validation.writers.tolist()) - {0} == set(sets.split.validation)
-    assert set(sets.held_out.writers.tolist()) == set(sets.split.test)
-    assert not train_writers & set(sets.split.test)
+    assert train_writers == set(split.train)
+    assert set(sets.validation.writers.tolist()) - {0} == set(split.validation)
+    assert set(sets.held_out[pen.name].writers.tolist()) == set(split.test)
+    assert not train_writers & set(split.test)
+    assert len(split.test) == 2 and len(split.validation) == 1  # 34% and 17% of six writers
+
+
+def test_each_collection_is_split_and_held_out_on_its_own(tiny_mnist, pen, unipen):
+    sets = training_sets(QUICK, tiny_mnist, [pen, unipen])
+    assert set(sets.held_out) == {"UCI pen digits", "UNIPEN"}
+    for collection in (pen, unipen):
+        split = sets.splits[collection.name]
+        held_out = sets.held_out[collection.name]
+        np.testing.assert_array_equal(held_out.y, collection.select(split.test).labels)
+        assert not set(split.test) & set(split.train) and not set(split.test) & set(split.validation)
+    n_val = int(len(tiny_mnist.x_train) * QUICK.validation_split)
+    trained = sum(np.count_nonzero(np.isin(c.writers, sets.splits[c.name].train)) for c in (pen, unipen))
+    assert len(sets.train) == len(tiny_mnist.x_train) - n_val + QUICK.pen_copies * trained
 
 
 def test_adds_each_training_writer_s_digits_pen_copies_times(tiny_mnist, pen):
-    sets = training_sets(QUICK.replace(pen_copies=3), tiny_mnist, pen)
+    sets = training_sets(QUICK.replace(pen_copies=3), tiny_mnist, [pen])
     n_val = int(len(tiny_mnist.x_train) * QUICK.validation_split)
-    pen_train = np.count_nonzero(np.isin(pen.writers, sets.split.train))
+    pen_train = np.count_nonzero(np.isin(pen.writers, sets.splits[pen.name].train))
     assert len(sets.train) == len(tiny_mnist.x_train) - n_val + 3 * pen_train
     assert sets.train.x.dtype == np.uint8 and sets.train.x.shape[1:] == (28, 28)
     assert sets.train.x.max() == 255
 
 
 def test_mnist_alone_when_asked(tiny_mnist, pen):
-    sets = training_sets(QUICK.replace(pen_digits=False), tiny_mnist, pen)
-    assert sets.held_out is None and sets.split is None
+    sets = training_sets(QUICK.replace(pen_digits=False), tiny_mnist, [pen])
+    assert sets.held_out == {} and sets.splits == {}
     assert len(sets.train) + len(sets.validation) == len(tiny_mnist.x_train)
 
 
 def test_held_out_drawings_are_the_same_every_time_and_in_order(tiny_mnist, pen):
-    split = training_sets(QUICK, tiny_mnist, pen).split
+    split = training_sets(QUICK, tiny_mnist, [pen]).splits[pen.name]
     first, second = held_out_drawings(pen, split.test), held_out_drawings(pen, split.test)
     np.testing.assert_array_equal(first.x, second.x)
     np.testing.assert_array_equal(first.y, pen.select(split.test).labels)
     np.testing.assert_array_equal(first.writers, pen.select(split.test).writers)
 
 
-def test_training_records_every_source_and_the_held_out_writers(tiny_mnist, pen, tmp_path):
-    run = train(QUICK, tiny_mnist, pen)
-    assert run.held_out is not None and 0 <= run.held_out.accuracy <= 1
+def test_training_records_every_source_and_the_held_out_writers(tiny_mnist, pen, unipen, tmp_path):
+    from digitnet.evaluate import Evaluation
+    from digitnet.history import people_score
+
+    run = train(QUICK, tiny_mnist, [pen, unipen])
+    assert set(run.held_out) == {pen.name, unipen.name}
     save_run(run, tmp_path)
     record = load_history(tmp_path / HISTORY_FILENAME)
-    mnist_source, pen_source = record["sources"]
+    mnist_source, pen_source, unipen_source = record["sources"]
     assert mnist_source["fingerprint"] == tiny_mnist.fingerprint()
-    assert pen_source["fingerprint"] == pen.fingerprint
-    assert pen_source["writers"]["test"] == sorted(run.held_out.per_writer())
-    held_out = record["held_out_writers"]
-    assert held_out["accuracy"] == pytest.approx(run.held_out.accuracy)
-    assert set(held_out) >= {"per_digit", "per_writer", "confident_misreads", "calibration_error"}
+    assert (pen_source["name"], pen_source["fingerprint"]) == (pen.name, pen.fingerprint)
+    assert (unipen_source["name"], unipen_source["fingerprint"]) == (unipen.name, unipen.fingerprint)
+    assert pen_source["writers"]["test"] == sorted(run.held_out[pen.name].per_writer())
+    assert unipen_source["writers"]["test"] == sorted(run.held_out[unipen.name].per_writer())
+    score = people_score(record)
+    assert score.accuracy == pytest.approx(Evaluation.joined(run.held_out.values()).accuracy)
+    assert score.writers == 3  # two of six, one of four
+    assert score.collections[unipen.name].accuracy == pytest.approx(run.held_out[unipen.name].accuracy)
+    assert len(score.per_writer) == 3 and score.worst_writer[1] == min(score.per_writer.values())
     assert record["temperature"] > 0
 
 
@@ -76,10 +104,11 @@ def test_drawings_the_page_would_refuse_are_left_out_and_counted_wrong(tiny_mnis
     path = tmp_path / "dots.tra"
     path.write_text(pen_text(digits))
     pen = load_pendigits(path)
-    sets = training_sets(QUICK.replace(test_writers=1, validation_writers=1), tiny_mnist, pen)
-    assert sets.held_out.refused == 1 and len(sets.held_out) == 3
+    sets = training_sets(QUICK.replace(test_writer_share=0.25, validation_writer_share=0.25), tiny_mnist, [pen])
+    held_out = sets.held_out[pen.name]
+    assert held_out.refused == 1 and len(held_out) == 3
     assert np.count_nonzero(sets.train.writers) == 2 * 3 * 2  # two writers' three 1s, twice; no dots
-    result = evaluate_drawings(Classifier.from_keras(build_model(QUICK)), sets.held_out)
+    result = evaluate_drawings(Classifier.from_keras(build_model(QUICK)), held_out)
     assert result.accuracy <= 3 / 4
 
 

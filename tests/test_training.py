@@ -57,7 +57,7 @@ def test_save_run_writes_model_history_and_curves(tiny_mnist, tmp_path):
     assert all(isinstance(v, float) for v in record["history"]["loss"])
     assert (tmp_path / CURVES_FILENAME).read_bytes()[:4] == b"\x89PNG"
     x = tiny_mnist.x_test.astype(np.float32) / 255
-    np.testing.assert_allclose(load_classifier(model_path).predict_proba(x),
+    np.testing.assert_allclose(load_classifier(model_path).forward(x).probabilities,
                                np.asarray(run.model(x, training=False)), rtol=1e-4, atol=1e-6)
     assert record["held_out_writers"] is None  # MNIST alone: no real people to measure on
     assert [source["name"] for source in record["sources"]] == ["MNIST"]

@@ -4,6 +4,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from digitnet.history import people_score
 from digitnet.store import LoadedModel
 from ui.resources import get_store
 from ui.style import TRAINING_COLOUR, VALIDATION_COLOUR
@@ -58,7 +59,7 @@ def model_card_ui(model: LoadedModel) -> None:
 
 
 def people_accuracy(record: dict) -> str:
-    people = record.get("held_out_writers")
-    if not people:
+    people = people_score(record)
+    if people is None:
         return "not measured"
-    return f"{people['accuracy']:.2%} ({len(people['per_writer'])} writers' pen digits)"
+    return f"{people.accuracy:.2%} ({people.writers} writers' pen digits)"

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from digitnet.history import people_score, people_sentence
 from digitnet.prediction import a_digit
 from digitnet.store import LoadedModel
 from ui.inputs import show_test_digit
@@ -93,15 +94,10 @@ def confusion_spec(confusion: np.ndarray) -> dict:
 
 def people_ui(record: dict) -> None:
     """How well it reads real people it never trained on, as measured when it was trained."""
-    people = record.get("held_out_writers")
-    if not people:
+    people = people_score(record)
+    if people is None:
         st.caption("This network was not measured on real people's handwriting: retrain it with "
                    "\"Learn from real people's pen digits\" to measure it.")
         return
-    st.caption(
-        f"Real people it never saw: {people['accuracy']:.2%} of the pen digits of {len(people['per_writer'])} "
-        f"writers kept out of its training, drawn as on this canvas. Of its {people['misreads']} misreads, "
-        f"{people['confident_misreads']:.0%} were said with 90% confidence or more "
-        f"(calibration error {people['calibration_error']:.3f})."
-    )
-    accuracy_chart(people["per_digit"], "accuracy", height=200)  # the caption says on whom
+    st.caption(people_sentence(people))
+    accuracy_chart(list(people.per_digit), "accuracy", height=200)  # the caption says on whom

@@ -70,8 +70,9 @@ def page_mnist() -> digitnet.Mnist | None:
         data = digitnet.load_mnist()
     except digitnet.DataError:
         return None
-    return digitnet.Mnist(data.x_train[:LOOK_ALIKE_POOL].copy(), data.y_train[:LOOK_ALIKE_POOL].copy(),
+    pool = digitnet.Mnist(data.x_train[:LOOK_ALIKE_POOL], data.y_train[:LOOK_ALIKE_POOL].copy(),
                           data.x_test, data.y_test, data.source)
+    return pool.upright()  # as the network reads them
 
 
 @st.cache_resource(max_entries=2, show_spinner="Scoring the network on 10,000 test digits...")
