@@ -1,15 +1,18 @@
-"""The command line: `python -m digitnet train | evaluate | predict`."""
+"""The command line: `python -m digitnet train | evaluate | predict | prepare | serve`."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import logging
+import os
+import threading
+import time
 from pathlib import Path
 
-from filelock import Timeout
+from filelock import FileLock, Timeout
 
-from digitnet.config import MODELS_DIR, SHIPPED_MODEL, TrainConfig
+from digitnet.config import CACHE_ENV, MODELS_DIR, PREPARE_LOCK, SHIPPED_MODEL, TrainConfig, cache_dir
 from digitnet.corrections import Corrections, Drawings, default_data_dir, held_out_accuracy, with_drawings
 from digitnet.data import MNIST_ENV, load_mnist
 from digitnet.drawn import make_drawn_set
@@ -20,8 +23,8 @@ from digitnet.history import history_path, load_history
 from digitnet.classifier import Classifier, load_classifier
 from digitnet.pendigits import PENDIGITS_ENV, UNIPEN_ENV, load_pen_collections
 from digitnet.preprocess import open_image, to_mnist
-from digitnet.recipe import held_out_drawings, mnist_split, unseen_writers
-from digitnet.jobs import BUSY_EXIT, FAILED, STATUS_FILENAME, SUCCEEDED, JobFiles, JobReporter
+from digitnet.recipe import held_out_drawings, mnist_split, prepare_drawings, unseen_writers
+from digitnet.jobs import BUSY_EXIT, FAILED, STATUS_FILENAME, SUCCEEDED, JobFiles, JobReporter, is_training_process
 from digitnet.replicas import ServeConfig, serve
 from digitnet.store import ModelStore
 
@@ -108,6 +111,20 @@ def build_parser() -> argparse.ArgumentParser:
     predict_parser.add_argument("--model", type=Path, default=SHIPPED_MODEL, help="the .keras model file")
     predict_parser.set_defaults(command=run_predict)
 
+    prepare_parser = commands.add_parser(
+        "prepare",
+        help="draw the default recipe's pen digits into the cache, so the next retrain skips that",
+        description="Draw every pen digit a retrain with the default settings draws (both collections' "
+                    "training copies, validation and held-out writers) into the drawing cache "
+                    f"(${CACHE_ENV}, else ~/.cache/digitnet/drawn), at the lowest CPU priority. The page "
+                    "starts this when its server starts; one runs at a time (a lock in the cache), and one "
+                    "killed midway leaves only whole files.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    prepare_parser.add_argument("--pendigits", type=Path, help=PENDIGITS_HELP)
+    prepare_parser.add_argument("--unipen", type=Path, help=UNIPEN_HELP)
+    prepare_parser.set_defaults(command=run_prepare)
+
     defaults = ServeConfig()
     serve_parser = commands.add_parser(
         "serve",
@@ -123,6 +140,43 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser.add_argument("--host", default=defaults.host, help="the address nginx listens on")
     serve_parser.set_defaults(command=run_serve)
     return parser
+
+
+def run_prepare(args: argparse.Namespace) -> int:
+    os.nice(19)  # the drawing workers inherit it: a room's strokes come first
+    _exit_when_orphaned()
+    folder = cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(folder / PREPARE_LOCK)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log.info("The pen digits are already being drawn (%s is held)", lock.lock_file)
+        return 0
+    try:
+        started = time.perf_counter()
+        prepare_drawings(TrainConfig(), load_pen_collections(args.pendigits, args.unipen))
+        log.info("The default recipe's pen digits are drawn and cached in %s (%.0f s)", folder,
+                 time.perf_counter() - started)
+        return 0
+    finally:
+        lock.release()
+
+
+def _exit_when_orphaned() -> None:
+    """End this process (and with it, its drawing workers) once the page server that started it is gone.
+
+    The server cannot ask for a signal at its death (its script threads come and go), so this looks.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        log.info("The page's server is gone: stopping")
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -156,11 +210,17 @@ def run_train(args: argparse.Namespace) -> int:
         run, note = _train(config, args)
         log.info("MNIST test accuracy %.4f; saved %s.%s", run.test_accuracy, save_run(run, args.out), note)
         return 0
-    lock = JobFiles(args.out).lock()
+    files = JobFiles(args.out)
+    lock = files.lock()
     try:
         lock.acquire(timeout=0)
     except Timeout:
         log.error("error: another retrain is running (it holds %s)", lock.lock_file)
+        return BUSY_EXIT
+    other = files.read()
+    if other.running and other.pid != os.getpid() and is_training_process(other.pid):
+        lock.release()  # its lock file was deleted under it: the process is what counts
+        log.error("error: another retrain is running (process %d)", other.pid)
         return BUSY_EXIT
     try:
         return _train_reported(config, args)

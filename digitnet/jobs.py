@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -25,7 +26,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from digitnet.classifier import Classifier, save_weights
-from digitnet.config import TrainConfig, child_environment
+from digitnet.config import PREPARE_ENV, TrainConfig, cache_dir, child_environment
 from digitnet.errors import TrainingError
 from digitnet.files import replaced_whole
 from digitnet.store import ModelStore
@@ -39,6 +40,8 @@ STATUS_FILENAME = "training-status.json"
 START_TIMEOUT_S = 30.0
 # How often a training process looks for a cancel request: Cancel acts within this.
 CANCEL_POLL_S = 0.25
+# A training process that has not ended this long after Cancel (frozen, say) is killed.
+CANCEL_GRACE_S = 10.0
 # Exit codes of a reported training process, besides 0 (saved) and 1 (failed).
 BUSY_EXIT, CANCELLED_EXIT = 3, 4
 
@@ -116,6 +119,14 @@ class JobFiles:
         self.folder.mkdir(parents=True, exist_ok=True)
         return FileLock(self.folder / "training.lock")
 
+    def is_busy(self) -> bool:
+        """Whether a retrain runs now: a process holds the lock, or the process the status names is a
+        live training (its lock file may have been deleted under it)."""
+        if self.is_locked():
+            return True
+        status = self.read()
+        return status.running and is_training_process(status.pid)
+
     def is_locked(self) -> bool:
         """Whether a training process holds the lock now."""
         lock = self.lock()
@@ -154,7 +165,11 @@ class TrainingJob:
 
     def status(self) -> JobStatus:
         status = self.files.read()
-        if status.running and not self.files.is_locked():
+        if not status.running and self._child_runs():
+            # Its files are gone (the folder deleted under it), yet the process this page started runs on.
+            return JobStatus(state=RUNNING, message="Retraining (its progress file is missing)...",
+                             pid=self._child.pid)
+        if status.running and not self.files.is_busy():
             # It said it was running, yet its lock is free: the process is gone.
             return dataclasses.replace(status, state=FAILED, message=(
                 "The retrain stopped unexpectedly (killed, or out of memory?). The model in use is unchanged."))
@@ -165,7 +180,7 @@ class TrainingJob:
         TrainingError if the process ends before it begins (an unwritable models folder, say)."""
         config.validate()
         try:
-            if self.files.is_locked():
+            if self._child_runs() or self.files.is_busy():
                 return False
             self.files.cancel_path.unlink(missing_ok=True)
         except OSError as exc:
@@ -190,7 +205,33 @@ class TrainingJob:
                             "the server's log says why. The model in use is unchanged.")
 
     def cancel(self) -> None:
+        """Ask the retrain to stop; kill it if it has not within CANCEL_GRACE_S (a frozen process)."""
         self.files.cancel_path.touch()
+        pid = self.files.read().pid or (self._child.pid if self._child_runs() else None)
+        if pid is not None:
+            threading.Thread(target=self._end_if_deaf, args=(pid,), name="digitnet-cancel-check",
+                             daemon=True).start()
+
+    def _end_if_deaf(self, pid: int) -> None:
+        deadline = time.monotonic() + CANCEL_GRACE_S
+        while time.monotonic() < deadline:
+            if not is_training_process(pid):
+                return
+            time.sleep(0.1)
+        log.warning("The retrain (process %d) did not stop when asked to: killing it", pid)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            return
+        if self._child is not None and self._child.pid == pid:
+            self._child.wait(10)
+        self.files.cancel_path.unlink(missing_ok=True)
+        self.files.write(JobStatus(state=CANCELLED, message=(
+            "The retrain did not answer Cancel and was stopped. The model in use is unchanged.")))
+
+    def _child_runs(self) -> bool:
+        """Whether the training process this page started is still running."""
+        return self._child is not None and self._child.poll() is None
 
     def forget(self) -> None:
         """Forget how the last retrain ended (once its model is gone, its message is no longer true)."""
@@ -205,6 +246,17 @@ class TrainingJob:
         if self._child is not None and self._child.poll() is None and not self.status().running:
             self._child.wait(10)  # its last status is written: it is only exiting
         return self.status()
+
+
+def is_training_process(pid: int | None) -> bool:
+    """Whether `pid` is a live `python -m digitnet train` process (read from /proc)."""
+    if not pid:
+        return False
+    try:
+        arguments = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False  # gone (a zombie's command line is empty, too)
+    return b"digitnet" in arguments and b"train" in arguments
 
 
 def config_flags(config: TrainConfig) -> list[str]:
@@ -278,3 +330,23 @@ class JobReporter:
                 self.files.cancel_path.unlink(missing_ok=True)
             log.info("Training cancelled")
             os._exit(CANCELLED_EXIT)  # at once, wherever it was; nothing of the run was saved
+
+
+def start_preparing_drawings(env: dict[str, str] | None = None) -> subprocess.Popen | None:
+    """Start `python -m digitnet prepare` (draws the default recipe's pen digits into the cache, at the
+    lowest priority, one at a time), so that a retrain from the page skips the drawing; None when
+    $DIGITNET_PREPARE is "0" or it cannot start. Its log is prepare.log in the cache."""
+    env = child_environment(env)
+    if env.get(PREPARE_ENV) == "0":
+        return None
+    folder = cache_dir(env)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with (folder / "prepare.log").open("ab") as log_file:
+            process = subprocess.Popen([sys.executable, "-m", "digitnet", "prepare"], env=env,
+                                       stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT)
+    except OSError as exc:
+        log.warning("Could not start drawing the pen digits in the background: %s", exc)
+        return None
+    threading.Thread(target=process.wait, daemon=True).start()  # reaped when it ends
+    return process

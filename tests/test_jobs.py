@@ -220,3 +220,100 @@ def test_stray_files_in_the_epochs_folder_are_not_taken_for_epochs(tmp_path):
         (files.epochs_folder / name).write_bytes(b"")
     files.epoch_path(3).write_bytes(b"")
     assert files.epoch_files() == [(3, files.epoch_path(3))]
+
+
+def test_the_pen_digits_are_drawn_in_the_background_once_and_a_retrain_finds_them(
+        tmp_path, monkeypatch, tiny_mnist, tiny_pen_file, tiny_unipen_file):
+    import subprocess
+    import sys
+
+    from digitnet import TrainConfig, load_pendigits, load_unipen
+    from digitnet.config import CACHE_ENV, PREPARE_ENV
+    from digitnet.jobs import start_preparing_drawings
+    from digitnet.recipe import training_sets
+
+    cache = tmp_path / "cache"
+    env = {**os.environ, CACHE_ENV: str(cache), PREPARE_ENV: "1", "DIGITNET_PENDIGITS": str(tiny_pen_file),
+           "DIGITNET_UNIPEN": str(tiny_unipen_file)}
+    assert start_preparing_drawings({**env, PREPARE_ENV: "0"}) is None
+    first = start_preparing_drawings(env)
+    second = subprocess.run([sys.executable, "-m", "digitnet", "prepare"], env=env, capture_output=True,
+                            text=True, timeout=120)  # while the first holds the lock, or after it
+    assert first.wait(120) == 0 and second.returncode == 0
+    log = (cache / "prepare.log").read_text()
+    assert "are drawn and cached" in log
+    assert "already being drawn" in second.stderr or "are drawn and cached" in second.stderr
+    drawn = sorted(cache.glob("*.npz"))
+    assert drawn and not list(cache.glob("*.tmp*"))
+    # A retrain with the default recipe draws nothing: everything it needs is in the cache.
+    monkeypatch.setenv(CACHE_ENV, str(cache))
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: pytest.fail("drew again instead of reading the cache"))
+    sets = training_sets(TrainConfig(), tiny_mnist, [load_pendigits(tiny_pen_file), load_unipen(tiny_unipen_file)])
+    assert len(sets.held_out["UNIPEN"]) > 0
+
+
+def test_a_killed_preparation_leaves_only_whole_files(tmp_path, tiny_pen_file, tiny_unipen_file):
+    import subprocess
+    import sys
+
+    from digitnet.config import CACHE_ENV
+    from digitnet.render import _cached_result
+
+    cache = tmp_path / "cache"
+    env = {**os.environ, CACHE_ENV: str(cache), "DIGITNET_PENDIGITS": str(tiny_pen_file),
+           "DIGITNET_UNIPEN": str(tiny_unipen_file)}
+    process = subprocess.Popen([sys.executable, "-m", "digitnet", "prepare"], env=env, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not list(cache.glob("*.npz")) and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)  # the command and its drawing workers, midway
+    process.wait(10)
+    for path in cache.glob("*.npz"):
+        assert _cached_result(path) is not None, f"{path.name} is half a file"
+
+
+def test_a_deleted_lock_file_does_not_let_a_second_retrain_start(store, slow_env):
+    job = TrainingJob(store, slow_env)
+    other_app = TrainingJob(ModelStore(shipped=store.shipped, retrained_dir=store.retrained_dir), slow_env)
+    assert job.start(LONG)
+    try:
+        (store.retrained_dir / "training.lock").unlink()
+        assert other_app.status().running  # the process it names runs: not "stopped unexpectedly"
+        assert not other_app.start(QUICK)
+        # Even a training process started by hand finds the first one running, and says so.
+        from digitnet.cli import main
+        assert main(["train", "--out", str(store.retrained_dir), "--report", "--epochs", "1"]) == 3
+    finally:
+        job.cancel()
+        assert job.wait(60).state == CANCELLED
+
+
+def test_a_deleted_retrained_folder_does_not_let_a_second_retrain_start(store, slow_env):
+    import shutil
+
+    job = TrainingJob(store, slow_env)
+    assert job.start(LONG)
+    try:
+        wait_for(lambda: job.status().epochs_done >= 1)
+        shutil.rmtree(store.retrained_dir)
+        assert job.status().running
+        assert not job.start(QUICK)
+    finally:
+        job._child.kill()
+        job._child.wait(10)
+
+
+def test_cancel_ends_a_frozen_retrain(store, slow_env, monkeypatch):
+    import digitnet.jobs
+
+    monkeypatch.setattr(digitnet.jobs, "CANCEL_GRACE_S", 1.0)
+    job = TrainingJob(store, slow_env)
+    assert job.start(LONG)
+    pid = job.status().pid
+    os.kill(pid, signal.SIGSTOP)  # frozen: it will never see the cancel file
+    job.cancel()
+    status = wait_for(lambda: (s := job.status()).state == CANCELLED and s, 30)
+    assert "did not answer Cancel" in status.message
+    assert not digitnet.jobs.is_training_process(pid)
+    assert job.start(QUICK)  # Retrain is back for everyone
+    assert job.wait(120).state == SUCCEEDED
