@@ -7,7 +7,7 @@ from ui import keys
 from ui.answer import draw_and_read
 from ui.curves import curves_ui, model_card_ui
 from ui.evaluation import evaluation_ui
-from ui.resources import current_model
+from ui.resources import current_model, drawings_in_the_background
 from ui.sidebar import sidebar_ui
 from ui.style import BARS_CSS, CANVAS_TOOLBAR_SCRIPT, PAGE_CSS, PRESENTER_CSS
 
@@ -33,6 +33,7 @@ else:
     )
 
 model = current_model()
+drawings_in_the_background()
 for warning in model.warnings:
     st.warning(warning)
 if keys.JUST_SAVED in st.session_state:

@@ -1,4 +1,4 @@
-"""digitnet: read handwritten digits with a small dense Keras network trained on MNIST and real pen digits.
+"""digitnet: read handwritten digits with a small dense Keras network trained on MNIST and real people's pen digits.
 
 Names are imported on first use, so a process that only reads drawings (a rendering worker, say)
 never pays for importing TensorFlow.
@@ -22,7 +22,9 @@ _HOMES = {
     "Classifier": "digitnet.classifier",
     "load_classifier": "digitnet.classifier",
     "PenDigits": "digitnet.pendigits",
+    "load_pen_collections": "digitnet.pendigits",
     "load_pendigits": "digitnet.pendigits",
+    "load_unipen": "digitnet.pendigits",
     "open_image": "digitnet.preprocess",
     "preview_image": "digitnet.preprocess",
     "read_canvas_png": "digitnet.preprocess",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import os
+import signal
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +23,10 @@ UNIPEN_FILE = PACKAGE_DIR.parent / "data" / "unipen-1a-digits.tra.gz"
 
 
 CACHE_ENV = "DIGITNET_CACHE_DIR"
+# Held by `python -m digitnet prepare` in the cache folder while it draws: one at a time.
+PREPARE_LOCK = "prepare.lock"
+# "0" stops the page's server from drawing the pen digits in the background when it starts (tests do).
+PREPARE_ENV = "DIGITNET_PREPARE"
 
 
 def child_environment(base: dict[str, str] | None = None) -> dict[str, str]:
@@ -30,11 +37,22 @@ def child_environment(base: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def cache_dir() -> Path:
-    """Where drawn pen digits are kept between retrains: $DIGITNET_CACHE_DIR, else the user's cache folder."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "digitnet" / "drawn"
+def die_with_parent() -> None:
+    """In a child, before it runs (Popen's preexec_fn): receive SIGTERM when the thread that started it
+    ends, however it ends, so that nothing is left running after a killed `make serve` or retrain.
+    Only for children started from a thread that lives as long as they should: a Streamlit script
+    thread ends with its run."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def cache_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Where drawn pen digits are kept between retrains: $DIGITNET_CACHE_DIR, else the user's cache
+    folder; in `env` (default: this process's environment)."""
+    env = os.environ if env is None else env
+    if env.get(CACHE_ENV):
+        return Path(env[CACHE_ENV])
+    return Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "digitnet" / "drawn"
 
 
 def _setting(default, help: str):
@@ -63,7 +81,7 @@ class TrainConfig:
         0.6, "largest random thickening or thinning of the strokes, as a fraction of a pixel per side"
     )
     # MNIST's writers rarely make a 9 with a curled tail, a 7 with a bar or a 1 with a flag and a foot:
-    # pen digits by 30 other people, drawn as on the canvas, teach the network those styles.
+    # pen digits by 232 other people (UCI's and UNIPEN's), drawn as on the canvas, teach the network those styles.
     pen_digits: bool = _setting(True, "also learn from real people's pen digits, drawn as on the canvas")
     pen_copies: int = _setting(2, "how many differently drawn copies of each training writer's pen digit")
     test_writer_share: float = _setting(

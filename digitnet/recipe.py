@@ -84,14 +84,8 @@ def training_sets(config: TrainConfig, mnist: Mnist, pens: Sequence[PenDigits] =
     if not pens or not config.pen_digits:
         return TrainingSets(train, validation, test, {}, {})
 
-    splits = {pen.name: split_writers(pen.writers, config.test_writer_share, config.validation_writer_share,
-                                      WRITER_SPLIT_SEED) for pen in pens}
-    requests = []
-    for pen in pens:
-        split = splits[pen.name]
-        requests += [(pen.select(split.train), Hand(), config.seed + copy) for copy in range(config.pen_copies)]
-        requests += [_as_on_the_page(pen.select(split.validation)), _as_on_the_page(pen.select(split.test))]
-    drawn = draw_many(requests)
+    splits = writer_splits(config, pens)
+    drawn = draw_many(drawing_requests(config, pens, splits))
     per_pen = config.pen_copies + 2
     held_out = {}
     for n, pen in enumerate(pens):
@@ -104,6 +98,29 @@ def training_sets(config: TrainConfig, mnist: Mnist, pens: Sequence[PenDigits] =
              "%d writers held out", len(train), len(x) - n_val, sum(len(s.train) for s in splits.values()),
              len(validation), sum(len(s.test) for s in splits.values()))
     return TrainingSets(train, validation, test, held_out, splits)
+
+
+def writer_splits(config: TrainConfig, pens: Sequence[PenDigits]) -> dict[str, WriterSplit]:
+    """How each pen collection's writers are split, by collection name."""
+    return {pen.name: split_writers(pen.writers, config.test_writer_share, config.validation_writer_share,
+                                    WRITER_SPLIT_SEED) for pen in pens}
+
+
+def drawing_requests(config: TrainConfig, pens: Sequence[PenDigits],
+                     splits: dict[str, WriterSplit]) -> list[tuple[PenDigits, Hand, int]]:
+    """What a training draws, collection by collection: `pen_copies` drawings of each training
+    writer's digits, then the validation writers' and the test writers' as on the page."""
+    requests = []
+    for pen in pens:
+        split = splits[pen.name]
+        requests += [(pen.select(split.train), Hand(), config.seed + copy) for copy in range(config.pen_copies)]
+        requests += [_as_on_the_page(pen.select(split.validation)), _as_on_the_page(pen.select(split.test))]
+    return requests
+
+
+def prepare_drawings(config: TrainConfig, pens: Sequence[PenDigits]) -> None:
+    """Draw everything a training with `config` would draw, so that it finds all of it in the cache."""
+    draw_many(drawing_requests(config, pens, writer_splits(config, pens)))
 
 
 def mnist_split(config: TrainConfig, available: int) -> tuple[int, int]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from digitnet.config import PACKAGE_DIR, cache_dir, child_environment
+from digitnet.config import PACKAGE_DIR, cache_dir, child_environment, die_with_parent
 from digitnet.errors import BlankImageError
 from digitnet.files import replaced_whole
 from digitnet.pendigits import PenDigits, Strokes
@@ -178,7 +178,8 @@ def run_workers(jobs: list[tuple], folder: Path, processes: int) -> list[tuple[n
         log_path = folder / f"worker-{i}.log"
         with log_path.open("wb") as log_file:
             workers.append((subprocess.Popen([sys.executable, "-m", "digitnet.render", *share], env=env,
-                                             stdout=log_file, stderr=subprocess.STDOUT), log_path))
+                                             stdout=log_file, stderr=subprocess.STDOUT,
+                                             preexec_fn=die_with_parent), log_path))
     for worker, log_path in workers:
         _finish(worker, log_path)
     return [result if result is not None else _load_result(path) for result, path in zip(results, results_paths)]

@@ -7,7 +7,6 @@ retrained-model and drawings folders through the environment, as the README desc
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import shutil
@@ -21,7 +20,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from digitnet.config import PACKAGE_DIR, child_environment
+from digitnet.config import PACKAGE_DIR, child_environment, die_with_parent
 from digitnet.errors import DigitnetError
 
 NGINX_TEMPLATE = PACKAGE_DIR.parent / "deploy" / "nginx.conf"
@@ -62,13 +61,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _die_with_parent() -> None:
-    """In a child, before it runs: receive SIGTERM if the process that started it dies, however it dies,
-    so that nothing is left running after a killed `make serve`."""
-    PR_SET_PDEATHSIG = 1
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
 def how_it_ended(returncode: int) -> str:
     if returncode < 0:
         return f"killed by {signal.Signals(-returncode).name}"
@@ -89,7 +81,7 @@ class Replica:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", "127.0.0.1",
              "--server.port", str(self.port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-            cwd=APP.parent, env=self.env, stdout=subprocess.DEVNULL, preexec_fn=_die_with_parent,
+            cwd=APP.parent, env=self.env, stdout=subprocess.DEVNULL, preexec_fn=die_with_parent,
             start_new_session=True)  # Ctrl-C reaches the supervisor alone, which stops the replicas in order
 
     def healthy(self) -> bool:
@@ -135,7 +127,7 @@ class Server:
                                  capture_output=True, text=True)
         if checked.returncode:
             raise ServeError(f"nginx refused its configuration: {checked.stderr.strip()}")
-        self.nginx = subprocess.Popen([nginx, "-p", str(self.workdir), "-c", str(conf)], preexec_fn=_die_with_parent,
+        self.nginx = subprocess.Popen([nginx, "-p", str(self.workdir), "-c", str(conf)], preexec_fn=die_with_parent,
                                       start_new_session=True)
         time.sleep(0.3)
         if self.nginx.poll() is not None:

@@ -17,11 +17,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="session", autouse=True)
 def drawing_cache(tmp_path_factory) -> Path:
-    """Drawn pen digits are cached in a folder of the test run's own, not the user's cache."""
-    from digitnet.config import CACHE_ENV
+    """Drawn pen digits are cached in a folder of the test run's own, not the user's cache; and the
+    page's servers do not draw the real pen digits in the background (a test that wants it asks)."""
+    from digitnet.config import CACHE_ENV, PREPARE_ENV
 
     folder = tmp_path_factory.mktemp("drawn-cache")
     os.environ[CACHE_ENV] = str(folder)
+    os.environ[PREPARE_ENV] = "0"
     return folder
 
 

@@ -12,7 +12,7 @@ from digitnet.auth import ADMIN_PASSWORD_ENV, WrongGuesses
 from digitnet.classifier import weights_path
 from digitnet.corrections import Corrections, default_data_dir
 from digitnet.evaluate import Evaluation, evaluate
-from digitnet.jobs import TrainingJob
+from digitnet.jobs import TrainingJob, start_preparing_drawings
 from digitnet.store import LoadedModel, ModelStore
 
 LOOK_ALIKE_POOL = 10_000  # training digits searched for look-alikes
@@ -36,6 +36,13 @@ def get_wrong_guesses() -> WrongGuesses:
 @st.cache_resource
 def get_job() -> TrainingJob:
     return TrainingJob(get_store())
+
+
+@st.cache_resource
+def drawings_in_the_background() -> None:
+    """Once per server: draw the retrain's pen digits in a low-priority process, so that the first
+    retrain from the page skips that."""
+    start_preparing_drawings()
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the network...")
