@@ -28,25 +28,28 @@ def drawing_ui(kind: str) -> np.ndarray | None:
     if keys.CANVAS_VERSION not in st.session_state:
         st.session_state[keys.CANVAS_VERSION] = 0
     width, height, stroke = CANVAS[kind]
-    with st.container(key=f"canvas-{kind}"):  # named, for the page's CSS to fit it to a phone
-        result = st_canvas(
-            stroke_width=stroke,
-            stroke_color="#FFFFFF",
-            background_color="#000000",
-            width=width,
-            height=height,
-            drawing_mode="freedraw",
-            return_image_data=True,
-            key=f"canvas-{kind}-{st.session_state[keys.CANVAS_VERSION]}",
-        )
-    st.button("Clear", key="clear", icon=":material/delete:", on_click=clear_canvas)
     try:
+        with st.container(key=f"canvas-{kind}"):  # named, for the page's CSS to fit it to a phone
+            result = st_canvas(
+                stroke_width=stroke,
+                stroke_color="#FFFFFF",
+                background_color="#000000",
+                width=width,
+                height=height,
+                drawing_mode="freedraw",
+                return_image_data=True,
+                key=f"canvas-{kind}-{st.session_state[keys.CANVAS_VERSION]}",
+            )
         png = result.image_bytes  # None before the first stroke
-        return None if png is None else digitnet.read_canvas_png(png, (width, height))
-    except (ValueError, TypeError, AttributeError, digitnet.ImageError):
-        # Not what the page's canvas sends: a forged message. Nothing to read, nothing decoded.
+        drawing = None if png is None else digitnet.read_canvas_png(png, (width, height))
+    except (ValueError, TypeError, KeyError, AttributeError, digitnet.ImageError):
+        # Not what the page's canvas sends (a forged message): nothing decoded, and a fresh canvas,
+        # since the canvas would read its broken value back on every run.
+        clear_canvas()
         st.warning("That drawing could not be read: clear the canvas and draw again.")
-        return None
+        drawing = None
+    st.button("Clear", key="clear", icon=":material/delete:", on_click=clear_canvas)
+    return drawing
 
 
 def clear_canvas() -> None:
