@@ -41,6 +41,7 @@ clean:
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.room
+	$(BIN)/python -m bench.strangers
 
 # Refresh the README's pictures of the page (docs/*.png) from the browser tests.
 screenshots: $(VENV)/.installed-dev

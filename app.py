@@ -7,11 +7,13 @@ from ui import keys
 from ui.answer import draw_and_read
 from ui.curves import curves_ui, model_card_ui
 from ui.evaluation import evaluation_ui
+from ui.guard import within_budget
 from ui.resources import current_model, drawings_in_the_background
 from ui.sidebar import sidebar_ui
 from ui.style import BARS_CSS, CANVAS_TOOLBAR_SCRIPT, PAGE_CSS, PRESENTER_CSS
 
 st.set_page_config(page_title="digitnet: draw a digit", page_icon="✏️", layout="wide")
+within_budget()
 
 asked = st.query_params.get("presenter") == "1"
 # In presenter mode the two switches sit side by side: stacked, they left a band above the title.

@@ -15,7 +15,9 @@ from streamlit.testing.v1 import AppTest
 
 from conftest import ROOT, as_canvas, stroke_image
 from digitnet.auth import ADMIN_PASSWORD_ENV
+from digitnet.limits import RerunBudget
 from digitnet.store import RETRAINED_ENV
+from ui import keys
 
 TIMEOUT = 60  # the first run imports TensorFlow
 
@@ -62,8 +64,15 @@ def slow_data_file(path, tiny_mnist):
     return path
 
 
-def run_app() -> AppTest:
+def new_app() -> AppTest:
+    """The page, for a test that clicks faster than any person: its run budget is unlimited."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.session_state[keys.RERUN_BUDGET] = RerunBudget(rate=1e9, burst=1e9, tokens=1e9)
+    return at
+
+
+def run_app() -> AppTest:
+    at = new_app()
     at.run()
     assert not at.exception, at.exception
     return at
@@ -252,7 +261,7 @@ def test_password_never_reaches_the_page_or_the_logs(canvas, monkeypatch, caplog
 
 def test_presenter_mode_from_the_url_shows_only_the_big_answer(canvas):
     canvas.image = as_canvas(stroke_image("7", size=440, box=(150, 90, 290, 350), width=30))
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at = new_app()
     at.query_params["presenter"] = "1"
     at.run()
     assert not at.exception
@@ -407,7 +416,7 @@ def test_inside_the_network_shows_the_network_and_one_neuron(canvas, monkeypatch
 
 def test_presenter_says_each_new_answer_aloud_once(canvas):
     canvas.image = as_canvas(stroke_image("7", size=440, box=(150, 90, 290, 350), width=30))
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at = new_app()
     at.query_params["presenter"] = "1"
     at.run()
     spoken = lambda: [str(e.proto) for e in at.get("iframe")]
@@ -431,3 +440,14 @@ def test_a_forged_drawing_is_refused_unread_with_a_message(canvas, sent):
     at = run_app()
     assert at.warning[0].value == "That drawing could not be read: clear the canvas and draw again."
     assert not any("data-testid='digit-answer'" in m.value for m in at.markdown)
+
+
+def test_a_session_asking_for_runs_faster_than_a_person_could_is_stopped_and_says_nothing():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.session_state[keys.RERUN_BUDGET] = RerunBudget(rate=1e-6, burst=1, tokens=1)
+    at.run()  # the one run the budget allows: the whole page
+    assert not at.exception and at.title
+    started = time.monotonic()
+    at.run()  # a second at once: refused after a pause, drawing nothing
+    assert time.monotonic() - started >= 1.0
+    assert not at.exception and not at.title and not at.markdown

@@ -13,6 +13,7 @@ from digitnet import segment
 from digitnet.prediction import Prediction, a_digit, spoken
 from digitnet.store import LoadedModel
 from ui import keys
+from ui.guard import within_budget
 from ui.explanations import why_ui
 from ui.inside import inside_ui, presenter_inside_ui
 from ui.inputs import DRAW, NUMBER, TEST_DIGIT, UPLOAD, drawing_ui, test_digit_ui, upload_ui
@@ -29,6 +30,7 @@ PROMPTS = {
 @st.fragment
 def draw_and_read(presenter: bool) -> None:
     """Canvas (or upload) and answer in one fragment: a stroke reruns only this part of the page."""
+    within_budget()  # a stroke's run is this fragment's alone
     model = current_model()
     sources = [DRAW, NUMBER, UPLOAD] + ([] if presenter else [TEST_DIGIT])
     source = st.segmented_control("Input", sources, default=DRAW, key=keys.SOURCE, label_visibility="collapsed")

@@ -16,3 +16,4 @@ PRESENTER = "presenter"  # the Presenter mode switch, read before it is drawn to
 SPEAK = "speak"  # the presenter's "Say it aloud" switch
 SPOKEN = "spoken"  # (drawing, words) last said aloud, so that a rerun does not say it again
 PASSWORD = "password"  # the admin password box, read again by its on_change check
+RERUN_BUDGET = "rerun_budget"  # this session's digitnet.limits.RerunBudget: how fast it may ask for runs

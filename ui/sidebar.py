@@ -7,6 +7,7 @@ from digitnet.auth import password_matches
 from digitnet.jobs import CANCELLED, FAILED, SUCCEEDED, JobStatus
 from digitnet.prediction import Prediction
 from ui import keys
+from ui.guard import within_budget
 from ui.curves import curves_chart
 from ui.resources import (admin_password, epoch_classifier, get_corrections, get_job, get_store,
                           get_wrong_guesses)
@@ -138,6 +139,7 @@ def learning_ui() -> None:
 
 def training_watch(allowed: bool) -> None:
     """Polls the shared job; reruns the whole page when a run starts or ends, so the new model loads."""
+    within_budget()
     status = get_job().status()
     if st.session_state.get(keys.WATCHED_RUNNING, False) != status.running:
         st.session_state[keys.WATCHED_RUNNING] = status.running

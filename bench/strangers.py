@@ -1,0 +1,264 @@
+"""A room full of strangers: forged messages and floods against a real page, measured.
+
+    python -m bench.strangers      # part of make bench; about 2 minutes; needs DIGITNET_MNIST and Chromium
+
+Records what Chromium sends while drawing on the page, alters it as an attacker would (a giant PNG as
+the canvas' value, values that are not drawings, a message over Streamlit's limit, five sessions
+sending 150 reruns a second) and sends it over a real WebSocket beside a normal visitor; prints the
+server's added memory and the visitor's stroke-to-answer against the same visitor idle, same run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+import logging
+import os
+import statistics
+import struct
+import sys
+import threading
+import time
+import zlib
+
+from PIL import Image, ImageDraw
+
+from bench.room import Recording, record, rss_mb, run_async, start_one
+from bench.run import CHROMIUM, CHROMIUM_FLAGS, ROOT, Row, format_table, write_results
+
+log = logging.getLogger("bench.strangers")
+
+# The issue's bound on what one forged message may cost the server, in resident memory.
+MEMORY_BOUND_MB = 250
+REFUSED = "That drawing could not be read"
+FLOODERS, FLOOD_RATE, FLOOD_SECONDS = 5, 150, 5.0
+
+
+def png_of_zeros(width: int, height: int) -> bytes:
+    """A valid PNG of `width` x `height` black pixels, made without holding them: a few hundred KB."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    packer = zlib.compressobj(9)
+    row = bytes(width + 1)  # filter byte 0, then grey 0s
+    body = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
+
+
+def drawing_png(side: int) -> bytes:
+    """A real drawing of a 1 on a black canvas of `side` x `side` pixels."""
+    image = Image.new("RGBA", (side, side), (0, 0, 0, 255))
+    ImageDraw.Draw(image).line([(side // 2, side // 8), (side // 2, side * 7 // 8)], fill="white", width=side // 14)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def forged(stroke: bytes, value: str) -> bytes:
+    """The recorded stroke's message with the canvas' value replaced by `value`."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+
+    message = BackMsg.FromString(stroke)
+    widget = next(w for w in message.rerun_script.widget_states.widgets if "canvas" in w.id)
+    widget.json_value = value
+    return message.SerializeToString()
+
+
+def canvas_value(stroke: bytes, png: bytes | None = None, data_url: str | None = None) -> str:
+    """The recorded canvas value, its drawing replaced by `png` (or any `data_url`)."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+
+    widget = next(w for w in BackMsg.FromString(stroke).rerun_script.widget_states.widgets if "canvas" in w.id)
+    value = json.loads(widget.json_value)
+    value["drawing"]["data"] = data_url or "data:image/png;base64," + base64.b64encode(png).decode()
+    return json.dumps(value)
+
+
+async def rerun(ws, message: bytes, timeout: float = 60) -> dict:
+    """Send one rerun message; read until its run ends. What the page showed: its alerts, exceptions
+    and finishing status."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    await ws.send(message)
+    shown = {"alerts": [], "exceptions": [], "finished": None}
+    async with asyncio.timeout(timeout):
+        while shown["finished"] is None:
+            msg = ForwardMsg.FromString(await ws.recv())
+            if msg.WhichOneof("type") == "delta":
+                element = msg.delta.new_element
+                if element.WhichOneof("type") == "alert":
+                    shown["alerts"].append(element.alert.body)
+                elif element.WhichOneof("type") == "exception":
+                    shown["exceptions"].append(element.exception.message)
+            elif msg.WhichOneof("type") == "script_finished":
+                shown["finished"] = msg.script_finished
+    return shown
+
+
+async def connect(url: str):
+    import websockets
+
+    return await websockets.connect(url.replace("http://", "ws://") + "/_stcore/stream", subprotocols=["streamlit"],
+                                    max_size=None, open_timeout=30)
+
+
+class PeakMemory:
+    """The server's resident memory, sampled every 20 ms from a thread, while the block runs."""
+
+    def __init__(self, pids: list[int]):
+        self.pids = pids
+        self.before = self.peak = rss_mb(pids)
+        self._done = threading.Event()
+
+    def __enter__(self) -> "PeakMemory":
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        time.sleep(1.0)  # what a refused message leaves behind counts too
+        self._done.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._done.is_set():
+            self.peak = max(self.peak, rss_mb(self.pids))
+            time.sleep(0.02)
+
+    @property
+    def added_mb(self) -> float:
+        return self.peak - self.before
+
+
+def attack_beside_a_visitor(server, recording: Recording, attack: bytes) -> tuple[dict, dict, PeakMemory]:
+    """Open two sessions; send `attack` from one while the other draws; return what each saw and the
+    server's memory."""
+    async def both():
+        attacker, visitor = await connect(server.url), await connect(server.url)
+        try:
+            for ws in (attacker, visitor):
+                assert (await rerun(ws, recording.load))["finished"] is not None
+            assert not (await rerun(visitor, recording.strokes[0]))["exceptions"]
+            with PeakMemory(server.pids()) as memory:
+                attacked, answered = await asyncio.gather(rerun(attacker, attack),
+                                                          rerun(visitor, recording.strokes[1]))
+            return attacked, answered, memory
+        finally:
+            await attacker.close()
+            await visitor.close()
+
+    return run_async(both())
+
+
+def flood_beside_a_visitor(server, recording: Recording, flooders: int = FLOODERS, rate: float = FLOOD_RATE,
+                           seconds: float = FLOOD_SECONDS) -> tuple[list[dict], list[float], int]:
+    """`flooders` sessions sending `rate` reruns a second each for `seconds` while a visitor draws
+    throughout; what the visitor saw, its strokes' times to answer (ms) and how many reruns were sent."""
+    async def flood(ws, until: float) -> int:
+        sent = 0
+        while time.monotonic() < until:
+            await ws.send(recording.strokes[sent % len(recording.strokes)])
+            sent += 1
+            await asyncio.sleep(1 / rate)
+        return sent
+
+    async def drain(ws) -> None:
+        try:
+            while True:
+                await ws.recv()
+        except Exception:  # closed at the end: nothing more to read
+            return
+
+    async def scene():
+        crowd = [await connect(server.url) for _ in range(flooders)]
+        visitor = await connect(server.url)
+        try:
+            for ws in (*crowd, visitor):
+                await rerun(ws, recording.load)
+            until = time.monotonic() + seconds
+            drains = [asyncio.create_task(drain(ws)) for ws in crowd]
+            floods = [asyncio.create_task(flood(ws, until)) for ws in crowd]
+            answers, times = [], []
+            while time.monotonic() < until:
+                started = time.monotonic()
+                answers.append(await rerun(visitor, recording.strokes[len(answers) % len(recording.strokes)], 60))
+                times.append((time.monotonic() - started) * 1000)
+                await asyncio.sleep(0.5)
+            sent = sum(await asyncio.gather(*floods))
+            for task in drains:
+                task.cancel()
+            return answers, times, sent
+        finally:
+            for ws in (*crowd, visitor):
+                await ws.close()
+
+    return run_async(scene())
+
+
+def idle_stroke_ms(server, recording: Recording, strokes: int = 10) -> list[float]:
+    """A lone visitor's strokes' times to answer, in ms."""
+    async def alone():
+        ws = await connect(server.url)
+        try:
+            await rerun(ws, recording.load)
+            times = []
+            for n in range(strokes):
+                started = time.monotonic()
+                await rerun(ws, recording.strokes[n % len(recording.strokes)])
+                times.append((time.monotonic() - started) * 1000)
+                await asyncio.sleep(0.5)
+            return times
+        finally:
+            await ws.close()
+
+    return run_async(alone())
+
+
+def measure() -> list[Row]:
+    from playwright.sync_api import sync_playwright
+
+    server = start_one({**os.environ, "DIGITNET_PREPARE": "0"})
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            recording = record(browser, server.url)
+            browser.close()
+        idle = statistics.median(idle_stroke_ms(server, recording))
+        rows = []
+        stroke = recording.strokes[0]
+        attacks = {
+            "canvas value: a 13000x13000 PNG": forged(stroke, canvas_value(stroke, png_of_zeros(13000, 13000))),
+            "canvas value: a 6000x6000 drawing": forged(stroke, canvas_value(stroke, drawing_png(6000))),
+            "canvas value: a JPEG": forged(stroke, canvas_value(stroke, data_url="data:image/jpeg;base64,/9j/4AAQ")),
+        }
+        for name, attack in attacks.items():
+            started = time.monotonic()
+            attacked, answered, memory = attack_beside_a_visitor(server, recording, attack)
+            refused = any(REFUSED in alert for alert in attacked["alerts"]) and not attacked["exceptions"]
+            rows.append(Row(f"{name}: server memory added", memory.added_mb, "MB", target=f"<= {MEMORY_BOUND_MB} MB, "
+                            f"refused with a reason: {'yes' if refused else 'NO'}",
+                            met=memory.added_mb <= MEMORY_BOUND_MB and refused))
+            log.info("%s: %.1f s", name, time.monotonic() - started)
+        answers, times, sent = flood_beside_a_visitor(server, recording)
+        flooded = statistics.median(times)
+        rows.append(Row(f"{FLOODERS} sessions x {FLOOD_RATE} reruns/s: another's stroke, median", flooded, "ms",
+                        idle, "ms idle, same visitor", "<= 2x idle", flooded <= 2 * idle))
+        rows.append(Row("  reruns the flood sent", sent, ""))
+        return rows
+    finally:
+        server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    rows = measure()
+    print(format_table(rows))
+    write_results(rows, ROOT / "bench" / "strangers-results.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
