@@ -4,11 +4,13 @@ import math
 import os
 import re
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
 
 from bench.run import ANSWER, CANVAS, CHROMIUM, CHROMIUM_FLAGS, free_port, start_app, wait_for_app
+from digitnet.config import PREPARE_ENV
 from digitnet.store import RETRAINED_ENV
 
 # The README's pictures are refreshed only on request (`make screenshots`): tests leave the repo as it was.
@@ -69,6 +71,31 @@ def server(mnist_path, tmp_path, drawings_dir):
     yield url
     process.terminate()
     process.wait(10)
+
+
+@pytest.fixture
+def fresh_server(mnist_path, tmp_path, drawings_dir):
+    """A server that draws the retrain's pen digits in the background once its page first runs, as
+    one does for real (into the test run's cache: only the first such server draws them all)."""
+    env = {**os.environ, "DIGITNET_MNIST": str(mnist_path), RETRAINED_ENV: str(tmp_path / "retrained"),
+           "DIGITNET_DATA_DIR": str(drawings_dir), PREPARE_ENV: "1"}
+    env.pop("DIGITNET_ADMIN_PASSWORD", None)
+    port = free_port()
+    process = start_app(port, env)
+    try:
+        yield wait_for_app(port)
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def wait_for_background_drawing(log: Path, finished_before: int, seconds: float = 600) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if log.exists() and log.read_text().count("are drawn and cached") > finished_before:
+            return
+        time.sleep(1)
+    pytest.fail(f"the background drawing did not finish: {log.read_text() if log.exists() else 'no log'}")
 
 
 @pytest.fixture
@@ -143,7 +170,14 @@ def test_drawn_digits_are_read_and_clear_empties_the_canvas(page):
     assert "Edit" not in page.evaluate(TOOLBAR_BUTTONS)
 
 
-def test_retrain_from_the_sidebar_shows_progress_then_new_curves(page):
+def test_retrain_from_the_sidebar_shows_progress_then_new_curves(browser, fresh_server, drawing_cache):
+    log = drawing_cache / "prepare.log"
+    finished_before = log.read_text().count("are drawn and cached") if log.exists() else 0
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page.goto(fresh_server)  # the page's first run starts the drawing
+    page.locator(CANVAS).wait_for(timeout=60_000)
+    wait_for_background_drawing(log, finished_before)  # as if the app had been up a few minutes
+    page.get_by_role("button", name="Retrain").wait_for(timeout=60_000)
     draw(page, "7")
     assert answer(page) == "7"
     sidebar = retrain_settings(page, epochs=5, images=3000)
