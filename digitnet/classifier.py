@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from digitnet.config import SHIPPED_MODEL
-from digitnet.data import scale_pixels
 from digitnet.errors import ImageError, ModelFileError
 from digitnet.files import replaced_whole
+from digitnet.preprocess import scale_pixels
 
 log = logging.getLogger(__name__)
 

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from digitnet.data import Mnist, scale_pixels
+from digitnet.data import Mnist
 from digitnet.errors import DrawingsError
 from digitnet.files import TEMP_PREFIX, replaced_whole
-from digitnet.preprocess import preview_image
+from digitnet.preprocess import preview_image, scale_pixels
 from digitnet.classifier import Classifier
 
 ORIGINAL_SIDE = 720  # the widest canvas, the several-digits strip

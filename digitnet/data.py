@@ -133,8 +133,3 @@ def _download_with_keras() -> None:
         f"--data path/to/mnist.npz or {MNIST_ENV}=path/to/mnist.npz "
         "(the layout of keras.datasets.mnist.load_data())."
     )
-
-
-def scale_pixels(x: np.ndarray) -> np.ndarray:
-    """Min-max scale uint8 pixels 0..255 to float32 0..1, as in training and prediction."""
-    return x.astype(np.float32) / np.float32(255.0)

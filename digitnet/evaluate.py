@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from digitnet.data import Mnist
-from digitnet.drawn import Drawing
-from digitnet.errors import DigitnetError
 from digitnet.classifier import Classifier
-from digitnet.recipe import Examples
+from digitnet.errors import DigitnetError
+
+if TYPE_CHECKING:  # types only: scoring needs neither the data's loaders nor the drawing code
+    from digitnet.data import Mnist
+    from digitnet.drawn import Drawing
+    from digitnet.recipe import Examples
 
 
 # An answer given with at least this probability is "very sure" (the page says "not sure" below

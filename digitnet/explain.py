@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from digitnet.classifier import Classifier
+from digitnet.palette import BLUE, ORANGE, rgb
 
 # Okabe-Ito orange for pixels that argue for the answer, blue for those against it.
-FOR_COLOUR = np.array([230, 159, 0], dtype=np.float32)
-AGAINST_COLOUR = np.array([0, 114, 178], dtype=np.float32)
+FOR_COLOUR, AGAINST_COLOUR = rgb(ORANGE), rgb(BLUE)
 
 
 def saliency(classifier: Classifier, x: np.ndarray, digit: int | None = None) -> np.ndarray:

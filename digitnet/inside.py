@@ -8,7 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from digitnet.classifier import Classifier, Forward
-from digitnet.explain import AGAINST_COLOUR, FOR_COLOUR
+from digitnet.palette import BLUE, ORANGE, rgb
+
+# As in "why this answer": orange for what argues for the answer, blue for what argues against it.
+FOR_COLOUR, AGAINST_COLOUR = rgb(ORANGE), rgb(BLUE)
 
 # The picture, in SVG units: the 28x28 input, then each hidden layer as a grid of dots, then the ten outputs.
 WIDTH, HEIGHT = 720, 300

@@ -19,8 +19,8 @@ log = logging.getLogger(__name__)
 
 def build_model(config: TrainConfig) -> keras.Sequential:
     """The seed's dense network: Flatten, two Dense(relu) layers, Dense(10, softmax)."""
-    # Explicit names: Keras' automatic ones come from a per-thread counter that has given two layers
-    # the same name when a retrain builds its model in a worker thread while the page loads another.
+    # Explicit names: Keras' automatic ones come from a per-thread counter, which has given two layers
+    # the same name when two models were built in different threads of one process.
     model = keras.Sequential(
         [
             keras.Input(shape=INPUT_SHAPE, name="pixels"),

@@ -6,7 +6,7 @@ import os
 
 import matplotlib
 
-matplotlib.use("Agg")  # draw to files only: no screen, and safe off the main thread
+matplotlib.use("Agg")  # draw to files only: a training process has no screen
 
 from matplotlib.figure import Figure  # noqa: E402
 

@@ -49,6 +49,11 @@ MAX_BLOB_WIDTH = 0.35
 MIN_INK_FRACTION = 0.0005
 
 
+def scale_pixels(x: np.ndarray) -> np.ndarray:
+    """Min-max scale uint8 pixels 0..255 to float32 0..1, as in training and prediction."""
+    return x.astype(np.float32) / np.float32(255.0)
+
+
 def to_mnist(image: np.ndarray | Image.Image) -> np.ndarray:
     """Return the (28, 28) float32 image in [0, 1], white digit on black, that MNIST would hold.
 

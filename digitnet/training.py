@@ -19,7 +19,8 @@ import tensorflow as tf
 
 from digitnet.calibration import fit_temperature, fold_temperature
 from digitnet.config import CURVES_FILENAME, HISTORY_FILENAME, MODEL_FILENAME, TrainConfig
-from digitnet.data import Mnist, scale_pixels
+from digitnet.data import Mnist
+from digitnet.preprocess import scale_pixels
 from digitnet.evaluate import Evaluation, evaluate_drawings, evaluate_images, people_summary
 from digitnet.errors import TrainingCancelled
 from digitnet.files import replaced_whole

@@ -19,7 +19,7 @@ from digitnet.limits import RerunBudget
 from digitnet.store import RETRAINED_ENV
 from ui import keys
 
-TIMEOUT = 60  # the first run imports TensorFlow
+TIMEOUT = 60  # the first run loads MNIST and scores the model on it; on a busy machine, slowly
 
 
 class FakeCanvas:

@@ -24,8 +24,8 @@ def test_seed_architecture(model):
 
 
 def test_building_does_not_rely_on_keras_automatic_names(monkeypatch):
-    # Keras numbers automatic names with a per-thread counter; in a retrain's worker thread it has handed
-    # out "dense" twice. Stand in for that: every automatic name comes out the same.
+    # Keras numbers automatic names with a per-thread counter; models built in two threads of one process
+    # have had "dense" twice. Stand in for that: every automatic name comes out the same.
     monkeypatch.setattr("keras.src.utils.naming.uniquify", lambda name: name)
     model = build_model(CONFIG)
     names = [layer.name for layer in model.layers]
@@ -157,20 +157,25 @@ def keras_hidden(model, x):
     return np.asarray(first_hidden(x, training=False))
 
 
-def test_serving_imports_neither_tensorflow_nor_keras():
+def test_serving_imports_neither_tensorflow_nor_streamlit_nor_the_drawing_code():
+    """What the page uses to answer and to score loads no TensorFlow, no Streamlit, no rendering of pen
+    digits, and starts no process."""
     import subprocess
     import sys
 
     from conftest import ROOT
 
     code = ("import sys, numpy as np, digitnet\n"
-            "from digitnet import explain, jobs, store, corrections, evaluate, recipe, segment\n"
+            "from digitnet import explain, inside, jobs, store, corrections, evaluate, prediction, segment\n"
             "c = digitnet.load_classifier(); x = digitnet.to_mnist(np.pad(np.ones((20, 4)), 4))\n"
             "c.predict_proba(x); explain.saliency(c, x)\n"
-            "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+            "import glob, os\n"
+            "children = [c for f in glob.glob(f'/proc/{os.getpid()}/task/*/children') for c in open(f).read().split()]\n"
+            "print(sorted(m for m in ('tensorflow', 'keras', 'streamlit', 'digitnet.render', 'digitnet.recipe')"
+            " if m in sys.modules), len(children))")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    assert result.stdout.strip() == "[] 0"
 
 
 def test_layer_outputs_read_many_images_in_batches(model):

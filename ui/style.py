@@ -5,11 +5,11 @@ import html
 
 import numpy as np
 
+from digitnet.palette import BLUE, ORANGE, SKY_BLUE, VERMILLION
 from digitnet.prediction import input_png
 
-# Okabe-Ito colours: told apart with any colour vision, and high contrast on white.
-TOP_COLOUR, OTHER_COLOUR = "#D55E00", "#56B4E9"
-TRAINING_COLOUR, VALIDATION_COLOUR = "#0072B2", "#E69F00"
+TOP_COLOUR, OTHER_COLOUR = VERMILLION, SKY_BLUE
+TRAINING_COLOUR, VALIDATION_COLOUR = BLUE, ORANGE
 # Every screen: no empty band above the page; on a phone, a one-line title and no introduction, so
 # that the canvas and, after a stroke, the answer fit the first screen.
 PAGE_CSS = """
