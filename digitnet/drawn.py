@@ -30,7 +30,7 @@ def make_drawn_set(x: np.ndarray, y: np.ndarray, n: int, seed: int = 0) -> list[
 def draw_like_a_person(digit: np.ndarray, form: str, rng: np.random.Generator) -> np.ndarray:
     """Enlarge a 28x28 MNIST digit to a random size and stroke, place it at random, render it as `form`."""
     height, width = (CANVAS_SIZE, CANVAS_SIZE) if form != "upload" else rng.integers(200, 600, size=2)
-    ink = _place(_enlarge(_restroke(digit, rng), rng, min(height, width)), height, width, rng)
+    ink = _place(_enlarge(_redraw_strokes(digit, rng), rng, min(height, width)), height, width, rng)
     if form == "canvas":
         return _render_canvas(ink, rng)
     if form == "layer":
@@ -44,7 +44,7 @@ def squash_to_28(image: np.ndarray) -> np.ndarray:
     return np.asarray(grey, dtype=np.float32) / 255.0
 
 
-def _restroke(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
+def _redraw_strokes(digit: np.ndarray, rng: np.random.Generator) -> Image.Image:
     """Enlarge the digit 4x as a crisp pen stroke and thicken or thin it, as a different pen would."""
     # MNIST's grey edges come from shrinking black-and-white scans: thresholding the enlarged
     # digit gets a crisp stroke back, like one drawn on a canvas.

@@ -24,7 +24,7 @@ FONT_SIZE = 16  # legible when the picture is shown on a projector or shrunk to 
 
 
 @dataclass(frozen=True)
-class Path:
+class Link:
     """A contribution from one neuron to one in the next layer: activation x weight."""
 
     layer: int  # the Dense layer it feeds: 1 = hidden 1 -> hidden 2, 2 = hidden 2 -> the outputs
@@ -34,16 +34,16 @@ class Path:
 
 
 def strongest_paths(classifier: Classifier, forward: Forward, digit: int, top: int = 8,
-                    feeders: int = 3) -> list[Path]:
+                    feeders: int = 3) -> list[Link]:
     """The `top` hidden-2 neurons that pushed the output `digit` up most (activation x weight), and for
     each, the `feeders` hidden-1 neurons that pushed it up most."""
     hidden_1, hidden_2 = forward.activations[1][0], forward.activations[2][0]
     into_answer = hidden_2 * classifier.layers[2].kernel[:, digit]
     paths = []
     for j in _largest(into_answer, top):
-        paths.append(Path(2, j, digit, float(into_answer[j])))
+        paths.append(Link(2, j, digit, float(into_answer[j])))
         into_j = hidden_1 * classifier.layers[1].kernel[:, j]
-        paths += [Path(1, i, j, float(into_j[i])) for i in _largest(into_j, feeders)]
+        paths += [Link(1, i, j, float(into_j[i])) for i in _largest(into_j, feeders)]
     return paths
 
 
@@ -53,7 +53,7 @@ def _largest(values: np.ndarray, count: int) -> list[int]:
     return [int(i) for i in order if values[i] > 0]
 
 
-def network_picture(classifier: Classifier, x: np.ndarray) -> tuple[str, Forward, list[Path]]:
+def network_picture(classifier: Classifier, x: np.ndarray) -> tuple[str, Forward, list[Link]]:
     """The network reading `x`: an SVG picture, the forward pass it shows, and the paths it draws.
 
     Vector, not pixels: sharp on a projector and a phone alike, and it costs a tenth of encoding a

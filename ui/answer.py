@@ -42,7 +42,7 @@ def draw_and_read(presenter: bool) -> None:
     with left:
         if source == UPLOAD:
             image = upload_ui()
-            if image is None and st.session_state.get(keys.UPLOAD) is not None:
+            if image is None and st.session_state.get(keys.UPLOADED_FILE) is not None:
                 prompt = ""  # a file that cannot be read: the uploader has said why, no invitation beside it
         elif source == TEST_DIGIT:
             image = test_digit_ui(model)

@@ -54,7 +54,7 @@ def clear_canvas() -> None:
 
 def upload_ui() -> object | None:
     """The file uploader; returns the opened image, or None (with a message) when there is none."""
-    upload = st.file_uploader("A photo or scan of one handwritten digit", type=UPLOAD_TYPES, key=keys.UPLOAD)
+    upload = st.file_uploader("A photo or scan of one handwritten digit", type=UPLOAD_TYPES, key=keys.UPLOADED_FILE)
     if upload is None:
         return None
     try:
@@ -74,7 +74,7 @@ def test_digit_ui(model: LoadedModel) -> np.ndarray | None:
         return None
     data, result = scores
     mistakes = result.mistakes()
-    index = st.session_state.get(keys.TEST_DIGIT, int(mistakes[0]) if len(mistakes) else 0)
+    index = st.session_state.get(keys.TEST_DIGIT_INDEX, int(mistakes[0]) if len(mistakes) else 0)
     st.image(enlarge_pixels(data.x_test[index] / 255, scale=10), width=280,
              caption=f"Test digit #{index}, labelled {data.y_test[index]}")
     later = mistakes[mistakes > index]
@@ -89,5 +89,5 @@ def test_digit_ui(model: LoadedModel) -> np.ndarray | None:
 
 def show_test_digit(index: int) -> None:
     """Make MNIST test digit `index` the input."""
-    st.session_state[keys.TEST_DIGIT] = index
+    st.session_state[keys.TEST_DIGIT_INDEX] = index
     st.session_state[keys.SOURCE] = TEST_DIGIT
