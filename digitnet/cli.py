@@ -13,20 +13,17 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from digitnet.config import CACHE_ENV, MODELS_DIR, PREPARE_LOCK, SHIPPED_MODEL, TrainConfig, cache_dir
-from digitnet.corrections import Corrections, Drawings, default_data_dir, held_out_accuracy, with_drawings
 from digitnet.data import MNIST_ENV, load_mnist
 from digitnet.drawn import make_drawn_set
 from digitnet.errors import DigitnetError, ModelFileError
-from digitnet.files import remove_leftovers
 from digitnet.evaluate import VERY_SURE, Evaluation, drawn_accuracy, evaluate, evaluate_drawings, format_confusion
 from digitnet.history import history_path, load_history
-from digitnet.classifier import Classifier, load_classifier
+from digitnet.classifier import load_classifier
 from digitnet.pendigits import PENDIGITS_ENV, UNIPEN_ENV, load_pen_collections
 from digitnet.preprocess import open_image, to_mnist
-from digitnet.recipe import held_out_drawings, mnist_split, prepare_drawings, unseen_writers
-from digitnet.jobs import BUSY_EXIT, FAILED, STATUS_FILENAME, SUCCEEDED, JobFiles, JobReporter, is_training_process
+from digitnet.recipe import held_out_drawings, prepare_drawings, unseen_writers
+from digitnet.jobs import BUSY_EXIT, STATUS_FILENAME, DataFiles, run_reported_retrain, train_from_files
 from digitnet.replicas import ServeConfig, serve
-from digitnet.store import ModelStore
 
 log = logging.getLogger("digitnet")
 
@@ -204,90 +201,14 @@ def run_train(args: argparse.Namespace) -> int:
     except ValueError as exc:
         log.error("error: %s", exc)
         return 2
-    if not args.report:
-        from digitnet.training import save_run
+    data = DataFiles(args.data, args.pendigits, args.unipen)
+    if args.report:
+        return run_reported_retrain(config, data, args.out)
+    from digitnet.training import save_run
 
-        run, note = _train(config, args)
-        log.info("MNIST test accuracy %.4f; saved %s.%s", run.test_accuracy, save_run(run, args.out), note)
-        return 0
-    files = JobFiles(args.out)
-    lock = files.lock()
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        log.error("error: another retrain is running (it holds %s)", lock.lock_file)
-        return BUSY_EXIT
-    other = files.read()
-    if other.running and other.pid != os.getpid() and is_training_process(other.pid):
-        lock.release()  # its lock file was deleted under it: the process is what counts
-        log.error("error: another retrain is running (process %d)", other.pid)
-        return BUSY_EXIT
-    try:
-        return _train_reported(config, args)
-    finally:
-        lock.release()
-
-
-def _train_reported(config: TrainConfig, args: argparse.Namespace) -> int:
-    """Train and save, writing progress to the status file beside the model for the pages to show."""
-    reporter = JobReporter(JobFiles(args.out), config)
-    for leftover in remove_leftovers(args.out):  # from a retrain killed while saving; the lock is ours
-        log.info("Removed %s, left by a save that was interrupted", leftover)
-    try:
-        from digitnet.training import save_run  # TensorFlow is imported only here, once the lock is held
-
-        run, note = _train(config, args, reporter)
-        reporter.saving()
-        save_run(run, args.out)
-    except DigitnetError as exc:
-        reporter.finish(FAILED, f"Training failed: {exc}. The model in use is unchanged.")
-        return 1
-    except Exception as exc:  # the page must always learn how it ended
-        log.exception("Training failed")
-        reporter.finish(FAILED, f"Training failed unexpectedly: {exc!r}. The model in use is unchanged.")
-        return 1
-    reporter.finish(SUCCEEDED, f"Done: {_accuracies(run)}.{note} "
-                               "Everyone now uses the new model.", run.test_accuracy)
+    run, note = train_from_files(config, data, args.out)
+    log.info("MNIST test accuracy %.4f; saved %s.%s", run.test_accuracy, save_run(run, args.out), note)
     return 0
-
-
-def _train(config: TrainConfig, args: argparse.Namespace, reporter: JobReporter | None = None) -> tuple:
-    """Load the data the settings ask for and train; with a reporter, say what happens on the way.
-
-    Returns the TrainingRun and a note on the collected drawings (empty without them).
-    """
-    from digitnet.training import train
-
-    data = load_mnist(args.data)
-    pens = load_pen_collections(args.pendigits, args.unipen) if config.pen_digits else ()
-    drawings = Corrections(default_data_dir()).load() if config.include_drawings else None
-    if drawings is not None:
-        data = with_drawings(data, drawings, config.drawing_repeats, config.seed)
-    if reporter:
-        used, validation = mnist_split(config, len(data.x_train))
-        images = used - validation
-        drawn = ", after drawing real people's pen digits to add to them" if pens else ""
-        reporter.update(message=f"Training on {images:,} images{drawn}...")
-    run = train(config, data, pens, on_epoch_end=reporter.epoch if reporter else None,
-                on_epoch_weights=reporter.keep_epoch if reporter else None)
-    return run, _drawings_note(run, drawings, args.out) if drawings is not None else ""
-
-
-def _drawings_note(run, drawings: Drawings, out: Path) -> str:
-    """How many of the held-out collected drawings the model read right before and after."""
-    before = held_out_accuracy(ModelStore(retrained_dir=out).load().classifier, drawings)
-    after = held_out_accuracy(Classifier.from_keras(run.model), drawings)
-    if before is None:
-        return ""
-    return f" On your {len(drawings.y_held)} held-out drawings: {before:.0%} before, {after:.0%} after."
-
-
-def _accuracies(run) -> str:
-    """The finished model's accuracy on MNIST and, when it has them, on the writers it never saw."""
-    text = f"MNIST test accuracy {run.test_accuracy:.2%}"
-    if run.held_out:
-        text += f", real people it never saw {Evaluation.joined(run.held_out.values()).accuracy:.2%}"
-    return text
 
 
 def run_evaluate(args: argparse.Namespace) -> int:

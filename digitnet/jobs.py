@@ -350,3 +350,109 @@ def start_preparing_drawings(env: dict[str, str] | None = None) -> subprocess.Po
         return None
     threading.Thread(target=process.wait, daemon=True).start()  # reaped when it ends
     return process
+
+
+# The training process's whole run, from the lock to the last status. Its imports wait until they are
+# needed: the page imports this module for TrainingJob, and must not load TensorFlow or the drawing code.
+
+
+@dataclass(frozen=True)
+class DataFiles:
+    """Where a training reads its data: None for each means its default (see load_mnist, load_pendigits,
+    load_unipen)."""
+
+    mnist: Path | None = None
+    pendigits: Path | None = None
+    unipen: Path | None = None
+
+
+def run_reported_retrain(config: TrainConfig, data: DataFiles, out: Path) -> int:
+    """The page's retrain, in its own process: hold the lock in `out` (BUSY_EXIT if another retrain
+    runs), write the status there for the pages, train, save; the exit code says how it ended."""
+    files = JobFiles(out)
+    lock = files.lock()
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log.error("error: another retrain is running (it holds %s)", lock.lock_file)
+        return BUSY_EXIT
+    other = files.read()
+    if other.running and other.pid != os.getpid() and is_training_process(other.pid):
+        lock.release()  # its lock file was deleted under it: the process is what counts
+        log.error("error: another retrain is running (process %d)", other.pid)
+        return BUSY_EXIT
+    try:
+        return _reported(config, data, out)
+    finally:
+        lock.release()
+
+
+def _reported(config: TrainConfig, data: DataFiles, out: Path) -> int:
+    from digitnet.errors import DigitnetError
+    from digitnet.files import remove_leftovers
+
+    reporter = JobReporter(JobFiles(out), config)
+    for leftover in remove_leftovers(out):  # from a retrain killed while saving; the lock is ours
+        log.info("Removed %s, left by a save that was interrupted", leftover)
+    try:
+        from digitnet.training import save_run  # TensorFlow is imported only here, once the lock is held
+
+        run, note = train_from_files(config, data, out, reporter)
+        reporter.saving()
+        save_run(run, out)
+    except DigitnetError as exc:
+        reporter.finish(FAILED, f"Training failed: {exc}. The model in use is unchanged.")
+        return 1
+    except Exception as exc:  # the page must always learn how it ended
+        log.exception("Training failed")
+        reporter.finish(FAILED, f"Training failed unexpectedly: {exc!r}. The model in use is unchanged.")
+        return 1
+    reporter.finish(SUCCEEDED, f"Done: {_accuracies(run)}.{note} Everyone now uses the new model.",
+                    run.test_accuracy)
+    return 0
+
+
+def train_from_files(config: TrainConfig, data: DataFiles, out: Path, reporter: JobReporter | None = None) -> tuple:
+    """Load the data the settings ask for and train; with a reporter, say what happens on the way.
+
+    Returns the TrainingRun and a note on the collected drawings (empty without them).
+    """
+    from digitnet.corrections import Corrections, default_data_dir, with_drawings
+    from digitnet.data import load_mnist
+    from digitnet.pendigits import load_pen_collections
+    from digitnet.recipe import mnist_split
+    from digitnet.training import train
+
+    mnist = load_mnist(data.mnist)
+    pens = load_pen_collections(data.pendigits, data.unipen) if config.pen_digits else ()
+    drawings = Corrections(default_data_dir()).load() if config.include_drawings else None
+    if drawings is not None:
+        mnist = with_drawings(mnist, drawings, config.drawing_repeats, config.seed)
+    if reporter:
+        used, validation = mnist_split(config, len(mnist.x_train))
+        drawn = ", after drawing real people's pen digits to add to them" if pens else ""
+        reporter.update(message=f"Training on {used - validation:,} images{drawn}...")
+    run = train(config, mnist, pens, on_epoch_end=reporter.epoch if reporter else None,
+                on_epoch_weights=reporter.keep_epoch if reporter else None)
+    return run, _drawings_note(run, drawings, out) if drawings is not None else ""
+
+
+def _drawings_note(run, drawings, out: Path) -> str:
+    """How many of the held-out collected drawings the model read right before and after."""
+    from digitnet.corrections import held_out_accuracy
+
+    before = held_out_accuracy(ModelStore(retrained_dir=out).load().classifier, drawings)
+    after = held_out_accuracy(Classifier.from_keras(run.model), drawings)
+    if before is None:
+        return ""
+    return f" On your {len(drawings.y_held)} held-out drawings: {before:.0%} before, {after:.0%} after."
+
+
+def _accuracies(run) -> str:
+    """The finished model's accuracy on MNIST and, when it has them, on the writers it never saw."""
+    from digitnet.evaluate import Evaluation
+
+    text = f"MNIST test accuracy {run.test_accuracy:.2%}"
+    if run.held_out:
+        text += f", real people it never saw {Evaluation.joined(run.held_out.values()).accuracy:.2%}"
+    return text

@@ -183,7 +183,7 @@ class Server:
 
 def serve(config: ServeConfig) -> int:
     """Run the replicas behind nginx until Ctrl-C or SIGTERM; the exit code."""
-    _die_with_parent()  # `make serve` killed: stop too, and so stop everything below
+    die_with_parent()  # `make serve` killed: stop too, and so stop everything below
     stop_requested = []
 
     def request_stop(signum, frame) -> None:

@@ -2,7 +2,6 @@
 real server, then altered. Each is refused with a message, within a memory bound, while another
 visitor's strokes are still answered."""
 
-import asyncio
 import json
 import os
 
