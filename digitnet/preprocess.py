@@ -28,6 +28,7 @@ MAX_STROKE_STEPS = 4
 # MNIST): each row of ink is shifted sideways until the digit leans neither way. A shear beyond this
 # (pixels sideways per pixel down) is the digit's shape, not its slant.
 MAX_SLANT = 0.6
+DESKEW_BATCH = 1000  # images deskewed at once
 # The formats an upload is read as. Others are never tried: Pillow hands EPS to Ghostscript, for one.
 UPLOAD_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
 # Refuse to decode images with more pixels than this (a 10000x10000 image, a decompression bomb).
@@ -330,7 +331,11 @@ def deskew(images: np.ndarray) -> np.ndarray:
     x-y second moment is zero. One (h, w) image or a stack of them, white on black, uint8 or float;
     the same shape and type back. An upright digit stays as it is."""
     images = np.asarray(images)
-    stack = images.reshape(-1, *images.shape[-2:]).astype(np.float32)
+    stack = images.reshape(-1, *images.shape[-2:])
+    if len(stack) > DESKEW_BATCH:  # a few MB of working arrays at a time, not a few hundred
+        parts = [deskew(stack[i : i + DESKEW_BATCH]) for i in range(0, len(stack), DESKEW_BATCH)]
+        return np.concatenate(parts).reshape(images.shape)
+    stack = stack.astype(np.float32)
     _, height, width = stack.shape
     rows, cols = np.arange(height, dtype=np.float32), np.arange(width, dtype=np.float32)
     row_mass = stack.sum(axis=2)
