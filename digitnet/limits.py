@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-# A person drawing fast ends a stroke every few tenths of a second, and a page load, a click and a
-# stroke can come at once: ten runs at once, and four a second after that, is more than anyone needs.
-HUMAN_BURST = 12.0
-HUMAN_RATE = 6.0
+# A person drawing fast ends a stroke every few tenths of a second, and the canvas may send a stroke
+# more than once; a page load, a click and a stroke can come at once. Thirty runs at once and fifteen
+# a second after that is more than any hand: a script sending hundreds a second is stopped all the
+# same, as each refused run empties the budget.
+HUMAN_BURST = 30.0
+HUMAN_RATE = 15.0
 
 
 @dataclass
