@@ -1,28 +1,61 @@
-"""digitnet: draw a digit and watch a neural network read it. The frame every page shares; the pages
-are in ui/pages/, their sections in ui/."""
+"""digitnet: draw a digit and watch a neural network read it. The page's layout; its sections live in ui/."""
 
 import streamlit as st
 
-from ui import keys, pages
+from digitnet.prediction import a_digit
+from ui import keys
+from ui.answer import draw_and_read
+from ui.curves import curves_ui, model_card_ui
+from ui.evaluation import evaluation_ui
 from ui.guard import within_budget
 from ui.resources import current_model, drawings_in_the_background
 from ui.sidebar import sidebar_ui
-from ui.style import BARS_CSS, CANVAS_TOOLBAR_SCRIPT, PAGE_CSS
+from ui.style import BARS_CSS, CANVAS_TOOLBAR_SCRIPT, PAGE_CSS, PRESENTER_CSS
 
 st.set_page_config(page_title="digitnet: draw a digit", page_icon="✏️", layout="wide")
 within_budget()
-presenter = st.session_state.get(keys.PRESENTER, st.query_params.get("presenter") == "1")
-page = st.navigation(
-    [st.Page(pages.DRAW, title="Draw", icon=":material/draw:", default=True),
-     st.Page(pages.LEARNED, title="How it learned", icon=":material/show_chart:", url_path="learned"),
-     st.Page(pages.HOW_GOOD, title="How good is it", icon=":material/fact_check:", url_path="how-good")],
-    position="hidden" if presenter else "top",  # the room sees the canvas and the answer alone
-)
+
+asked = st.query_params.get("presenter") == "1"
+# In presenter mode the two switches sit side by side: stacked, they left a band above the title.
+title, *switches = st.columns([3, 1, 1] if st.session_state.get(keys.PRESENTER, asked) else [4, 1],
+                              vertical_alignment="bottom")
+title.title("✏️ Draw a digit, watch a neural network read it")
+presenter = switches[0].toggle("Presenter mode", key=keys.PRESENTER, value=asked,
+                               help="For demos: a big canvas, a huge answer, no technical panels. Or open ?presenter=1")
+if presenter:
+    switches[-1].toggle("Say it aloud", key=keys.SPEAK, help="Speak each new answer through the browser's voice.")
 st.html(PAGE_CSS + BARS_CSS + CANVAS_TOOLBAR_SCRIPT, unsafe_allow_javascript=True)
-for warning in current_model().warnings:
-    st.warning(warning)
+if presenter:
+    st.markdown(PRESENTER_CSS, unsafe_allow_html=True)
+else:
+    st.container(key="intro").caption(
+        "A small neural network reads your drawing. It learned from 60,000 handwritten digits (MNIST) and "
+        "from thousands more written with a pen by real people. "
+        "It shows its answer, how sure it is, and the tiny 28 x 28 picture it actually looks at."
+    )
+
+model = current_model()
 drawings_in_the_background()
-page.run()
-if not st.session_state.get(keys.PRESENTER, False):
-    with st.sidebar:
-        sidebar_ui()
+for warning in model.warnings:
+    st.warning(warning)
+if keys.JUST_SAVED in st.session_state:
+    st.toast(f"Saved as {a_digit(st.session_state.pop(keys.JUST_SAVED))}. Retrain with your drawings to teach it.")
+
+draw_and_read(presenter)
+if presenter:
+    st.stop()  # the audience sees only the canvas and the answer
+
+st.subheader("How the network learned")
+st.caption("Accuracy and loss after each pass (epoch) over the training digits. Validation digits were never "
+           "trained on; they show how well it does on digits it has not seen.")
+curves_col, card_col = st.columns([2.2, 1], gap="large")
+with curves_col:
+    curves_ui(model)
+with card_col:
+    model_card_ui(model)
+
+st.subheader("How good is it")
+evaluation_ui(model)
+
+with st.sidebar:
+    sidebar_ui()

@@ -17,7 +17,7 @@ from conftest import ROOT, as_canvas, stroke_image
 from digitnet.auth import ADMIN_PASSWORD_ENV
 from digitnet.limits import RerunBudget
 from digitnet.store import RETRAINED_ENV
-from ui import keys, pages
+from ui import keys
 
 TIMEOUT = 60  # the first run loads MNIST and scores the model on it; on a busy machine, slowly
 
@@ -119,11 +119,7 @@ def test_blank_page_prompts_to_draw(canvas):
     assert call["return_image_data"] is True
     assert call["width"] >= 280 and call["height"] >= 280
     assert call["key"].startswith("canvas-")
-    assert "Test accuracy on 10,000 MNIST digits" not in texts(at)  # the model card is on its own page
-    at.switch_page(pages.LEARNED).run()
-    assert not at.exception
     assert "Test accuracy on 10,000 MNIST digits" in texts(at)
-    assert [t.value for t in at.title] == ["How the network learned"]
 
 
 def test_blank_canvas_is_a_prompt_not_an_error(canvas):
@@ -222,8 +218,7 @@ def test_a_corrupt_history_still_shows_the_page(canvas, tmp_path):
     (retrained / "digitnet.npz").write_bytes(SHIPPED_MODEL.with_suffix(".npz").read_bytes())
     (retrained / "history.json").write_text("{not json")
     at = run_app()
-    assert "No training curves" in texts(at)  # said on every page
-    at.switch_page(pages.LEARNED).run()
+    assert "No training curves" in texts(at)
     assert "no training history" in texts(at)
 
 
@@ -364,11 +359,9 @@ def test_restoring_the_shipped_model_says_so(canvas, tmp_path):
 def test_evaluation_panel_and_a_mistake_shown_as_the_input(canvas, monkeypatch, mnist_path):
     monkeypatch.setenv("DIGITNET_MNIST", str(mnist_path))
     at = run_app()
-    assert not any("over all 10,000 test digits" in c.value for c in at.caption)  # the Draw page draws
-    at.switch_page(pages.HOW_GOOD).run()
     assert any("over all 10,000 test digits" in c.value for c in at.caption)
     charts = at.get("vega_lite_chart")
-    assert len(charts) == 3  # per digit on MNIST, the confusion matrix, per digit on real people
+    assert len(charts) >= 4  # curves x2, per digit, confusion
     confusion = next(json.loads(c.proto.spec) for c in charts if '"read as"' in c.proto.spec)
     for layer in confusion["layer"]:  # no label dropped for crowding: all ten rows and columns named
         encoding = layer.get("encoding", confusion.get("encoding"))

@@ -23,7 +23,7 @@ from ui.style import pixels_html
 PROMPTS = {
     DRAW: "Draw a digit from 0 to 9 on the black square, and I'll tell you which one it is.",
     UPLOAD: "Upload a photo or a scan of one handwritten digit, and I'll tell you which one it is.",
-    TEST_DIGIT: "Step through the test digits it reads wrong, or pick one on \"How good is it\".",
+    TEST_DIGIT: "Pick a test digit below, in \"How good is it\".",
 }
 
 

@@ -10,7 +10,6 @@ import streamlit as st
 from digitnet.history import people_score, people_sentence
 from digitnet.prediction import a_digit
 from digitnet.store import LoadedModel
-from ui import pages
 from ui.inputs import show_test_digit
 from ui.resources import test_scores, version
 from ui.style import OTHER_COLOUR, pixels_html
@@ -39,9 +38,7 @@ def evaluation_ui(model: LoadedModel) -> None:
     pick, show = st.columns([2, 1], vertical_alignment="bottom")
     choice = pick.selectbox("Look at one closely", shown, key="mistake",
                             format_func=lambda i: f"#{i}: {a_digit(data.y_test[i])} read as {result.predicted[i]}")
-    if show.button("Show it as the input", key="show_mistake"):
-        show_test_digit(int(choice))
-        st.switch_page(pages.DRAW)
+    show.button("Show it as the input", key="show_mistake", on_click=show_test_digit, args=(int(choice), True))
 
 
 # The figures below are the same for every visitor of a model: each is built once, keyed by what it shows,

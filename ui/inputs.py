@@ -16,6 +16,10 @@ from ui.resources import test_scores, version
 CANVAS = {"digit": (280, 280, 20), "number": (720, 240, 16)}
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
 DRAW, NUMBER, UPLOAD, TEST_DIGIT = "Draw", "Several digits", "Upload a photo", "A test digit"
+# Scrolls to the input picker (the segmented control, keyed keys.SOURCE), with the answer beside it.
+SCROLL_TO_INPUT_SCRIPT = f"""<script>
+document.querySelector(".st-key-{keys.SOURCE}").scrollIntoView({{behavior: "smooth", block: "start"}});
+</script>"""
 
 
 def drawing_ui(kind: str) -> np.ndarray | None:
@@ -75,6 +79,8 @@ def test_digit_ui(model: LoadedModel) -> np.ndarray | None:
     data, result = scores
     mistakes = result.mistakes()
     index = st.session_state.get(keys.TEST_DIGIT_INDEX, int(mistakes[0]) if len(mistakes) else 0)
+    if st.session_state.pop(keys.SCROLL_TO_INPUT, False):  # picked far below: bring input and answer into view
+        st.html(SCROLL_TO_INPUT_SCRIPT, unsafe_allow_javascript=True)
     st.image(enlarge_pixels(data.x_test[index] / 255, scale=10), width=280,
              caption=f"Test digit #{index}, labelled {data.y_test[index]}")
     later = mistakes[mistakes > index]
@@ -87,7 +93,8 @@ def test_digit_ui(model: LoadedModel) -> np.ndarray | None:
     return data.x_test[index]
 
 
-def show_test_digit(index: int) -> None:
-    """Make MNIST test digit `index` the input."""
+def show_test_digit(index: int, scroll: bool = False) -> None:
+    """Make MNIST test digit `index` the input; `scroll` the page up to it."""
     st.session_state[keys.TEST_DIGIT_INDEX] = index
     st.session_state[keys.SOURCE] = TEST_DIGIT
+    st.session_state[keys.SCROLL_TO_INPUT] = scroll

@@ -4,6 +4,7 @@ CANVAS_VERSION = "canvas_version"  # bumped by Clear: a new canvas key gives a n
 SOURCE = "source"  # the input picked: Draw, Several digits, Upload a photo, A test digit
 UPLOADED_FILE = "upload"  # the file uploader's own state: the file picked, readable or not
 TEST_DIGIT_INDEX = "test_digit"  # index of the MNIST test digit shown as the input
+SCROLL_TO_INPUT = "scroll_to_input"  # a test digit was picked far down the page: scroll up to it once
 JUST_SAVED = "just_saved"  # the label of a drawing saved on the last run, for a toast on this one
 WATCHED_RUNNING = "watched_running"  # whether a retrain ran when this session last looked
 JUST_RESTORED = "just_restored"  # the shipped model was restored on the last run, to say so on this one
