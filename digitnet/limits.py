@@ -5,12 +5,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-# A person drawing fast ends a stroke every few tenths of a second, and the canvas may send a stroke
-# more than once; a page load, a click and a stroke can come at once. Thirty runs at once and fifteen
-# a second after that is more than any hand: a script sending hundreds a second is stopped all the
-# same, as each refused run empties the budget.
-HUMAN_BURST = 30.0
-HUMAN_RATE = 15.0
+# A person drawing fast ends a stroke every few tenths of a second, and a page load, a click and a
+# stroke can come at once: twelve runs at once, and six a second after that, is more than a hand
+# needs. The burst is kept small: five flooding sessions each get it once, at a stroke's cost each.
+HUMAN_BURST = 12.0
+HUMAN_RATE = 6.0
 
 
 @dataclass
