@@ -72,9 +72,9 @@ class ModelStore:
             warnings.append(f"No training curves to show: {exc}")
             record = None
         if record and record.get("weights") not in (None, classifier.fingerprint):
-            # The history is saved before the model: a save stopped between the two leaves a history
-            # that describes a model which never arrived.
+            # The model is saved before its history: a save stopped between the two leaves the new
+            # model beside the last one's history.
             warnings.append("No training curves to show: the training history beside this model describes "
-                            "another one (a save that was interrupted).")
+                            "another one (a save that was interrupted, or is finishing).")
             record = None
         return LoadedModel(classifier, record, path, tuple(warnings))

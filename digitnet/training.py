@@ -229,17 +229,17 @@ class _Progress(keras.callbacks.Callback):
 
 
 def save_run(run: TrainingRun, directory: str | os.PathLike) -> Path:
-    """Write the model, history.json and the curves PNG into `directory`, each file replaced whole.
+    """Write the model, then history.json and the curves PNG into `directory`, each file replaced whole.
 
-    The history and the picture are written first, so the model file, which is what the app
-    watches, appears last and only ever next to its own history.
+    The model comes first, so that a history never describes a model that is not there: a save
+    stopped in between leaves the new model beside the old history, whose recorded weights
+    fingerprint then disagrees, and the page shows no curves rather than another model's.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    model_path = directory / MODEL_FILENAME
+    save_model(run.model, model_path)
     with replaced_whole(directory / HISTORY_FILENAME) as tmp:
         tmp.write_text(json.dumps(run.to_json(), indent=2))
     save_curves(run.curves, directory / CURVES_FILENAME)
-    model_path = directory / MODEL_FILENAME
-    save_model(run.model, model_path)
     return model_path
-

@@ -76,3 +76,23 @@ def test_augment_thickens_and_thins_strokes(tiny_mnist):
     still = QUICK.replace(max_shift_px=0.0, max_rotation_deg=0.0, max_zoom=0.0, max_stroke_change=1.0)
     ratio = np.asarray(augment(x, still)).sum(axis=(1, 2)) / x.sum(axis=(1, 2))
     assert ratio.max() > 1.3 and ratio.min() < 0.7
+
+
+def test_a_save_stopped_after_the_model_shows_no_other_model_s_history(tiny_mnist, tmp_path, monkeypatch):
+    import digitnet.training
+    from digitnet.classifier import Classifier
+    from digitnet.store import ModelStore
+
+    config = TrainConfig(epochs=1, batch_size=32, hidden_units=8, pen_digits=False)
+    save_run(train(config, tiny_mnist), tmp_path)  # the last good model and its history
+    second = train(config.replace(seed=5), tiny_mnist)
+
+    def killed(path):
+        raise OSError("killed while saving the history")
+
+    monkeypatch.setattr(digitnet.training, "replaced_whole", killed)
+    with pytest.raises(OSError):
+        save_run(second, tmp_path)
+    loaded = ModelStore(shipped=tmp_path / "digitnet.keras").load()
+    assert loaded.classifier.fingerprint == Classifier.from_keras(second.model).fingerprint  # the model came first
+    assert loaded.record is None and any("describes another one" in w for w in loaded.warnings)

@@ -10,6 +10,7 @@ import digitnet
 from digitnet import explain
 from digitnet.auth import ADMIN_PASSWORD_ENV, WrongGuesses
 from digitnet.classifier import weights_path
+from digitnet.history import history_path
 from digitnet.corrections import Corrections, default_data_dir
 from digitnet.evaluate import Evaluation, evaluate
 from digitnet.jobs import TrainingJob, start_preparing_drawings
@@ -47,8 +48,16 @@ def drawings_in_the_background() -> None:
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the network...")
 def load_model(path: str, modified: float) -> LoadedModel:
-    """Load once per model file version: `modified` changes when a retrain replaces the file."""
+    """Load once per model version: `modified` changes when a retrain replaces the model or, a moment
+    later, its history."""
     return get_store().load(Path(path))
+
+
+def _modified(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def current_model() -> LoadedModel:
@@ -57,7 +66,7 @@ def current_model() -> LoadedModel:
     try:
         if not weights_path(path).exists():  # the retrained model was removed a moment ago
             path = get_store().shipped
-        return load_model(str(path), weights_path(path).stat().st_mtime)
+        return load_model(str(path), max(weights_path(path).stat().st_mtime, _modified(history_path(path))))
     except (OSError, digitnet.ModelFileError) as exc:
         st.error(f"The network cannot be loaded: {exc}. Reinstall digitnet or retrain with "
                  "`python -m digitnet train`.")
