@@ -385,9 +385,11 @@ def _stroke_times_during_retrain(page, strokes: int) -> list[float]:
     """Start the default retrain from the sidebar, time strokes while it trains, then wait for it to end."""
     sidebar = page.locator('[data-testid="stSidebar"]')
     sidebar.get_by_role("button", name="Retrain").click()
-    sidebar.get_by_text(re.compile(r"Epoch \d+ of")).first.wait_for(timeout=300_000)
+    # Before its pen digits are drawn (a fresh machine, or a drawing code just changed), a retrain
+    # draws 41,000 of them first: minutes on two cores.
+    sidebar.get_by_text(re.compile(r"Epoch \d+ of")).first.wait_for(timeout=900_000)
     times = _stroke_times(page, strokes)
-    page.get_by_text("Done: MNIST test accuracy").wait_for(timeout=300_000)
+    page.get_by_text("Done: MNIST test accuracy").wait_for(timeout=900_000)
     return times
 
 
