@@ -106,8 +106,7 @@ class Classifier:
     def layer_outputs(self, images: np.ndarray, layer: int) -> np.ndarray:
         """One layer's activations (1, 2: the hidden layers; -1: the probabilities) for uint8 images in
         MNIST's form, read BATCH at a time."""
-        return np.concatenate([self.forward(scale_pixels(images[i : i + BATCH])).activations[layer]
-                               for i in range(0, max(len(images), 1), BATCH)])
+        return _in_batches(images, lambda batch: self.forward(batch).activations[layer])
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """Probabilities of the ten digits: (10,) for one 28x28 image, (n, 10) for a batch."""
@@ -122,8 +121,7 @@ class Classifier:
 
     def read_many(self, images: np.ndarray) -> np.ndarray:
         """predict_proba for many uint8 images in MNIST's form, BATCH at a time."""
-        return np.concatenate([self._averaged(scale_pixels(images[i : i + BATCH]))
-                               for i in range(0, max(len(images), 1), BATCH)])
+        return _in_batches(images, self._averaged)
 
     def _averaged(self, batch: np.ndarray) -> np.ndarray:
         """The probabilities averaged over the batch moved by each of SHIFTS (rows, columns)."""
@@ -134,6 +132,12 @@ class Classifier:
         """The most likely digit for one image, or an array of them for a batch."""
         p = self.predict_proba(x)
         return int(p.argmax()) if p.ndim == 1 else p.argmax(axis=1)
+
+
+def _in_batches(images: np.ndarray, read) -> np.ndarray:
+    """`read` of uint8 images in MNIST's form, scaled to [0, 1] BATCH at a time, joined."""
+    return np.concatenate([read(scale_pixels(images[i : i + BATCH]))
+                           for i in range(0, max(len(images), 1), BATCH)])
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:

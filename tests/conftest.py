@@ -133,26 +133,26 @@ def tiny_unipen_file(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def shared_pendigits() -> Path:
-    """The UCI pen-digit file beside the project; in CI its absence is a failure, not a skip."""
-    path = ROOT.parent / "shared" / "data" / "pendigits-orig.tra"
+def shared_data(name: str, what: str) -> Path:
+    """A data file beside the project; in CI its absence is a failure, not a skip."""
+    path = ROOT.parent / "shared" / "data" / name
     if not path.is_file():
         if os.environ.get("CI"):
-            pytest.fail(f"Pen-digit file not found at {path}")
-        pytest.skip(f"Pen-digit file not found at {path}")
+            pytest.fail(f"{what} not found at {path}")
+        pytest.skip(f"{what} not found at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def shared_pendigits() -> Path:
+    """UCI's pen-digit file beside the project."""
+    return shared_data("pendigits-orig.tra", "Pen-digit file")
 
 
 @pytest.fixture(scope="session")
 def shared_unipen() -> Path:
-    """UNIPEN's digits beside the project; in CI their absence is a failure, not a skip."""
-    path = ROOT.parent / "shared" / "data" / "unipen-1a-digits.tra.gz"
-    if not path.is_file():
-        if os.environ.get("CI"):
-            pytest.fail(f"UNIPEN file not found at {path}")
-        pytest.skip(f"UNIPEN file not found at {path}")
-    return path
+    """UNIPEN's digits beside the project."""
+    return shared_data("unipen-1a-digits.tra.gz", "UNIPEN file")
 
 
 @pytest.fixture
