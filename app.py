@@ -2,25 +2,33 @@
 
 import streamlit as st
 
-from digitnet.prediction import a_digit
-from ui import keys
+from digitnet.serving.prediction import a_digit
+from ui import keys, views
 from ui.answer import draw_and_read
-from ui.curves import curves_ui, model_card_ui
+from ui.curves import curves_ui, glance_ui, model_card_ui
 from ui.evaluation import evaluation_ui
 from ui.guard import within_budget
 from ui.resources import current_model, drawings_in_the_background
+from ui.room import ROOM_QUERY, phone_ui, presenter_allowed, start_room_ui, wall_ui
 from ui.sidebar import sidebar_ui
 from ui.style import BARS_CSS, CANVAS_TOOLBAR_SCRIPT, PAGE_CSS, PRESENTER_CSS
 
 st.set_page_config(page_title="digitnet: draw a digit", page_icon="✏️", layout="wide")
 within_budget()
 
+if ROOM_QUERY in st.query_params:  # a phone that joined a room: the prompt, the canvas, the answer, Send
+    st.html(PAGE_CSS + BARS_CSS + CANVAS_TOOLBAR_SCRIPT, unsafe_allow_javascript=True)
+    st.markdown(PRESENTER_CSS, unsafe_allow_html=True)
+    st.title("✏️ Draw for the screen")
+    phone_ui(st.query_params[ROOM_QUERY])
+    st.stop()
+
 asked = st.query_params.get("presenter") == "1"
 # In presenter mode the two switches sit side by side: stacked, they left a band above the title.
 title, *switches = st.columns([3, 1, 1] if st.session_state.get(keys.PRESENTER, asked) else [4, 1],
                               vertical_alignment="bottom")
 title.title("✏️ Draw a digit, watch a neural network read it")
-presenter = switches[0].toggle("Presenter mode", key=keys.PRESENTER, value=asked,
+presenter = switches[0].toggle("Presenter mode", key=keys.PRESENTER, value=asked, on_change=views.show, args=(views.DRAW,),
                                help="For demos: a big canvas, a huge answer, no technical panels. Or open ?presenter=1")
 if presenter:
     switches[-1].toggle("Say it aloud", key=keys.SPEAK, help="Speak each new answer through the browser's voice.")
@@ -38,24 +46,36 @@ model = current_model()
 drawings_in_the_background()
 for warning in model.warnings:
     st.warning(warning)
+if presenter:
+    allowed = presenter_allowed()
+    if keys.ROOM in st.session_state:
+        wall_ui(st.session_state[keys.ROOM], allowed)
+        st.stop()  # the projector shows the room
+    start_room_ui(allowed)
 if keys.JUST_SAVED in st.session_state:
     st.toast(f"Saved as {a_digit(st.session_state.pop(keys.JUST_SAVED))}. Retrain with your drawings to teach it.")
 
-draw_and_read(presenter)
+# Only the open tab runs: a visitor sees the canvas without waiting for the charts of the other two.
+draw_tab, learned_tab, good_tab = st.tabs(views.VIEWS, key=keys.VIEW, on_change="rerun")
+with draw_tab:
+    draw_and_read(presenter)
+    if not presenter:
+        glance_ui(model)
 if presenter:
-    st.stop()  # the audience sees only the canvas and the answer
+    st.stop()  # the audience sees only the canvas and the answer (the tab bar is hidden)
 
-st.subheader("How the network learned")
-st.caption("Accuracy and loss after each pass (epoch) over the training digits. Validation digits were never "
-           "trained on; they show how well it does on digits it has not seen.")
-curves_col, card_col = st.columns([2.2, 1], gap="large")
-with curves_col:
-    curves_ui(model)
-with card_col:
-    model_card_ui(model)
-
-st.subheader("How good is it")
-evaluation_ui(model)
+if learned_tab.open:
+    with learned_tab:
+        st.caption("Accuracy and loss after each pass (epoch) over the training digits. Validation digits were "
+                   "never trained on; they show how well it does on digits it has not seen.")
+        curves_col, card_col = st.columns([2.2, 1], gap="large")
+        with curves_col.container(key="curves"):
+            curves_ui(model)
+        with card_col.container(key="model-card"):
+            model_card_ui(model)
+if good_tab.open:
+    with good_tab.container(key="evaluation"):
+        evaluation_ui(model)
 
 with st.sidebar:
     sidebar_ui()

@@ -29,8 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.run import (ANSWER, CANVAS, CHROMIUM, CHROMIUM_FLAGS, ROOT, Row, format_table, free_port,
-                       start_app, wait_for_app, write_results)
+from bench.run import ROOT, Row, format_table, write_results
+from digitnet.replicas import free_port
+from tests.chromium import ANSWER, CANVAS, CHROMIUM, CHROMIUM_FLAGS, start_app, wait_for_app
 
 STROKE_PERIOD = 1.5  # seconds between a visitor's strokes
 PHASE_SECONDS = 15.0  # how long each room size draws, after every visitor has arrived

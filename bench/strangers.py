@@ -26,7 +26,8 @@ import zlib
 from PIL import Image, ImageDraw
 
 from bench.room import Recording, record, rss_mb, run_async, start_one
-from bench.run import CHROMIUM, CHROMIUM_FLAGS, ROOT, Row, format_table, write_results
+from bench.run import ROOT, Row, format_table, write_results
+from tests.chromium import CHROMIUM, CHROMIUM_FLAGS
 
 log = logging.getLogger("bench.strangers")
 

@@ -5,25 +5,34 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-import os
-import threading
-import time
 from pathlib import Path
 
-from filelock import FileLock, Timeout
-
-from digitnet.config import CACHE_ENV, MODELS_DIR, PREPARE_LOCK, SHIPPED_MODEL, TrainConfig, cache_dir
-from digitnet.data import MNIST_ENV, load_mnist
-from digitnet.drawn import make_drawn_set
+from digitnet.config import CACHE_ENV, MODELS_DIR, SHIPPED_MODEL, TrainConfig
+from digitnet.data.drawn import make_drawn_set
+from digitnet.data.mnist import MNIST_ENV, load_mnist
+from digitnet.data.pendigits import PENDIGITS_ENV, UNIPEN_ENV, load_pen_collections
 from digitnet.errors import DigitnetError, ModelFileError
-from digitnet.evaluate import VERY_SURE, Evaluation, drawn_accuracy, evaluate, evaluate_drawings, format_confusion
-from digitnet.history import history_path, load_history
-from digitnet.classifier import load_classifier
-from digitnet.pendigits import PENDIGITS_ENV, UNIPEN_ENV, load_pen_collections
-from digitnet.preprocess import open_image, to_mnist
-from digitnet.recipe import held_out_drawings, prepare_drawings, unseen_writers
-from digitnet.jobs import BUSY_EXIT, STATUS_FILENAME, DataFiles, run_reported_retrain, train_from_files
 from digitnet.replicas import ServeConfig, serve
+from digitnet.serving.classifier import load_classifier
+from digitnet.serving.history import ModelRecord, history_path, load_record
+from digitnet.serving.preprocess import open_image, to_mnist
+from digitnet.training.evaluate import (
+    VERY_SURE,
+    Evaluation,
+    drawn_accuracy,
+    evaluate,
+    evaluate_drawings,
+    format_confusion,
+)
+from digitnet.training.jobs import (
+    BUSY_EXIT,
+    STATUS_FILENAME,
+    DataFiles,
+    prepare_in_background,
+    run_reported_retrain,
+    train_from_files,
+)
+from digitnet.training.recipe import held_out_drawings, unseen_writers
 
 log = logging.getLogger("digitnet")
 
@@ -70,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     train_parser.add_argument("--pendigits", type=Path, help=PENDIGITS_HELP)
     train_parser.add_argument("--unipen", type=Path, help=UNIPEN_HELP)
     train_parser.add_argument("--out", type=Path, default=MODELS_DIR, help="folder to write the model into")
+    train_parser.add_argument("--room", metavar="CODE",
+                              help="also learn from the drawings a room's phones sent to a prompt (one in five "
+                                   "kept out to score), each repeated as --drawing-repeats says")
     train_parser.add_argument(
         "--report", action="store_true",
         help=f"run as the page's retrain: hold a lock in the folder (exit {BUSY_EXIT} if another retrain holds "
@@ -110,8 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     prepare_parser = commands.add_parser(
         "prepare",
-        help="draw the default recipe's pen digits into the cache, so the next retrain skips that",
-        description="Draw every pen digit a retrain with the default settings draws (both collections' "
+        help="draw the pen digits a retrain draws into the cache, so the next retrain skips that",
+        description="Draw every pen digit a retrain with the model in use's settings draws (the sidebar "
+                    "starts from them; both collections' "
                     "training copies, validation and held-out writers) into the drawing cache "
                     f"(${CACHE_ENV}, else ~/.cache/digitnet/drawn), at the lowest CPU priority. The page "
                     "starts this when its server starts; one runs at a time (a lock in the cache), and one "
@@ -140,40 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_prepare(args: argparse.Namespace) -> int:
-    os.nice(19)  # the drawing workers inherit it: a room's strokes come first
-    _exit_when_orphaned()
-    folder = cache_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(folder / PREPARE_LOCK)
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        log.info("The pen digits are already being drawn (%s is held)", lock.lock_file)
-        return 0
-    try:
-        started = time.perf_counter()
-        prepare_drawings(TrainConfig(), load_pen_collections(args.pendigits, args.unipen))
-        log.info("The default recipe's pen digits are drawn and cached in %s (%.0f s)", folder,
-                 time.perf_counter() - started)
-        return 0
-    finally:
-        lock.release()
-
-
-def _exit_when_orphaned() -> None:
-    """End this process (and with it, its drawing workers) once the page server that started it is gone.
-
-    The server cannot ask for a signal at its death (its script threads come and go), so this looks.
-    """
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        log.info("The page's server is gone: stopping")
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True).start()
+    prepare_in_background(args.pendigits, args.unipen)
+    return 0
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -201,10 +182,10 @@ def run_train(args: argparse.Namespace) -> int:
     except ValueError as exc:
         log.error("error: %s", exc)
         return 2
-    data = DataFiles(args.data, args.pendigits, args.unipen)
+    data = DataFiles(args.data, args.pendigits, args.unipen, args.room)
     if args.report:
         return run_reported_retrain(config, data, args.out)
-    from digitnet.training import save_run
+    from digitnet.training.train import save_run
 
     run, note = train_from_files(config, data, args.out)
     log.info("MNIST test accuracy %.4f; saved %s.%s", run.test_accuracy, save_run(run, args.out), note)
@@ -218,7 +199,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     log.info("MNIST test accuracy: %.4f on %d images", result.accuracy, len(data.y_test))
     log.info("per digit: %s", _per_digit(result))
     log.info("confusion matrix (rows: true digit, columns: predicted):\n%s", format_confusion(result.confusion))
-    record = _history_or_none(args.model)
+    record = _record_or_none(args.model)
     collections = {}
     for pen in load_pen_collections(args.pendigits, args.unipen):
         writers = unseen_writers(pen, record)
@@ -246,9 +227,9 @@ def _per_digit(result: Evaluation) -> str:
     return "  ".join(f"{d}: {a:.4f}" for d, a in enumerate(result.per_digit))
 
 
-def _history_or_none(model_path: Path) -> dict | None:
+def _record_or_none(model_path: Path) -> ModelRecord | None:
     try:
-        return load_history(history_path(model_path))
+        return load_record(history_path(model_path))
     except ModelFileError:
         return None
 

@@ -23,6 +23,7 @@ UNIPEN_FILE = PACKAGE_DIR.parent / "data" / "unipen-1a-digits.tra.gz"
 
 
 CACHE_ENV = "DIGITNET_CACHE_DIR"
+DATA_ENV = "DIGITNET_DATA_DIR"
 # Held by `python -m digitnet prepare` in the cache folder while it draws: one at a time.
 PREPARE_LOCK = "prepare.lock"
 # "0" stops the page's server from drawing the pen digits in the background when it starts (tests do).
@@ -53,6 +54,15 @@ def cache_dir(env: Mapping[str, str] | None = None) -> Path:
     if env.get(CACHE_ENV):
         return Path(env[CACHE_ENV])
     return Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "digitnet" / "drawn"
+
+
+def data_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Where visitors' drawings live, the collected ones and the rooms': $DIGITNET_DATA_DIR, else the
+    user's data folder (XDG), never inside the project's models/."""
+    env = os.environ if env is None else env
+    if env.get(DATA_ENV):
+        return Path(env[DATA_ENV])
+    return Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "digitnet" / "drawings"
 
 
 def _setting(default, help: str):
@@ -97,11 +107,22 @@ class TrainConfig:
     # A few dozen drawings among 60,000 images would change nothing: each is shown this many times.
     drawing_repeats: int = _setting(50, "how many times each collected drawing is repeated per epoch")
     train_subset: int = _setting(0, "train on only this many training images (0 = all); for quick runs")
-    seed: int = _setting(0, "random seed")
+    seed: int = _setting(1, "random seed (the shipped model was trained with this one)")
 
     def replace(self, **changes: object) -> "TrainConfig":
         """Return a copy with some settings changed."""
         return dataclasses.replace(self, **changes)
+
+    def to_json(self) -> dict[str, object]:
+        """The settings as a JSON object: how history.json and the retrain's status file store them."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, settings: Mapping[str, object]) -> "TrainConfig":
+        """The settings `to_json` gave. A setting the file does not name (it was written before that
+        setting existed) takes its default; one this version no longer has is ignored."""
+        known = {setting.name for setting in dataclasses.fields(cls)}
+        return cls(**{name: value for name, value in settings.items() if name in known})
 
     def validate(self) -> None:
         """Raise ValueError naming the first setting that makes no sense."""

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from digitnet.data import MNIST_ENV, Mnist
+from digitnet.data.mnist import MNIST_ENV, Mnist
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,6 +25,19 @@ def drawing_cache(tmp_path_factory) -> Path:
     os.environ[CACHE_ENV] = str(folder)
     os.environ[PREPARE_ENV] = "0"
     return folder
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, headless, driven by Playwright: one per test module."""
+    from chromium import CHROMIUM, CHROMIUM_FLAGS, require_chromium
+    from playwright.sync_api import sync_playwright
+
+    require_chromium()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
 
 
 @pytest.fixture(scope="session")

@@ -10,13 +10,13 @@ import types
 import numpy as np
 import pytest
 import streamlit as st
+from conftest import ROOT, as_canvas, stroke_image
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, as_canvas, stroke_image
-from digitnet.auth import ADMIN_PASSWORD_ENV
-from digitnet.limits import RerunBudget
-from digitnet.store import RETRAINED_ENV
+from digitnet.serving.auth import ADMIN_PASSWORD_ENV
+from digitnet.serving.limits import RerunBudget
+from digitnet.serving.store import RETRAINED_ENV
 from ui import keys
 
 TIMEOUT = 60  # the first run loads MNIST and scores the model on it; on a busy machine, slowly
@@ -71,8 +71,10 @@ def new_app() -> AppTest:
     return at
 
 
-def run_app() -> AppTest:
+def run_app(view: str = "Draw") -> AppTest:
+    """The page run once, with the tab `view` open."""
     at = new_app()
+    at.session_state[keys.VIEW] = view
     at.run()
     assert not at.exception, at.exception
     return at
@@ -96,19 +98,30 @@ def wait_until_idle(at: AppTest, seconds: float = 120) -> None:
     assert not at.button(key="retrain").disabled
 
 
-def run_with_switch_on(canvas, switch: str, digit: str) -> tuple[AppTest, str]:
-    """The page with `digit` drawn and the switch keyed `switch` turned on; and its images' captions."""
+def run_with_switch_on(canvas, switch: str, digit: str) -> AppTest:
+    """The page with `digit` drawn and the switch keyed `switch` turned on."""
     canvas.image = as_canvas(stroke_image(digit))
     at = run_app()
     at.toggle(key=switch).set_value(True).run()
     assert not at.exception
-    return at, " ".join(str(i.proto) for i in at.get("image"))
+    return at
 
 
-def texts(at: AppTest) -> str:
-    parts = [m.value for m in at.markdown] + [e.value for e in at.info] + [e.value for e in at.error]
-    parts += [e.value for e in at.warning] + [e.value for e in at.success] + [c.value for c in at.caption]
+def words(block) -> str:
+    """Every text, message and caption in a block of the page (the page itself, or a section of it)."""
+    parts = [m.value for m in block.markdown] + [e.value for e in block.info] + [e.value for e in block.error]
+    parts += [e.value for e in block.warning] + [e.value for e in block.success] + [c.value for c in block.caption]
     return "\n".join(str(p) for p in parts)
+
+
+def section(at: AppTest, key: str) -> str:
+    """The words of the page's section in the container keyed `key`."""
+    return words(at.get_by_key(key))
+
+
+def image_captions(at: AppTest, key: str) -> list[str]:
+    """The captions of the images in the page's section keyed `key`, in order."""
+    return [caption for image in at.get_by_key(key).image for caption in image.captions]
 
 
 def test_blank_page_prompts_to_draw(canvas):
@@ -119,7 +132,17 @@ def test_blank_page_prompts_to_draw(canvas):
     assert call["return_image_data"] is True
     assert call["width"] >= 280 and call["height"] >= 280
     assert call["key"].startswith("canvas-")
-    assert "Test accuracy on 10,000 MNIST digits" in texts(at)
+    assert [tab.label for tab in at.tabs] == ["Draw", "How it learned", "How good is it"]
+    assert "How it learned: accuracy after each of its" in words(at)  # the small chart beside the answer
+    with pytest.raises(KeyError):
+        at.get_by_key("model-card")  # the other tabs do not run until they are opened
+
+
+def test_the_tab_how_it_learned_shows_the_curves_and_the_model_card(canvas):
+    at = run_app("How it learned")
+    assert re.search(r"\*\*Test accuracy on 10,000 MNIST digits:\*\* \d\d\.\d\d%", section(at, "model-card"))
+    assert len(at.get_by_key("curves").get("vega_lite_chart")) == 2
+    assert canvas.calls  # the Draw tab's canvas is drawn on every run: its drawing lives on
 
 
 def test_blank_canvas_is_a_prompt_not_an_error(canvas):
@@ -133,8 +156,8 @@ def test_blank_canvas_is_a_prompt_not_an_error(canvas):
 def test_a_drawing_is_read(canvas, digit):
     canvas.image = as_canvas(stroke_image(digit))
     at = run_app()
-    page = texts(at)
-    assert f"this is a {digit}." in page or f"most like a {digit}" in page
+    answer = section(at, "answer")
+    assert f"this is a {digit}." in answer or f"most like a {digit}" in answer
     big_answer = next(m.value for m in at.markdown if "data-testid='digit-answer'" in m.value)
     assert f"text-align:center'>{digit}</div>" in big_answer
     picture = next(m.value for m in at.markdown if "network-input" in m.value)  # the 28x28 input, inline
@@ -157,11 +180,11 @@ def test_clear_gives_a_new_empty_canvas(canvas):
 def test_upload_of_a_non_image_shows_an_error(canvas):
     at = run_app()
     at.segmented_control(key="source").set_value("Upload a photo").run()
-    assert "Upload a photo or a scan of one handwritten digit" in texts(at)
+    assert "Upload a photo or a scan of one handwritten digit" in section(at, "answer")
     at.file_uploader(key="upload").upload("digit.png", b"definitely not a png", "image/png").run()
     assert not at.exception
     assert "not an image" in at.error[0].value
-    assert "Upload a photo or a scan of one handwritten digit" not in texts(at)  # no invitation beside the error
+    assert section(at, "answer") == ""  # no invitation beside the error
 
 
 def test_upload_of_a_photo_is_read(canvas):
@@ -170,7 +193,8 @@ def test_upload_of_a_photo_is_read(canvas):
     at = run_app()
     at.segmented_control(key="source").set_value("Upload a photo").run()
     at.file_uploader(key="upload").upload("one.png", buffer.getvalue(), "image/png").run()
-    assert "this is a 1." in texts(at) or "most like a 1" in texts(at)
+    answer = section(at, "answer")
+    assert "this is a 1." in answer or "most like a 1" in answer
 
 
 def test_password_gate(canvas, monkeypatch):
@@ -184,7 +208,7 @@ def test_password_gate(canvas, monkeypatch):
     at.text_input(key="password").input("s3cret-pw").run()
     assert not at.button(key="retrain").disabled
     assert not at.error
-    assert "s3cret-pw" not in texts(at)
+    assert "s3cret-pw" not in words(at)
 
 
 def test_retrain_controls_are_disabled_while_a_job_runs(canvas, monkeypatch, tmp_path, tiny_mnist):
@@ -192,11 +216,11 @@ def test_retrain_controls_are_disabled_while_a_job_runs(canvas, monkeypatch, tmp
     at = run_app()
     start_long_retrain(at)
     assert not at.exception
-    assert at.button(key="retrain").disabled, texts(at)
+    assert at.button(key="retrain").disabled, section(at, "training")
     assert at.progress[0].text.startswith("Epoch ")
     at.button(key="cancel").click().run()
     wait_until_idle(at)
-    assert "cancelled" in texts(at)
+    assert "cancelled" in section(at, "training")
 
 
 def test_a_broken_retrained_model_falls_back_to_the_shipped_one(canvas, tmp_path):
@@ -206,7 +230,8 @@ def test_a_broken_retrained_model_falls_back_to_the_shipped_one(canvas, tmp_path
     canvas.image = as_canvas(stroke_image("7"))
     at = run_app()
     assert any("could not be loaded" in warning.value for warning in at.warning)
-    assert "this is a 7." in texts(at) or "most like a 7" in texts(at)
+    answer = section(at, "answer")
+    assert "this is a 7." in answer or "most like a 7" in answer
 
 
 def test_a_corrupt_history_still_shows_the_page(canvas, tmp_path):
@@ -217,9 +242,10 @@ def test_a_corrupt_history_still_shows_the_page(canvas, tmp_path):
     (retrained / "digitnet.keras").write_bytes(SHIPPED_MODEL.read_bytes())
     (retrained / "digitnet.npz").write_bytes(SHIPPED_MODEL.with_suffix(".npz").read_bytes())
     (retrained / "history.json").write_text("{not json")
-    at = run_app()
-    assert "No training curves" in texts(at)
-    assert "no training history" in texts(at)
+    at = run_app("How it learned")
+    assert any(w.value.startswith("No training curves to show: The training history") for w in at.warning)
+    assert section(at, "curves") == "This model has no training history to show."
+    assert "**Epochs:** unknown" in section(at, "model-card")
 
 
 def test_bad_data_makes_the_sidebar_retrain_fail_clearly(canvas, monkeypatch, tmp_path):
@@ -229,11 +255,11 @@ def test_bad_data_makes_the_sidebar_retrain_fail_clearly(canvas, monkeypatch, tm
     at = run_app()
     at.button(key="retrain").click().run()
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and "Training failed" not in texts(at):
+    while time.monotonic() < deadline and "Training failed" not in section(at, "training"):
         time.sleep(0.3)
         at.run()
-    assert "lacks the array(s) y_train, x_test, y_test" in texts(at)
-    assert "unchanged" in texts(at)
+    assert "lacks the array(s) y_train, x_test, y_test" in section(at, "training")
+    assert "unchanged" in section(at, "training")
     assert not (tmp_path / "retrained" / "digitnet.keras").exists()
 
 
@@ -242,7 +268,7 @@ def test_a_second_session_sees_the_training_and_cannot_start_another(canvas, mon
     first = run_app()
     start_long_retrain(first)
     second = run_app()
-    assert second.button(key="retrain").disabled, texts(second)
+    assert second.button(key="retrain").disabled, section(second, "training")
     assert second.progress[0].text.startswith("Epoch ")
     first.button(key="cancel").click().run()
     wait_until_idle(first)
@@ -254,7 +280,7 @@ def test_password_never_reaches_the_page_or_the_logs(canvas, monkeypatch, caplog
     at = run_app()
     at.text_input(key="password").input("hunter2-pw").run()
     at.text_input(key="password").input("wrong-guess").run()
-    assert "hunter2-pw" not in texts(at)
+    assert "hunter2-pw" not in words(at)
     assert "hunter2-pw" not in caplog.text
     assert at.button(key="retrain").disabled
 
@@ -268,11 +294,11 @@ def test_presenter_mode_from_the_url_shows_only_the_big_answer(canvas):
     assert at.toggle(key="presenter").value is True
     assert any("digit-answer" in m.value and "role='status'" in m.value for m in at.markdown)
     assert not at.sidebar.button  # no retrain controls
-    assert "What the network sees" not in str([i.proto for i in at.get("image")])  # no 28x28 preview
-    assert "How the network learned" not in [h.value for h in at.subheader]
+    assert not any("What the network sees" in c for image in at.image for c in image.captions)  # no 28x28 preview
+    assert at.session_state[keys.VIEW] == "Draw"  # the tab bar is hidden: Draw only
     # Inside the network, in its simple form: the picture and its plain words, no neuron picker.
     assert "Inside the network" in [h.value for h in at.subheader]
-    assert len(at.get("image")) == 1 and "strongest pushes towards 7" in texts(at)
+    assert len(at.image) == 1 and "strongest pushes towards 7" in section(at, "network")
     assert not at.radio and not at.selectbox
 
 
@@ -302,21 +328,22 @@ def test_several_digits_are_read_as_a_number(canvas):
 
 def test_why_this_answer_shows_saliency_and_look_alikes(canvas, monkeypatch, mnist_path):
     monkeypatch.setenv("DIGITNET_MNIST", str(mnist_path))
-    at, images = run_with_switch_on(canvas, "explain", "0")
-    assert "Orange pixels made it say 0" in images
-    assert images.count('caption: "a 0"') >= 5  # most look-alikes of a drawn 0 are zeros
-    assert "It thinks your 0 looks like these training digits" in texts(at)
+    at = run_with_switch_on(canvas, "explain", "0")
+    saliency, *alike = image_captions(at, "why")
+    assert saliency == "Orange pixels made it say 0; blue ones argued against it."
+    assert len(alike) == 8 and alike.count("a 0") >= 5  # most look-alikes of a drawn 0 are zeros
+    assert "It thinks your 0 looks like these training digits:" in section(at, "why")
 
 
 def test_confirming_and_correcting_save_labelled_drawings_once(canvas, monkeypatch, tmp_path):
     monkeypatch.setenv("DIGITNET_DATA_DIR", str(tmp_path / "drawings"))
     canvas.image = as_canvas(stroke_image("7"))
     at = run_app()
-    assert "0 drawings" in texts(at)
+    assert section(at, "drawings-count").startswith("0 drawings: 0: 0, 1: 0")
     at.button(key="confirm").click().run()
     assert len(list((tmp_path / "drawings" / "digits" / "7").glob("*.png"))) == 1
     assert len(list((tmp_path / "drawings" / "originals" / "7").glob("*.png"))) == 1
-    assert "1 drawing: " in texts(at)
+    assert section(at, "drawings-count").startswith("1 drawing: ") and "7: 1" in section(at, "drawings-count")
     # The same drawing is not asked about again: it cannot be saved twice under two labels.
     assert at.success[0].value.startswith("Saved as a 7.")
     assert not [b for b in at.button if b.key in ("confirm", "save_correction")]
@@ -325,10 +352,10 @@ def test_confirming_and_correcting_save_labelled_drawings_once(canvas, monkeypat
     at.selectbox(key="correct_label").set_value(1).run()
     at.button(key="save_correction").click().run()
     assert len(list((tmp_path / "drawings" / "digits" / "1").glob("*.png"))) == 1
-    assert "2 drawings" in texts(at)
+    assert section(at, "drawings-count").startswith("2 drawings: ")
     at.checkbox(key="confirm_delete").check().run()
     at.button(key="delete_drawings").click().run()
-    assert "0 drawings" in texts(at)
+    assert section(at, "drawings-count").startswith("0 drawings: ")
 
 
 def test_a_dot_is_refused_with_its_reason(canvas):
@@ -341,7 +368,7 @@ def test_a_dot_is_refused_with_its_reason(canvas):
 
 def test_restoring_the_shipped_model_says_so(canvas, tmp_path):
     from digitnet.config import SHIPPED_MODEL
-    from digitnet.jobs import SUCCEEDED, JobFiles, JobStatus
+    from digitnet.training.jobs import SUCCEEDED, JobFiles, JobStatus
 
     retrained = tmp_path / "retrained"
     retrained.mkdir()
@@ -349,19 +376,19 @@ def test_restoring_the_shipped_model_says_so(canvas, tmp_path):
         (retrained / f"digitnet{suffix}").write_bytes(SHIPPED_MODEL.with_suffix(suffix).read_bytes())
     JobFiles(retrained).write(JobStatus(state=SUCCEEDED, message="Done: ... Everyone now uses the new model."))
     at = run_app()
-    assert "Everyone now uses the new model" in texts(at)
+    assert "Everyone now uses the new model" in section(at, "training")
     at.button(key="restore").click().run()
     assert "Restored the shipped model: everyone now uses it." in [s.value for s in at.success]
-    assert "Everyone now uses the new model" not in texts(at)
+    assert "Everyone now uses the new model" not in words(at)
     assert not (retrained / "digitnet.npz").exists()
 
 
 def test_evaluation_panel_and_a_mistake_shown_as_the_input(canvas, monkeypatch, mnist_path):
     monkeypatch.setenv("DIGITNET_MNIST", str(mnist_path))
-    at = run_app()
+    at = run_app("How good is it")
     assert any("over all 10,000 test digits" in c.value for c in at.caption)
-    charts = at.get("vega_lite_chart")
-    assert len(charts) >= 4  # curves x2, per digit, confusion
+    charts = at.get_by_key("evaluation").get("vega_lite_chart")
+    assert len(charts) == 3  # per digit on MNIST, the confusion matrix, per digit on real people
     confusion = next(json.loads(c.proto.spec) for c in charts if '"read as"' in c.proto.spec)
     for layer in confusion["layer"]:  # no label dropped for crowding: all ten rows and columns named
         encoding = layer.get("encoding", confusion.get("encoding"))
@@ -369,16 +396,18 @@ def test_evaluation_panel_and_a_mistake_shown_as_the_input(canvas, monkeypatch, 
     first_mistake = at.selectbox(key="mistake").value
     at.button(key="show_mistake").click().run()
     assert not at.exception
+    assert at.session_state[keys.VIEW] == "Draw"
     assert at.segmented_control(key="source").value == "A test digit"
-    assert any(f"Test digit #{first_mistake}" in str(i.proto) for i in at.get("image"))
+    assert f"Test digit #{first_mistake}, labelled" in " ".join(c for image in at.image for c in image.captions)
     assert any("data-testid='digit-answer'" in m.value for m in at.markdown)
 
 
-def test_why_this_answer_stays_on_across_clear(canvas):
+def test_why_this_answer_stays_on_across_clear(canvas, monkeypatch, mnist_path):
+    monkeypatch.setenv("DIGITNET_MNIST", str(mnist_path))
     canvas.image = as_canvas(stroke_image("0"))
     at = run_app()
     at.toggle(key="explain").set_value(True).run()
-    assert "It thinks your 0 looks like" in texts(at) or "not available" in texts(at)
+    assert "It thinks your 0 looks like" in section(at, "why")
     canvas.image = None
     at.button(key="clear").click().run()  # no drawing: the switch is not shown on this run
     assert "explain" not in [toggle.key for toggle in at.toggle]
@@ -395,8 +424,8 @@ def test_a_test_digit_can_be_stepped_through_its_mistakes(canvas, monkeypatch, m
     at.segmented_control(key="source").set_value("A test digit").run()
 
     def shown() -> int:
-        images = " ".join(str(i.proto) for i in at.get("image"))
-        return int(re.search(r"Test digit #(\d+)", images).group(1))
+        captions = " ".join(c for image in at.image for c in image.captions)
+        return int(re.search(r"Test digit #(\d+)", captions).group(1))
 
     first = shown()
     at.button(key="next_mistake").click().run()
@@ -407,11 +436,13 @@ def test_a_test_digit_can_be_stepped_through_its_mistakes(canvas, monkeypatch, m
 
 def test_inside_the_network_shows_the_network_and_one_neuron(canvas, monkeypatch, mnist_path):
     monkeypatch.setenv("DIGITNET_MNIST", str(mnist_path))
-    at, captions = run_with_switch_on(canvas, "inside", "7")
-    assert "strongest pushes towards 7" in captions
-    assert "What it looks for" in captions
+    at = run_with_switch_on(canvas, "inside", "7")
+    network, neuron = image_captions(at, "network")
+    assert "strongest pushes towards 7" in network
+    assert neuron.startswith("What it looks for: ink on orange pixels excites it") and "For your drawing, neuron #" in neuron
     at.radio(key="neuron_layer").set_value("hidden 2").run()
-    assert "The training digits that excite it most" in texts(at)
+    assert "The training digits that excite it most." in section(at, "network")
+    assert len(image_captions(at, "network")) == 1 + 8  # the network, and the digits that excite it
 
 
 def test_presenter_says_each_new_answer_aloud_once(canvas):

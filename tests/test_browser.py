@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.run import ANSWER, CANVAS, CHROMIUM, CHROMIUM_FLAGS, free_port, start_app, wait_for_app
+from chromium import ANSWER, CANVAS, free_port, settled, start_app, wait_for_app
 from digitnet.config import PREPARE_ENV
-from digitnet.store import RETRAINED_ENV
+from digitnet.serving.store import RETRAINED_ENV
 
 # The README's pictures are refreshed only on request (`make screenshots`): tests leave the repo as it was.
 SCREENSHOTS = Path(os.environ.get("DIGITNET_SCREENSHOTS") or Path(tempfile.gettempdir()) / "digitnet-screenshots")
@@ -32,21 +32,6 @@ NUMBER_2026 = [
     [(400, 80), (440, 50), (485, 70), (480, 110), (405, 190), (495, 190)],
     [(660, 45), (610, 100), (595, 160), (625, 195), (660, 180), (665, 140), (630, 125), (600, 150)],
 ]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        message = "Chromium not found at /usr/bin/chromium: install it with `sudo apt-get install -y chromium`"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -104,7 +89,7 @@ def page(browser, server):
     page.goto(server)
     page.locator(CANVAS).wait_for(timeout=60_000)
     page.get_by_role("button", name="Retrain").wait_for(timeout=60_000)
-    page.wait_for_timeout(500)  # let the sidebar and columns settle before measuring the canvas
+    settled(page)  # the sidebar and columns laid out before the canvas is measured
     yield page
     page.close()
 
@@ -145,7 +130,7 @@ def retrain_settings(page, epochs: int, images: int):
     type_number(sidebar.get_by_label("Epochs"), epochs)
     sidebar.get_by_text("Advanced").click()
     type_number(sidebar.get_by_label("Training images (0 = all 60,000)"), images)
-    page.wait_for_timeout(500)
+    settled(page, after_change=True)
     return sidebar
 
 
@@ -161,7 +146,7 @@ def test_drawn_digits_are_read_and_clear_empties_the_canvas(page):
         page.get_by_text(re.compile(rf"(this is a {digit}\.|most like a {digit})")).wait_for(timeout=10_000)
         if digit == "7":
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            page.wait_for_timeout(1000)
+            settled(page)
             page.screenshot(path=str(SCREENSHOT), full_page=True)
         clear(page)
         assert page.get_by_text("Draw a digit from 0 to 9").count() == 1
@@ -187,8 +172,10 @@ def test_retrain_from_the_sidebar_shows_progress_then_new_curves(browser, fresh_
     # The drawing on the canvas, read by the network after each finished epoch.
     sidebar.locator(".epoch-answers").get_by_text("epoch 1").wait_for(timeout=60_000)
     page.get_by_text(re.compile(r"Done: MNIST test accuracy .*, real people it never saw")).wait_for(timeout=180_000)
+    page.get_by_role("tab", name="How it learned").click()
     page.get_by_text("retrained here").wait_for(timeout=30_000)
     assert page.get_by_text(re.compile(r"Epochs:\s*5")).count() == 1
+    page.get_by_role("tab", name="Draw").click()
     clear(page)
     draw(page, "7")
     assert answer(page) == "7"
@@ -199,9 +186,9 @@ def test_presenter_mode_hides_the_sidebar_and_shows_the_big_answer(browser, serv
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(f"{server}/?presenter=1")
     page.locator(CANVAS).wait_for(timeout=60_000)
-    page.wait_for_timeout(1000)
+    settled(page)
     assert page.get_by_role("button", name="Retrain").count() == 0
-    assert page.get_by_text("How the network learned").count() == 0
+    assert not page.get_by_role("tab", name="How it learned").is_visible()  # Draw only
     assert page.locator(CANVAS).bounding_box()["width"] >= 340  # larger than the page's 280
     # Its two switches side by side, level with the title: stacked, they pushed the canvas down.
     switches = [page.get_by_text(name).bounding_box() for name in ("Presenter mode", "Say it aloud")]
@@ -236,7 +223,8 @@ def ink_on_canvas(page) -> float:
 
 def test_a_number_written_as_four_digits_is_read(page):
     page.get_by_text("Several digits").click()
-    page.wait_for_timeout(1500)  # the wide canvas replaces the square one
+    page.locator(f".st-key-canvas-number {CANVAS}").wait_for(timeout=30_000)  # the wide canvas, in place of the square
+    settled(page, after_change=True)
     box = page.locator(CANVAS).bounding_box()
     assert box["width"] >= 700
     for stroke in NUMBER_2026:
@@ -246,7 +234,7 @@ def test_a_number_written_as_four_digits_is_read(page):
         for x, y in stroke[1:]:
             page.mouse.move(box["x"] + x, box["y"] + y, steps=6)
         page.mouse.up()
-        page.wait_for_timeout(300)
+        page.wait_for_timeout(300)  # a person's pause between two digits: part of the drawing, not a wait
     page.get_by_text("I read the number 2026.").wait_for(timeout=30_000)
     assert answer(page) == "2026"
 
@@ -267,9 +255,9 @@ def saved_drawings(drawings_dir, mnist_path):
     """Twenty MNIST test digits saved as corrected drawings before the page opens."""
     import numpy as np
 
-    from digitnet.corrections import Corrections
+    from digitnet.data.collected import CollectedDrawings
 
-    corrections = Corrections(drawings_dir)
+    corrections = CollectedDrawings(drawings_dir)
     with np.load(mnist_path) as mnist:
         for image, label in zip(mnist["x_test"][:20], mnist["y_test"][:20]):
             corrections.add(image.astype(np.float32) / 255, int(label))
@@ -281,7 +269,7 @@ def test_retrain_including_my_drawings(saved_drawings, page):
     sidebar = retrain_settings(page, epochs=2, images=2000)
     sidebar.get_by_text("Include my drawings").click()
     sidebar.get_by_text("Learn from real people's pen digits").click()  # quicker: MNIST and the drawings
-    page.wait_for_timeout(500)
+    settled(page, after_change=True)
     sidebar.get_by_role("button", name="Retrain").click()
     page.get_by_text(re.compile(r"Done: MNIST test accuracy")).wait_for(timeout=120_000)
     page.get_by_text("retrained here").wait_for(timeout=30_000)
@@ -305,7 +293,7 @@ def test_two_app_processes_sharing_a_folder_act_as_one(browser, mnist_path, tmp_
         first, second = pages
         sidebar = retrain_settings(first, epochs=3, images=3000)
         sidebar.get_by_text("Learn from real people's pen digits").click()
-        first.wait_for_timeout(500)
+        settled(first, after_change=True)
         sidebar.get_by_role("button", name="Retrain").click()
         progress = re.compile(r"Epoch \d of 3")
         first.get_by_text(progress).first.wait_for(timeout=90_000)
@@ -359,7 +347,7 @@ def test_the_answer_is_on_screen_after_drawing_without_scrolling(browser, server
     try:
         page.goto(f"{server}/{query}")
         page.locator(CANVAS).wait_for(timeout=60_000)
-        page.wait_for_timeout(1000)
+        settled(page)
         canvas = page.locator(CANVAS).bounding_box()
         assert canvas["x"] >= 0 and canvas["x"] + canvas["width"] <= viewport["width"]
         scale = canvas["width"] / 280
@@ -406,7 +394,8 @@ def test_a_number_fits_a_phone_and_is_read(browser, server):
         page.goto(server)
         page.locator(CANVAS).wait_for(timeout=60_000)
         page.get_by_text("Several digits").click()
-        page.wait_for_timeout(1500)  # the wide canvas replaces the square one
+        page.locator(f".st-key-canvas-number {CANVAS}").wait_for(timeout=30_000)  # the wide canvas, in place of the square
+        settled(page, after_change=True)
         box = page.locator(CANVAS).bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box  # the whole strip is on screen
         touch_strokes(page, NUMBER_2026, scale=box["width"] / 720)
@@ -419,9 +408,10 @@ def test_a_number_fits_a_phone_and_is_read(browser, server):
 
 
 def test_a_mistake_shown_as_the_input_is_brought_into_view(page):
+    page.get_by_role("tab", name="How good is it").click()
     show = page.get_by_role("button", name="Show it as the input")
     show.scroll_into_view_if_needed(timeout=60_000)
-    assert page.locator(CANVAS).evaluate("canvas => canvas.getBoundingClientRect().bottom") < 0  # scrolled away
+    assert not page.locator(CANVAS).is_visible()  # in the Draw tab, not open
     show.click()
     page.get_by_text(re.compile(r"Test digit #\d+, labelled \d")).wait_for(timeout=30_000)
     # Smooth scrolling takes a moment: wait for the answer to be wholly on screen.
@@ -450,13 +440,13 @@ def open_select_box(page, label: str):
 
 def brightest_output(page) -> int:
     """The output neuron the shown network picture lights up: the one drawn in the answer's colour,
-    every other one grey. Read from a screenshot of the picture, where digitnet.inside draws them."""
+    every other one grey. Read from a screenshot of the picture, where digitnet.serving.inside draws them."""
     import io
 
     import numpy as np
     from PIL import Image
 
-    from digitnet import inside
+    from digitnet.serving import inside
 
     picture = page.locator(".st-key-network-picture img")
     pixels = np.asarray(Image.open(io.BytesIO(picture.screenshot())).convert("RGB")).astype(int)

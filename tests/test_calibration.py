@@ -4,8 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from digitnet.calibration import fit_temperature, fold_temperature
-from digitnet.evaluate import Evaluation, calibration_error
+from digitnet.training.calibration import fit_temperature, fold_temperature
+from digitnet.training.evaluate import Evaluation, calibration_error
 
 
 def softmax(z):
@@ -63,3 +63,6 @@ def test_evaluation_counts_confident_misreads_and_writers():
     assert result.per_writer() == {7: 1.0, 8: pytest.approx(1 / 3)}
     assert result.per_digit[0] == 0.0 and result.per_digit[1] == 1.0
     assert result.summary()["misreads"] == 2
+    assert [result.next_mistake(i) for i in (0, 2, 3)] == [2, 3, 2]  # round to the first after the last
+    right = Evaluation(labels=np.array([1, 2]), probabilities=p[:2], writers=None)
+    assert right.next_mistake(0) is None

@@ -5,12 +5,12 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import ROOT, stroke_image
 from PIL import Image
 
-from conftest import ROOT, stroke_image
 from digitnet.cli import main
 from digitnet.config import MODEL_FILENAME
-from digitnet.history import history_path, load_history
+from digitnet.serving.history import history_path, load_record
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def test_evaluate_prints_mnist_and_the_writers_it_never_saw(tiny_model, tiny_npz
                  "--pendigits", str(tiny_pen_file), "--unipen", str(tiny_unipen_file)]) == 0
     assert "MNIST test accuracy:" in caplog.text
     assert "true\\pred" in caplog.text
-    pen_source, unipen_source = load_history(history_path(tiny_model))["sources"][1:]
+    pen_source, unipen_source = load_record(history_path(tiny_model)).sources[1:]
     first, second = pen_source["writers"]["test"]
     assert f"UCI pen digits: 2 writers it never saw ({first} {second}), drawn as on the canvas: " \
            f"accuracy" in caplog.text

@@ -5,8 +5,9 @@ import io
 import numpy as np
 import pytest
 
-from digitnet.corrections import Corrections, default_data_dir, with_drawings
-from digitnet.data import Mnist
+from digitnet.config import data_dir
+from digitnet.data.collected import CollectedDrawings, with_drawings
+from digitnet.data.mnist import Mnist
 
 
 def digit_image(seed: int) -> np.ndarray:
@@ -15,7 +16,7 @@ def digit_image(seed: int) -> np.ndarray:
 
 @pytest.fixture
 def store(tmp_path):
-    return Corrections(tmp_path / "drawings")
+    return CollectedDrawings(tmp_path / "drawings")
 
 
 def test_saves_in_keras_folder_layout_with_the_original(store):
@@ -32,9 +33,9 @@ def test_reads_back_what_was_saved(store):
         store.add(x, label)
     drawings = store.load()
     assert len(drawings) == 12
-    assert sorted(np.concatenate([drawings.y_train, drawings.y_held]).tolist()) == sorted(
+    assert sorted(np.concatenate([drawings.y_train, drawings.y_test]).tolist()) == sorted(
         [3, 3, 5, 9, 9, 9, 0, 1, 2, 4, 6, 8])
-    first = drawings.x_train[0] if len(drawings.x_train) else drawings.x_held[0]
+    first = drawings.x_train[0] if len(drawings.x_train) else drawings.x_test[0]
     np.testing.assert_allclose(first / 255, x, atol=1 / 255)
 
 
@@ -70,9 +71,9 @@ def test_bad_label_is_refused(store):
 def test_default_folder_is_the_users_not_the_projects(monkeypatch, tmp_path):
     monkeypatch.delenv("DIGITNET_DATA_DIR", raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
-    assert default_data_dir() == tmp_path / "digitnet" / "drawings"
+    assert data_dir() == tmp_path / "digitnet" / "drawings"
     monkeypatch.setenv("DIGITNET_DATA_DIR", str(tmp_path / "mine"))
-    assert default_data_dir() == tmp_path / "mine"
+    assert data_dir() == tmp_path / "mine"
 
 
 def test_drawings_are_oversampled_and_shuffled_into_mnist(store, tiny_mnist):
@@ -90,9 +91,9 @@ def test_drawings_are_oversampled_and_shuffled_into_mnist(store, tiny_mnist):
 def test_a_big_photo_is_kept_as_drawn_but_no_wider_than_the_widest_canvas(tmp_path):
     from PIL import Image
 
-    from digitnet.corrections import ORIGINAL_SIDE, Corrections
+    from digitnet.data.collected import ORIGINAL_SIDE, CollectedDrawings
 
-    corrections = Corrections(tmp_path)
+    corrections = CollectedDrawings(tmp_path)
     photo = Image.new("RGB", (6000, 4000), "white")
     path = corrections.add(np.zeros((28, 28), np.float32), 7, original=photo)
     kept = Image.open(corrections.originals_dir / "7" / path.name)
@@ -104,15 +105,15 @@ def test_a_folder_that_cannot_be_written_is_a_clear_error(tmp_path):
 
     (tmp_path / "digits").write_text("a file where the folder should be")
     with pytest.raises(DrawingsError, match="cannot be saved in"):
-        Corrections(tmp_path).add(np.zeros((28, 28), np.float32), 3)
+        CollectedDrawings(tmp_path).add(np.zeros((28, 28), np.float32), 3)
 
 
 def test_a_full_folder_refuses_more_drawings(tmp_path, monkeypatch):
-    from digitnet import corrections
+    from digitnet.data import collected as corrections
     from digitnet.errors import DrawingsError
 
     monkeypatch.setattr(corrections, "MAX_DRAWINGS", 2)
-    folder = Corrections(tmp_path)
+    folder = CollectedDrawings(tmp_path)
     for label in (1, 2):
         folder.add(np.zeros((28, 28), np.float32), label)
     with pytest.raises(DrawingsError, match="2 drawings are kept already"):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from digitnet import DataError, load_mnist
-from digitnet.data import MNIST_ENV
+from digitnet.data.mnist import MNIST_ENV
 
 
 def write_npz(path, **overrides):
@@ -56,11 +56,11 @@ def test_missing_and_unreadable_files(tmp_path):
 
 
 def test_offline_download_says_how_to_supply_a_file(tmp_path, monkeypatch):
-    import digitnet.data
+    import digitnet.data.mnist
 
     monkeypatch.delenv(MNIST_ENV, raising=False)
-    monkeypatch.setattr(digitnet.data, "_keras_files", lambda: [tmp_path / "datasets" / "mnist.npz"])
-    monkeypatch.setattr(digitnet.data, "DOWNLOAD_CODE", "raise OSError('Name or service not known')")
+    monkeypatch.setattr(digitnet.data.mnist, "_keras_files", lambda: [tmp_path / "datasets" / "mnist.npz"])
+    monkeypatch.setattr(digitnet.data.mnist, "DOWNLOAD_CODE", "raise OSError('Name or service not known')")
     with pytest.raises(DataError, match=f"Name or service not known.*--data .*{MNIST_ENV}"):
         load_mnist()
 

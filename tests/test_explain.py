@@ -5,8 +5,8 @@ import pytest
 import tensorflow as tf
 
 from digitnet import Classifier, TrainConfig, train
-from digitnet.explain import LookAlikes, hidden_features, saliency, saliency_overlay
-from digitnet.model import build_model
+from digitnet.serving.explain import LookAlikes, hidden_features, saliency, saliency_overlay
+from digitnet.training.model import build_model
 
 
 @pytest.fixture(scope="module")

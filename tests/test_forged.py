@@ -8,9 +8,19 @@ import os
 import pytest
 
 from bench.room import Recording, record, run_async, start_one
-from bench.strangers import (MEMORY_BOUND_MB, REFUSED, PeakMemory, attack_beside_a_visitor, canvas_value, connect,
-                             drawing_png, flood_beside_a_visitor, forged, png_of_zeros, rerun)
-from test_browser import browser  # noqa: F401 (a fixture)
+from bench.strangers import (
+    MEMORY_BOUND_MB,
+    REFUSED,
+    PeakMemory,
+    attack_beside_a_visitor,
+    canvas_value,
+    connect,
+    drawing_png,
+    flood_beside_a_visitor,
+    forged,
+    png_of_zeros,
+    rerun,
+)
 
 
 @pytest.fixture(scope="module")

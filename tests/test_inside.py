@@ -5,9 +5,10 @@ from xml.etree import ElementTree
 import numpy as np
 import pytest
 
-from digitnet.classifier import Classifier, DenseLayer
-from digitnet.explain import FOR_COLOUR
-from digitnet.inside import most_exciting, network_picture, neuron_picture, strongest_paths
+from digitnet.serving.classifier import Classifier, DenseLayer
+from digitnet.serving.explain import FOR_COLOUR
+from digitnet.serving.inside import (by_activity, most_exciting, network_picture, network_words, neuron_picture,
+                                     neuron_words, strongest_paths)
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -57,18 +58,18 @@ def test_the_paths_are_the_strongest_contributions(small, drawing):
     paths = strongest_paths(small, forward, digit, top=3, feeders=2)
     # Brute force: every hidden-2 neuron's activation x weight into the answer, largest first.
     h1, h2 = forward.activations[1][0], forward.activations[2][0]
-    into_answer = sorted(((h2[j] * small.layers[2].kernel[j, digit], j) for j in range(5)), reverse=True)
+    into_answer = sorted(((h2[j] * small.into(3).kernel[j, digit], j) for j in range(5)), reverse=True)
     expected = [j for value, j in into_answer[:3] if value > 0]
     assert [p.source for p in paths if p.layer == 2] == expected
     for j in expected:
-        into_j = sorted(((h1[i] * small.layers[1].kernel[i, j], i) for i in range(6)), reverse=True)
+        into_j = sorted(((h1[i] * small.into(2).kernel[i, j], i) for i in range(6)), reverse=True)
         assert [p.source for p in paths if p.layer == 1 and p.target == j] == [i for v, i in into_j[:2] if v > 0]
     assert all(p.amount > 0 for p in paths)
 
 
 def test_a_neuron_s_picture_is_its_weights(small):
     picture = neuron_picture(small, 3, scale=1)
-    weights = small.layers[0].kernel[:, 3].reshape(28, 28)
+    weights = small.into(1).kernel[:, 3].reshape(28, 28)
     strongest = np.unravel_index(np.abs(weights).argmax(), weights.shape)
     assert picture.shape == (28, 28, 3)
     colour = FOR_COLOUR if weights[strongest] > 0 else np.array([0, 114, 178])
@@ -82,3 +83,19 @@ def test_most_exciting_images_by_brute_force(small):
     chosen = most_exciting(small.layer_outputs(images, 2), neuron=1, count=5)
     activations = [small.forward(image[None] / 255.0).activations[2][0, 1] for image in images]
     assert sorted(chosen.tolist()) == sorted(np.argsort(activations)[::-1][:5].tolist())
+
+
+def test_neurons_are_ranked_and_worded_by_how_hard_they_fire(small, drawing):
+    forward = small.forward(drawing[None])
+    hidden_1 = forward.activations[1][0]
+    order = by_activity(forward, 1)
+    assert sorted(order) == list(range(len(hidden_1)))
+    assert all(hidden_1[a] >= hidden_1[b] for a, b in zip(order, order[1:]))
+    busiest, quietest = order[0], order[-1]
+    assert neuron_words(forward, 1, busiest) == (
+        f"For your drawing, neuron #{busiest} fires at {hidden_1[busiest]:.1f}: the most active of {len(hidden_1)}.")
+    if hidden_1[quietest] <= 0:
+        assert "is silent" in neuron_words(forward, 1, quietest)
+    else:
+        assert f"number {len(hidden_1)} by activity" in neuron_words(forward, 1, quietest)
+    assert "towards 7," in network_words(7)

@@ -6,11 +6,11 @@ import pytest
 
 from digitnet import load_classifier, load_mnist, load_pendigits, to_mnist
 from digitnet.config import SHIPPED_MODEL
-from digitnet.drawn import FORMS, make_drawn_set, squash_to_28
-from digitnet.evaluate import Evaluation, drawn_accuracy, evaluate, evaluate_drawings
-from digitnet.history import history_path, load_history, people_score
-from digitnet.pendigits import load_unipen
-from digitnet.recipe import held_out_drawings, unseen_writers
+from digitnet.data.drawn import FORMS, make_drawn_set, squash_to_28
+from digitnet.data.pendigits import load_unipen
+from digitnet.serving.history import history_path, load_record
+from digitnet.training.evaluate import Evaluation, drawn_accuracy, evaluate, evaluate_drawings
+from digitnet.training.recipe import held_out_drawings, unseen_writers
 
 DRAWINGS = 3000
 # What the shipped model reaches, guarded so that no change makes it worse. The aims are higher (98.5%
@@ -39,7 +39,7 @@ def drawings(mnist):
 
 @pytest.fixture(scope="module")
 def record():
-    return load_history(history_path(SHIPPED_MODEL))
+    return load_record(history_path(SHIPPED_MODEL))
 
 
 def test_shipped_model_reaches_target_test_accuracy(classifier, mnist):
@@ -49,10 +49,11 @@ def test_shipped_model_reaches_target_test_accuracy(classifier, mnist):
 
 
 def test_shipped_history_matches_the_model(classifier, mnist, people, record):
-    assert record["test_accuracy"] == pytest.approx(evaluate(classifier, mnist.upright()).accuracy, abs=1e-3)
-    assert record["sources"][0]["fingerprint"] == mnist.fingerprint()
-    assert len(record["history"]["val_accuracy"]) == record["config"]["epochs"]
-    score = people_score(record)
+    assert record.test_accuracy == pytest.approx(evaluate(classifier, mnist.upright()).accuracy, abs=1e-3)
+    assert record.sources[0]["fingerprint"] == mnist.fingerprint()
+    assert len(record.curves["val_accuracy"]) == record.config.epochs
+    assert record.weights == classifier.fingerprint
+    score = record.people
     assert score.accuracy == pytest.approx(Evaluation.joined(people.values()).accuracy, abs=1e-3)
     for name, result in people.items():
         assert score.collections[name].accuracy == pytest.approx(result.accuracy, abs=1e-3)
@@ -73,7 +74,7 @@ def people(classifier, pens, record) -> dict[str, Evaluation]:
 def test_shipped_model_never_trained_on_its_test_writers(pens, record):
     held_out = 0
     for pen in pens:
-        source = next(s for s in record["sources"] if s["name"] == pen.name)
+        source = next(s for s in record.sources if s["name"] == pen.name)
         assert source["fingerprint"] == pen.fingerprint
         writers = source["writers"]
         assert not set(writers["test"]) & (set(writers["train"]) | set(writers["validation"]))
@@ -115,7 +116,7 @@ def test_each_input_form_is_read(classifier, drawings, form):
 
 
 def test_classifier_agrees_with_keras(classifier, mnist):
-    from digitnet.model import load_keras_model
+    from digitnet.training.model import load_keras_model
 
     x = mnist.x_test[:256].astype(np.float32) / 255
     keras_model = load_keras_model(SHIPPED_MODEL)

@@ -11,11 +11,11 @@ import pytest
 
 from digitnet import TrainConfig
 from digitnet.cli import build_parser
-from digitnet.classifier import load_classifier, weights_path
 from digitnet.errors import TrainingError
-from digitnet.jobs import CANCELLED, FAILED, RUNNING, SUCCEEDED, JobFiles, JobStatus, TrainingJob, config_flags
-from digitnet.model import build_model, save_model
-from digitnet.store import ModelStore
+from digitnet.serving.classifier import load_classifier, weights_path
+from digitnet.serving.store import ModelStore
+from digitnet.training.jobs import CANCELLED, FAILED, RUNNING, SUCCEEDED, JobFiles, JobStatus, TrainingJob, config_flags
+from digitnet.training.model import build_model, save_model
 
 QUICK = TrainConfig(epochs=2, batch_size=16, hidden_units=16, learning_rate=1e-2, pen_digits=False)
 # 100 epochs of batch 16 over the slow data: minutes, until the test cancels or kills it.
@@ -66,11 +66,11 @@ def test_success_saves_and_swaps_the_model(store, env):
     assert status.message.startswith("Done: MNIST test accuracy")
     # The network after each epoch is kept, for the pages to show how its answers changed.
     epochs = JobFiles(store.retrained_dir).epoch_files()
-    assert [(epoch, path.name) for epoch, path in epochs] == [(1, "epoch-001.npz"), (2, "epoch-002.npz")]
+    assert [(epoch, path.name) for epoch, path, _ in epochs] == [(1, "epoch-001.npz"), (2, "epoch-002.npz")]
     assert load_classifier(epochs[-1][1]).predict_proba(np.zeros((28, 28))).shape == (10,)
     assert store.active_path() == store.retrained
     loaded = store.load()
-    assert loaded.path == store.retrained and loaded.record["config"]["epochs"] == 2
+    assert loaded.path == store.retrained and loaded.record.config.epochs == 2
 
 
 def test_pen_digits_are_learned_by_default_and_reported(store, env):
@@ -79,7 +79,7 @@ def test_pen_digits_are_learned_by_default_and_reported(store, env):
     status = job.wait(180)
     assert status.state == SUCCEEDED, status.message
     assert "real people it never saw" in status.message
-    assert [s["name"] for s in store.load().record["sources"]] == ["MNIST", "UCI pen digits", "UNIPEN"]
+    assert [s["name"] for s in store.load().record.sources] == ["MNIST", "UCI pen digits", "UNIPEN"]
 
 
 def test_one_retrain_at_a_time_across_app_processes_then_cancel(store, slow_env):
@@ -165,16 +165,16 @@ def test_a_leftover_lock_file_does_not_block(store, env):
 
 
 def test_retrain_with_drawings_reports_before_and_after(store, env, tiny_mnist, tmp_path):
-    from digitnet.corrections import Corrections
+    from digitnet.data.collected import CollectedDrawings
 
-    corrections = Corrections(tmp_path / "drawings")
+    corrections = CollectedDrawings(tmp_path / "drawings")
     for _ in range(40):
         corrections.add(tiny_mnist.x_test[0].astype(np.float32) / 255, int(tiny_mnist.y_test[0]))
     job = TrainingJob(store, env)
     assert job.start(QUICK.replace(include_drawings=True, drawing_repeats=5))
     status = job.wait(180)
     assert status.state == SUCCEEDED, status.message
-    assert "held-out drawings" in status.message and "before" in status.message and "after" in status.message
+    assert "test drawings" in status.message and "before" in status.message and "after" in status.message
 
 
 def test_restore_shipped_and_a_broken_retrained_model_falls_back(store):
@@ -219,7 +219,7 @@ def test_stray_files_in_the_epochs_folder_are_not_taken_for_epochs(tmp_path):
     for name in ("epoch-abc.npz", "epoch-1.npz", "epoch-002.npz.tmp", "notes.txt"):
         (files.epochs_folder / name).write_bytes(b"")
     files.epoch_path(3).write_bytes(b"")
-    assert files.epoch_files() == [(3, files.epoch_path(3))]
+    assert files.epoch_files() == [(3, files.epoch_path(3), files.epoch_path(3).stat().st_mtime)]
 
 
 def test_the_pen_digits_are_drawn_in_the_background_once_and_a_retrain_finds_them(
@@ -229,8 +229,8 @@ def test_the_pen_digits_are_drawn_in_the_background_once_and_a_retrain_finds_the
 
     from digitnet import TrainConfig, load_pendigits, load_unipen
     from digitnet.config import CACHE_ENV, PREPARE_ENV
-    from digitnet.jobs import start_preparing_drawings
-    from digitnet.recipe import training_sets
+    from digitnet.training.jobs import start_preparing_drawings
+    from digitnet.training.recipe import training_sets
 
     cache = tmp_path / "cache"
     env = {**os.environ, CACHE_ENV: str(cache), PREPARE_ENV: "1", "DIGITNET_PENDIGITS": str(tiny_pen_file),
@@ -258,7 +258,7 @@ def test_a_killed_preparation_leaves_only_whole_files(tmp_path, tiny_pen_file, t
     import sys
 
     from digitnet.config import CACHE_ENV
-    from digitnet.render import _cached_result
+    from digitnet.data.render import _cached_result
 
     cache = tmp_path / "cache"
     env = {**os.environ, CACHE_ENV: str(cache), "DIGITNET_PENDIGITS": str(tiny_pen_file),
@@ -305,9 +305,9 @@ def test_a_deleted_retrained_folder_does_not_let_a_second_retrain_start(store, s
 
 
 def test_cancel_ends_a_frozen_retrain(store, slow_env, monkeypatch):
-    import digitnet.jobs
+    import digitnet.training.jobs
 
-    monkeypatch.setattr(digitnet.jobs, "CANCEL_GRACE_S", 1.0)
+    monkeypatch.setattr(digitnet.training.jobs, "CANCEL_GRACE_S", 1.0)
     job = TrainingJob(store, slow_env)
     assert job.start(LONG)
     pid = job.status().pid
@@ -315,6 +315,6 @@ def test_cancel_ends_a_frozen_retrain(store, slow_env, monkeypatch):
     job.cancel()
     status = wait_for(lambda: (s := job.status()).state == CANCELLED and s, 30)
     assert "did not answer Cancel" in status.message
-    assert not digitnet.jobs.is_training_process(pid)
+    assert not digitnet.training.jobs.is_training_process(pid)
     assert job.start(QUICK)  # Retrain is back for everyone
     assert job.wait(120).state == SUCCEEDED

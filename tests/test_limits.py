@@ -2,7 +2,7 @@
 
 import pytest
 
-from digitnet.limits import RerunBudget
+from digitnet.serving.limits import RerunBudget
 
 
 def test_a_person_s_pace_is_never_refused():

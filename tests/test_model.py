@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from digitnet import Classifier, ImageError, ModelFileError, TrainConfig, load_classifier
-from digitnet.model import build_model, save_model
+from digitnet.training.model import build_model, save_model
 
 CONFIG = TrainConfig(hidden_units=16)
 
@@ -40,7 +40,7 @@ def test_classifier_matches_keras(model):
 
 
 def test_the_answer_averages_the_network_over_one_pixel_moves(model):
-    from digitnet.classifier import SHIFTS
+    from digitnet.serving.classifier import SHIFTS
 
     classifier = Classifier.from_keras(model)
     x = np.zeros((28, 28), dtype=np.float32)
@@ -71,7 +71,7 @@ def test_predict_proba_refuses_bad_input(model, bad):
 def test_classifier_weights_are_read_only(model):
     classifier = Classifier.from_keras(model)
     with pytest.raises(ValueError):
-        classifier.layers[0].kernel[0, 0] = 1.0
+        classifier.into(1).kernel[0, 0] = 1.0
 
 
 def test_save_load_round_trip(model, tmp_path):
@@ -166,12 +166,14 @@ def test_serving_imports_neither_tensorflow_nor_streamlit_nor_the_drawing_code()
     from conftest import ROOT
 
     code = ("import sys, numpy as np, digitnet\n"
-            "from digitnet import explain, inside, jobs, store, corrections, evaluate, prediction, segment\n"
+            "from digitnet.serving import explain, inside, prediction, segment, store\n"
+            "from digitnet.training import evaluate, jobs\n"
+            "from digitnet.data import collected\n"
             "c = digitnet.load_classifier(); x = digitnet.to_mnist(np.pad(np.ones((20, 4)), 4))\n"
             "c.predict_proba(x); explain.saliency(c, x)\n"
             "import glob, os\n"
             "children = [c for f in glob.glob(f'/proc/{os.getpid()}/task/*/children') for c in open(f).read().split()]\n"
-            "print(sorted(m for m in ('tensorflow', 'keras', 'streamlit', 'digitnet.render', 'digitnet.recipe')"
+            "print(sorted(m for m in ('tensorflow', 'keras', 'streamlit', 'digitnet.data.render', 'digitnet.training.recipe')"
             " if m in sys.modules), len(children))")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -189,7 +191,7 @@ def test_layer_outputs_read_many_images_in_batches(model):
 
 
 def test_a_history_that_describes_other_weights_is_not_shown_beside_these(model, tmp_path):
-    from digitnet.store import ModelStore
+    from digitnet.serving.store import ModelStore
 
     path = tmp_path / "m.keras"
     save_model(model, path)
@@ -202,3 +204,47 @@ def test_a_history_that_describes_other_weights_is_not_shown_beside_these(model,
         loaded = store.load(path)
         assert (loaded.record is not None) == shown
         assert any("describes another one" in w for w in loaded.warnings) == (not shown)
+
+
+def test_a_history_is_read_into_its_record_with_the_config_rebuilt(tmp_path):
+    from digitnet.serving.history import load_record
+
+    curves = {m: [0.5, 0.75] for m in ("accuracy", "val_accuracy", "loss", "val_loss")}
+    config = TrainConfig(epochs=2, seed=7)
+    # A history from before `seed` existed, and with a setting this version no longer has.
+    old_settings = {k: v for k, v in config.to_json().items() if k != "seed"} | {"retired_setting": 1}
+    (tmp_path / "history.json").write_text(json.dumps(
+        {"history": curves, "config": old_settings, "test_accuracy": 0.9, "trained_at": "2026-12-01T10:00:00"}))
+    record = load_record(tmp_path / "history.json")
+    assert record.config == TrainConfig(epochs=2) and record.epochs_completed == 2
+    assert (record.test_accuracy, record.people, record.sources) == (0.9, None, ())
+    assert TrainConfig.from_json(json.loads(json.dumps(config.to_json()))) == config
+
+
+def test_a_history_with_a_config_of_the_wrong_shape_is_refused(tmp_path):
+    from digitnet.serving.history import load_record
+
+    curves = {m: [0.5] for m in ("accuracy", "val_accuracy", "loss", "val_loss")}
+    (tmp_path / "history.json").write_text(json.dumps({"history": curves, "config": [1, 2]}))
+    with pytest.raises(ModelFileError, match="unreadable"):
+        load_record(tmp_path / "history.json")
+
+
+def test_the_store_names_the_model_in_use_its_version_and_its_settings(model, tmp_path):
+    from digitnet.serving.classifier import weights_path
+    from digitnet.serving.store import ModelStore
+
+    shipped = tmp_path / "shipped" / "m.keras"
+    shipped.parent.mkdir()
+    save_model(model, shipped)
+    store = ModelStore(shipped=shipped, retrained_dir=tmp_path / "retrained")
+    assert store.active_version() == (shipped, weights_path(shipped).stat().st_mtime)
+    assert store.settings_in_use() == TrainConfig()  # no history: the defaults
+    store.retrained_dir.mkdir()
+    save_model(model, store.retrained)
+    curves = {m: [0.5] for m in ("accuracy", "val_accuracy", "loss", "val_loss")}
+    (store.retrained_dir / "history.json").write_text(json.dumps(
+        {"history": curves, "config": TrainConfig(epochs=3, train_subset=500).to_json()}))
+    path, changed = store.active_version()
+    assert path == store.retrained and changed == (store.retrained_dir / "history.json").stat().st_mtime
+    assert store.settings_in_use() == TrainConfig(epochs=3, train_subset=500)

@@ -8,9 +8,9 @@ from conftest import pen_text
 
 from digitnet import DataError, load_pendigits
 from digitnet.config import PENDIGITS_FILE
-from digitnet.pendigits import PENDIGITS_ENV, parse_pendigits, split_writers
-from digitnet.preprocess import to_mnist
-from digitnet.render import BRUSH_PX, CANVAS_SIDE, PAGE_HAND, Hand, render_canvas
+from digitnet.data.pendigits import PENDIGITS_ENV, parse_pendigits, split_writers
+from digitnet.data.render import BRUSH_PX, CANVAS_SIDE, PAGE_HAND, Hand, render_canvas
+from digitnet.serving.preprocess import to_mnist
 
 L_SHAPE = [[(100, 400), (100, 100), (300, 100)]]  # tablet y up: a stem, then a foot along the bottom
 
@@ -87,7 +87,7 @@ def test_split_keeps_each_writer_on_one_side():
 
 def test_the_unipen_copy_parses_with_the_same_reader(shared_unipen):
     from digitnet.config import UNIPEN_FILE
-    from digitnet.pendigits import load_unipen
+    from digitnet.data.pendigits import load_unipen
 
     shipped = load_unipen(UNIPEN_FILE)
     assert shipped.name == "UNIPEN" and shipped.fingerprint == load_unipen(shared_unipen).fingerprint
@@ -97,7 +97,7 @@ def test_the_unipen_copy_parses_with_the_same_reader(shared_unipen):
 
 
 def test_unipen_s_writers_are_split_as_a_collection_of_their_own(shared_unipen):
-    from digitnet.pendigits import load_unipen
+    from digitnet.data.pendigits import load_unipen
 
     split = split_writers(load_unipen(shared_unipen).writers, 0.2, 0.07)
     assert (len(split.test), len(split.validation), len(split.train)) == (40, 14, 148)

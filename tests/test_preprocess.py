@@ -4,9 +4,9 @@ import io
 
 import numpy as np
 import pytest
+from conftest import as_canvas, stroke_image
 from PIL import Image
 
-from conftest import as_canvas, stroke_image
 from digitnet import BlankImageError, ImageError, open_image, to_mnist
 
 
@@ -146,7 +146,7 @@ def _png(size: tuple[int, int], mode: str = "RGBA", format: str = "PNG") -> byte
 
 @pytest.mark.parametrize("size", [(280, 280), (560, 560), (840, 841)])
 def test_a_canvas_png_at_its_size_or_a_screens_pixel_ratio_is_read(size):
-    from digitnet.preprocess import read_canvas_png
+    from digitnet.serving.preprocess import read_canvas_png
 
     assert read_canvas_png(_png(size), (280, 280)).shape == (size[1], size[0], 4)
 
@@ -154,7 +154,7 @@ def test_a_canvas_png_at_its_size_or_a_screens_pixel_ratio_is_read(size):
 @pytest.mark.parametrize("png", [_png((13000, 13000), "L"), _png((280, 140)), _png((200, 200)),
                                  _png((280, 280), "RGB", "JPEG"), b"\x89PNG\r\n\x1a\n" + b"\0" * 30, "text"])
 def test_anything_else_sent_as_the_canvas_is_refused(png):
-    from digitnet.preprocess import read_canvas_png
+    from digitnet.serving.preprocess import read_canvas_png
 
     with pytest.raises(ImageError):
         read_canvas_png(png, (280, 280))
@@ -171,7 +171,7 @@ def _lean(image: np.ndarray) -> float:
 
 
 def test_deskewing_leaves_an_upright_digit_alone():
-    from digitnet.preprocess import deskew
+    from digitnet.serving.preprocess import deskew
 
     bar = np.zeros((28, 28), dtype=np.uint8)
     bar[4:24, 12:16] = 255
@@ -179,7 +179,7 @@ def test_deskewing_leaves_an_upright_digit_alone():
 
 
 def test_deskewing_straightens_a_slanted_digit():
-    from digitnet.preprocess import deskew
+    from digitnet.serving.preprocess import deskew
 
     slanted = np.zeros((28, 28), dtype=np.float32)
     for row in range(4, 24):
@@ -195,7 +195,7 @@ def test_deskewing_straightens_a_slanted_digit():
 
 
 def test_a_slanted_drawing_is_read_upright():
-    from digitnet.render import PAGE_HAND, render_canvas
+    from digitnet.data.render import PAGE_HAND, render_canvas
 
     stroke = np.array([[150, 400], [250, 100]], dtype=np.float32)  # a 1 leaning right, tablet y up
     canvas = render_canvas((stroke,), np.random.default_rng(0), PAGE_HAND)

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from digitnet import TrainConfig, load_pendigits, save_run, train
-from digitnet.pendigits import load_unipen
 from digitnet.config import HISTORY_FILENAME
-from digitnet.history import load_history
-from digitnet.recipe import held_out_drawings, training_sets
+from digitnet.data.pendigits import load_unipen
+from digitnet.serving.history import load_record
+from digitnet.training.recipe import held_out_drawings, training_sets
 
 QUICK = TrainConfig(epochs=3, batch_size=16, hidden_units=32, learning_rate=1e-2,
                     test_writer_share=0.34, validation_writer_share=0.17)
@@ -71,32 +71,32 @@ def test_held_out_drawings_are_the_same_every_time_and_in_order(tiny_mnist, pen)
 
 
 def test_training_records_every_source_and_the_held_out_writers(tiny_mnist, pen, unipen, tmp_path):
-    from digitnet.evaluate import Evaluation
-    from digitnet.history import people_score
+    from digitnet.training.evaluate import Evaluation
 
     run = train(QUICK, tiny_mnist, [pen, unipen])
     assert set(run.held_out) == {pen.name, unipen.name}
     save_run(run, tmp_path)
-    record = load_history(tmp_path / HISTORY_FILENAME)
-    mnist_source, pen_source, unipen_source = record["sources"]
+    record = load_record(tmp_path / HISTORY_FILENAME)
+    mnist_source, pen_source, unipen_source = record.sources
     assert mnist_source["fingerprint"] == tiny_mnist.fingerprint()
     assert (pen_source["name"], pen_source["fingerprint"]) == (pen.name, pen.fingerprint)
     assert (unipen_source["name"], unipen_source["fingerprint"]) == (unipen.name, unipen.fingerprint)
     assert pen_source["writers"]["test"] == sorted(run.held_out[pen.name].per_writer())
     assert unipen_source["writers"]["test"] == sorted(run.held_out[unipen.name].per_writer())
-    score = people_score(record)
+    score = record.people
     assert score.accuracy == pytest.approx(Evaluation.joined(run.held_out.values()).accuracy)
     assert score.writers == 3  # two of six, one of four
     assert score.collections[unipen.name].accuracy == pytest.approx(run.held_out[unipen.name].accuracy)
     assert len(score.per_writer) == 3 and score.worst_writer[1] == min(score.per_writer.values())
-    assert record["temperature"] > 0
+    assert record.temperature == pytest.approx(run.temperature) and run.temperature > 0
 
 
 def test_drawings_the_page_would_refuse_are_left_out_and_counted_wrong(tiny_mnist, tmp_path):
     from conftest import pen_shape, pen_text
-    from digitnet.evaluate import evaluate_drawings
-    from digitnet.classifier import Classifier
-    from digitnet.model import build_model
+
+    from digitnet.serving.classifier import Classifier
+    from digitnet.training.evaluate import evaluate_drawings
+    from digitnet.training.model import build_model
 
     dot = [[(250, 250)]]  # one touch of the pen: a disc, which the page refuses as a blob
     digits = [(1, writer, pen_shape(1, 0)) for writer in (1, 2, 3, 4) for _ in range(3)]
@@ -115,8 +115,8 @@ def test_drawings_the_page_would_refuse_are_left_out_and_counted_wrong(tiny_mnis
 def test_a_job_drawn_before_is_read_from_the_cache(pen, monkeypatch, drawing_cache):
     import subprocess
 
-    from digitnet.recipe import draw
-    from digitnet.render import Hand
+    from digitnet.data.render import Hand
+    from digitnet.training.recipe import draw
 
     first = draw(pen.select([1, 2]), Hand(), seed=77)
     assert len(list(drawing_cache.glob("*.npz"))) >= 4
@@ -126,8 +126,8 @@ def test_a_job_drawn_before_is_read_from_the_cache(pen, monkeypatch, drawing_cac
 
 
 def test_a_broken_cache_file_is_drawn_again(pen, drawing_cache):
-    from digitnet.recipe import draw
-    from digitnet.render import Hand
+    from digitnet.data.render import Hand
+    from digitnet.training.recipe import draw
 
     first = draw(pen.select([3]), Hand(), seed=78)
     for path in drawing_cache.glob("*.npz"):
@@ -137,8 +137,8 @@ def test_a_broken_cache_file_is_drawn_again(pen, drawing_cache):
 
 
 def test_a_failing_worker_says_why(pen, monkeypatch):
-    from digitnet.recipe import draw
-    from digitnet.render import Hand
+    from digitnet.data.render import Hand
+    from digitnet.training.recipe import draw
 
     monkeypatch.setattr("sys.executable", "/bin/false")
     with pytest.raises(RuntimeError, match="drawing worker failed"):

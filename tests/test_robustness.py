@@ -10,15 +10,15 @@ import tomllib
 
 import numpy as np
 import pytest
+from conftest import ROOT, as_canvas, stroke_image
 from PIL import Image
 
-from conftest import ROOT, as_canvas, stroke_image
 from digitnet import BlankImageError, ImageError, ModelFileError, TrainConfig, load_classifier, open_image, to_mnist
-from digitnet.auth import password_matches
-from digitnet.jobs import SUCCEEDED, TrainingJob
-from digitnet.classifier import Classifier, weights_path
-from digitnet.model import build_model, save_model
-from digitnet.store import ModelStore
+from digitnet.serving.auth import password_matches
+from digitnet.serving.classifier import Classifier, weights_path
+from digitnet.serving.store import ModelStore
+from digitnet.training.jobs import SUCCEEDED, TrainingJob
+from digitnet.training.model import build_model, save_model
 
 QUICK = TrainConfig(epochs=2, batch_size=16, hidden_units=16, learning_rate=1e-2, pen_digits=False)
 
@@ -115,7 +115,7 @@ def test_a_model_with_a_lambda_layer_is_refused_by_safe_mode(tmp_path):
                               keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
     path = tmp_path / "lambda.keras"
     model.save(path)
-    from digitnet.model import load_keras_model
+    from digitnet.training.model import load_keras_model
 
     with pytest.raises(ModelFileError, match="(?i)lambda|safe"):
         load_keras_model(path)
@@ -137,7 +137,7 @@ def test_a_model_of_the_wrong_shape_is_refused(tmp_path):
 SAVE_FOREVER = """
 import sys
 from digitnet import TrainConfig
-from digitnet.model import build_model, save_model
+from digitnet.training.model import build_model, save_model
 model = build_model(TrainConfig(hidden_units=512))
 print("ready", flush=True)
 while True:
@@ -246,7 +246,7 @@ def test_a_big_photo_is_shrunk_before_it_becomes_floats():
 
 @pytest.mark.parametrize("mode", ["I;16", "I", "F", "CMYK", "P", "LA"])
 def test_every_readable_upload_has_an_8_bit_preview(mode):
-    from digitnet.preprocess import preview_image
+    from digitnet.serving.preprocess import preview_image
 
     image = paper("7")
     image = Image.fromarray(np.asarray(image, np.float32) * 257).convert(mode) if mode in ("I", "F") else (
@@ -257,17 +257,17 @@ def test_every_readable_upload_has_an_8_bit_preview(mode):
 
 
 def test_wrong_guesses_wait_longer_and_longer_and_are_logged_without_the_guess(caplog):
-    from digitnet.auth import WrongGuesses
+    from digitnet.serving.auth import WrongGuesses
 
     guesses = WrongGuesses(free=2, window=60, longest=3)
-    with caplog.at_level("WARNING", logger="digitnet.auth"):
+    with caplog.at_level("WARNING", logger="digitnet.serving.auth"):
         delays = [guesses.delay() for _ in range(7)]
     assert delays == [0, 0, 1, 2, 3, 3, 3]
     assert len(caplog.records) == 7 and all("Wrong admin password" in r.getMessage() for r in caplog.records)
 
 
 def test_wrong_guesses_older_than_the_window_are_forgotten(monkeypatch):
-    from digitnet import auth
+    from digitnet.serving import auth
 
     clock = [1000.0]
     monkeypatch.setattr(auth.time, "monotonic", lambda: clock[0])

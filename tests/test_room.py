@@ -5,7 +5,6 @@ import os
 import pytest
 
 from bench.room import ECHO_APP, Recording, record, run_room, start_one
-from test_browser import browser  # noqa: F401 (a fixture)
 
 
 @pytest.fixture

@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
+from conftest import as_canvas
 from PIL import Image, ImageDraw
 
-from conftest import as_canvas
 from digitnet import BlankImageError, to_mnist
-from digitnet.segment import split_digits
+from digitnet.serving.segment import split_digits
 
 
 def number_drawing(kinds: str, width: int = 560, height: int = 200) -> np.ndarray:
@@ -90,3 +90,10 @@ def test_one_wide_digit_stays_one():
     ImageDraw.Draw(image).ellipse((180, 30, 340, 170), outline=255, width=14)  # a 0 wider than most
     split = split_digits(as_canvas(np.asarray(image)))
     assert len(split.digits) == 1 and not split.guessed
+
+
+def test_a_number_s_sentence_says_when_the_cut_was_a_guess():
+    from digitnet.serving.prediction import number_sentence
+
+    assert number_sentence("2026", guessed=False) == "I read the number 2026."
+    assert number_sentence("2026", guessed=True).startswith("I'm not sure: some digits touch. It may be 2026;")

@@ -10,12 +10,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
-from bench.run import CANVAS, free_port, wait_for_app
 from conftest import ROOT
+from test_browser import CANVAS_HOST, answer, clear, draw, retrain_settings
+
+from chromium import CANVAS, free_port, settled, wait_for_app
 from digitnet.replicas import NGINX_TEMPLATE, ServeError, render_nginx_config
-from digitnet.store import RETRAINED_ENV
-from test_browser import CANVAS_HOST, answer, browser, clear, draw, retrain_settings  # noqa: F401 (browser is a fixture)
+from digitnet.serving.store import RETRAINED_ENV
 
 REPLICA_HEADER = "X-Digitnet-Replica"
 
@@ -150,7 +150,7 @@ def open_on_replica(browser, serve: Serve, taken: set[str]):
     page.goto(serve.url)
     page.locator(CANVAS).wait_for(timeout=60_000)
     page.get_by_role("button", name="Retrain").wait_for(timeout=60_000)
-    page.wait_for_timeout(500)
+    settled(page)
     return page, replica, answered
 
 
@@ -165,7 +165,7 @@ def test_two_browsers_through_nginx_stay_on_their_replicas_and_see_one_retrain(b
     assert len(answered) == 2  # two replicas, each browser on its own
     sidebar = retrain_settings(first, epochs=2, images=2000)
     sidebar.get_by_text("Learn from real people's pen digits").click()
-    first.wait_for_timeout(500)
+    settled(first, after_change=True)
     sidebar.get_by_role("button", name="Retrain").click()
     # The other replica's visitor sees the same retrain, and then the new model.
     second.get_by_text(re.compile(r"Epoch \d of 2|Done: MNIST test accuracy")).first.wait_for(timeout=120_000)

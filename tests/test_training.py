@@ -5,8 +5,8 @@ import pytest
 
 from digitnet import TrainConfig, TrainingCancelled, load_classifier, save_run, train
 from digitnet.config import CURVES_FILENAME, HISTORY_FILENAME, MODEL_FILENAME
-from digitnet.history import load_history
-from digitnet.training import augment
+from digitnet.serving.history import load_record
+from digitnet.training.train import augment
 
 QUICK = TrainConfig(epochs=3, batch_size=16, hidden_units=32, learning_rate=1e-2, pen_digits=False)
 
@@ -28,7 +28,7 @@ def test_the_network_after_each_epoch_is_reported(tiny_mnist):
     x = tiny_mnist.x_test[:8].astype(np.float32) / 255
     # The last epoch's network is the trained one (before its temperature is folded in: same answers).
     np.testing.assert_array_equal(networks[-1][1].predict(x), run.model(x, training=False).numpy().argmax(axis=1))
-    assert not np.allclose(networks[0][1].layers[0].kernel, networks[-1][1].layers[0].kernel)
+    assert not np.allclose(networks[0][1].into(1).kernel, networks[-1][1].into(1).kernel)
 
 
 def test_cancel_between_batches(tiny_mnist):
@@ -49,18 +49,18 @@ def test_save_run_writes_model_history_and_curves(tiny_mnist, tmp_path):
     model_path = save_run(run, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [MODEL_FILENAME, "digitnet.npz", HISTORY_FILENAME, CURVES_FILENAME])
-    record = load_history(tmp_path / HISTORY_FILENAME)
-    assert record["config"]["epochs"] == 2
-    assert record["epochs_completed"] == 2
-    assert record["sources"][0] == {"name": "MNIST", "source": "tiny", "fingerprint": tiny_mnist.fingerprint()}
-    assert record["test_accuracy"] == pytest.approx(run.test_accuracy)
-    assert all(isinstance(v, float) for v in record["history"]["loss"])
+    record = load_record(tmp_path / HISTORY_FILENAME)
+    assert record.config == run.config
+    assert record.epochs_completed == 2
+    assert record.sources[0] == {"name": "MNIST", "source": "tiny", "fingerprint": tiny_mnist.fingerprint()}
+    assert record.test_accuracy == pytest.approx(run.test_accuracy)
+    assert all(isinstance(v, float) for v in record.curves["loss"])
     assert (tmp_path / CURVES_FILENAME).read_bytes()[:4] == b"\x89PNG"
     x = tiny_mnist.x_test.astype(np.float32) / 255
     np.testing.assert_allclose(load_classifier(model_path).forward(x).probabilities,
                                np.asarray(run.model(x, training=False)), rtol=1e-4, atol=1e-6)
-    assert record["held_out_writers"] is None  # MNIST alone: no real people to measure on
-    assert [source["name"] for source in record["sources"]] == ["MNIST"]
+    assert record.people is None  # MNIST alone: no real people to measure on
+    assert [source["name"] for source in record.sources] == ["MNIST"]
 
 
 def test_augment_moves_the_digit_but_keeps_its_ink(tiny_mnist):
@@ -79,9 +79,9 @@ def test_augment_thickens_and_thins_strokes(tiny_mnist):
 
 
 def test_a_save_stopped_after_the_model_shows_no_other_model_s_history(tiny_mnist, tmp_path, monkeypatch):
-    import digitnet.training
-    from digitnet.classifier import Classifier
-    from digitnet.store import ModelStore
+    import digitnet.training.train
+    from digitnet.serving.classifier import Classifier
+    from digitnet.serving.store import ModelStore
 
     config = TrainConfig(epochs=1, batch_size=32, hidden_units=8, pen_digits=False)
     save_run(train(config, tiny_mnist), tmp_path)  # the last good model and its history
@@ -90,7 +90,7 @@ def test_a_save_stopped_after_the_model_shows_no_other_model_s_history(tiny_mnis
     def killed(path):
         raise OSError("killed while saving the history")
 
-    monkeypatch.setattr(digitnet.training, "replaced_whole", killed)
+    monkeypatch.setattr(digitnet.training.train, "replaced_whole", killed)
     with pytest.raises(OSError):
         save_run(second, tmp_path)
     loaded = ModelStore(shipped=tmp_path / "digitnet.keras").load()

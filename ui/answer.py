@@ -9,21 +9,21 @@ import streamlit as st
 import streamlit.components.v1 as components
 
 import digitnet
-from digitnet import segment
-from digitnet.prediction import Prediction, a_digit, spoken
-from digitnet.store import LoadedModel
+from digitnet.serving import segment
+from digitnet.serving.prediction import Prediction, a_digit, number_sentence, spoken
+from digitnet.serving.store import LoadedModel
 from ui import keys
-from ui.guard import within_budget
 from ui.explanations import why_ui
-from ui.inside import inside_ui, presenter_inside_ui
+from ui.guard import within_budget
 from ui.inputs import DRAW, NUMBER, TEST_DIGIT, UPLOAD, drawing_ui, test_digit_ui, upload_ui
-from ui.resources import current_model, get_corrections
+from ui.inside import inside_ui, presenter_inside_ui
+from ui.resources import current_model, collected_drawings
 from ui.style import pixels_html
 
 PROMPTS = {
     DRAW: "Draw a digit from 0 to 9 on the black square, and I'll tell you which one it is.",
     UPLOAD: "Upload a photo or a scan of one handwritten digit, and I'll tell you which one it is.",
-    TEST_DIGIT: "Pick a test digit below, in \"How good is it\".",
+    TEST_DIGIT: "Pick a test digit in the \"How good is it\" tab.",
 }
 
 
@@ -35,7 +35,9 @@ def draw_and_read(presenter: bool) -> None:
     sources = [DRAW, NUMBER, UPLOAD] + ([] if presenter else [TEST_DIGIT])
     source = st.segmented_control("Input", sources, default=DRAW, key=keys.SOURCE, label_visibility="collapsed")
     if source == NUMBER:
-        number_ui(drawing_ui("number"), model)
+        image = drawing_ui("number")
+        with st.container(key="answer"):
+            number_ui(image, model)
         return
     prompt = PROMPTS.get(source, PROMPTS[DRAW])
     left, right = st.columns([1, 1.4], gap="large")
@@ -48,7 +50,7 @@ def draw_and_read(presenter: bool) -> None:
             image = test_digit_ui(model)
         else:
             image = drawing_ui("digit")
-    with right:
+    with right.container(key="answer"):
         read = answer_ui(image, model, presenter, prompt)
     if presenter and read:
         presenter_inside_ui(*read, model)
@@ -74,12 +76,12 @@ def answer_ui(image, model: LoadedModel, presenter: bool, prompt: str) -> tuple[
         return None
     prediction = Prediction(model.classifier.predict_proba(x))
     st.session_state[keys.CURRENT_INPUT] = x  # for the retrain's epoch-by-epoch answers
-    drawing = hashlib.sha256(x.tobytes()).hexdigest()  # which drawing this is, to act on it once
+    drawing_id = hashlib.sha256(x.tobytes()).hexdigest()  # which drawing this is, to act on it once
     if presenter:
         st.markdown(answer_html(str(prediction.digit), prediction.sentence())
                     + probability_bars_html(prediction, top=3), unsafe_allow_html=True)
         if st.session_state.get(keys.SPEAK):
-            say_once(spoken(prediction), drawing)
+            say_once(spoken(prediction), drawing_id)
         return x, prediction
     # One element for the answer, the 28x28 input and the bars: each stroke sends one message for all
     # three instead of six, and the picture goes inline rather than through a media file and a request.
@@ -87,12 +89,14 @@ def answer_ui(image, model: LoadedModel, presenter: bool, prompt: str) -> tuple[
                 f"<div class='answer-guess' style='flex:1 1 220px'>"
                 f"{answer_html(str(prediction.digit), prediction.sentence())}</div>{input_picture_html(x)}</div>"
                 + probability_bars_html(prediction), unsafe_allow_html=True)
-    feedback_ui(x, image, prediction, drawing)
+    feedback_ui(x, image, prediction, drawing_id)
     why = inner = st.container(horizontal=True, gap="large", key="switches")
     if kept_toggle(why, "Why this answer?", "explain", keys.EXPLAIN):
-        why_ui(x, prediction, model)
+        with st.container(key="why"):
+            why_ui(x, prediction, model)
     if kept_toggle(inner, "Inside the network", "inside", keys.INSIDE):
-        inside_ui(x, prediction, model)
+        with st.container(key="network"):
+            inside_ui(x, prediction, model)
     return x, prediction
 
 
@@ -103,12 +107,12 @@ def kept_toggle(place, label: str, key: str, memory: str) -> bool:
                         on_change=lambda: st.session_state.update({memory: st.session_state[key]}))
 
 
-def say_once(words: str, drawing: str) -> None:
+def say_once(words: str, drawing_id: str) -> None:
     """Speak `words` through the browser's speech synthesis, once per new answer to a new drawing:
     a rerun that changes nothing says nothing."""
-    if st.session_state.get(keys.SPOKEN) == (drawing, words):
+    if st.session_state.get(keys.SPOKEN) == (drawing_id, words):
         return
-    st.session_state[keys.SPOKEN] = (drawing, words)
+    st.session_state[keys.SPOKEN] = (drawing_id, words)
     components.html(f"<script>speechSynthesis.cancel();"
                     f"speechSynthesis.speak(new SpeechSynthesisUtterance({json.dumps(words)}));</script>",
                     height=0)
@@ -160,10 +164,10 @@ def probability_bars_html(prediction: Prediction, top: int = 10) -> str:
             f"{bars}</div>")
 
 
-def feedback_ui(x, image, prediction: Prediction, drawing: str) -> None:
+def feedback_ui(x, image, prediction: Prediction, drawing_id: str) -> None:
     """Right? Yes, or the right digit: either way the drawing is kept, labelled, to learn from, once."""
     saved = st.session_state.get(keys.SAVED_DRAWING)
-    if saved and saved[0] == drawing:
+    if saved and saved[0] == drawing_id:
         st.success(f"Saved as {a_digit(saved[1])}. Draw another one, or retrain with your drawings.")
         return
     row = st.container(horizontal=True, vertical_alignment="bottom", key="feedback")
@@ -176,11 +180,11 @@ def feedback_ui(x, image, prediction: Prediction, drawing: str) -> None:
         label = correct
     if label is not None:
         try:
-            get_corrections().add(x, label, original=image)
+            collected_drawings().add(x, label, original=image)
         except digitnet.DigitnetError as exc:
             st.error(f"{exc}.")
             return
-        st.session_state[keys.SAVED_DRAWING] = (drawing, label)
+        st.session_state[keys.SAVED_DRAWING] = (drawing_id, label)
         st.session_state[keys.JUST_SAVED] = label
         st.rerun()  # the whole page, so the sidebar's count grows too
 
@@ -197,11 +201,7 @@ def number_ui(image, model: LoadedModel) -> None:
         st.info("Write a number, say 2026, across the black strip, digits side by side.")
         return
     number = "".join(str(p.digit) for p in predictions)
-    if split.guessed:
-        big_answer(number, f"I'm not sure: some digits touch. It may be {number}; "
-                           "leave a little space between the digits.")
-    else:
-        big_answer(number, f"I read the number {number}.")
+    big_answer(number, number_sentence(number, split.guessed))
     digits_sureness(predictions)
 
 

@@ -2,14 +2,12 @@
 
 import html
 
-import altair as alt
 import numpy as np
-import pandas as pd
 import streamlit as st
 
-from digitnet.history import people_score, people_sentence
-from digitnet.prediction import a_digit
-from digitnet.store import LoadedModel
+from digitnet.serving.history import PeopleScore, people_sentence
+from digitnet.serving.prediction import a_digit
+from digitnet.serving.store import LoadedModel
 from ui.inputs import show_test_digit
 from ui.resources import test_scores, version
 from ui.style import OTHER_COLOUR, pixels_html
@@ -29,7 +27,8 @@ def evaluation_ui(model: LoadedModel) -> None:
     with confusion:
         st.caption("Confusion matrix: how often each digit (row) is read as each digit (column)")
         confusion_chart(result.confusion)
-    people_ui(model.record or {})
+    with st.container(key="people"):
+        people_ui(model.record.people if model.record else None)
     mistakes = result.mistakes()
     st.caption(f"{len(mistakes)} test digits it reads wrong; the first 24:")
     shown = mistakes[:24]
@@ -62,6 +61,9 @@ def accuracy_chart(per_digit, title: str, height: int = 220) -> None:
 
 @st.cache_data(max_entries=16)
 def accuracy_spec(per_digit: tuple[float, ...], title: str, height: int) -> dict:
+    import altair as alt  # imported where a chart is built, as in ui/curves.py
+    import pandas as pd
+
     frame = pd.DataFrame({"digit": [str(d) for d in range(10)], "accuracy": list(per_digit)})
     low = min(0.9, min(per_digit) - 0.02)
     return alt.Chart(frame, height=height).mark_bar(color=OTHER_COLOUR).encode(
@@ -76,6 +78,9 @@ def confusion_chart(confusion: np.ndarray) -> None:
 
 @st.cache_data(max_entries=8)
 def confusion_spec(confusion: np.ndarray) -> dict:
+    import altair as alt
+    import pandas as pd
+
     cells = pd.DataFrame([{"true": str(t), "read as": str(p), "count": int(confusion[t, p])}
                           for t in range(10) for p in range(10)])
     # Every row and column labelled: Vega-Lite would otherwise drop every other label it finds crowded.
@@ -92,9 +97,8 @@ def confusion_spec(confusion: np.ndarray) -> dict:
     return (squares + counts).to_dict()
 
 
-def people_ui(record: dict) -> None:
+def people_ui(people: PeopleScore | None) -> None:
     """How well it reads real people it never trained on, as measured when it was trained."""
-    people = people_score(record)
     if people is None:
         st.caption("This network was not measured on real people's handwriting: retrain it with "
                    "\"Learn from real people's pen digits\" to measure it.")

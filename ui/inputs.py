@@ -5,9 +5,9 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 import digitnet
-from digitnet.prediction import enlarge_pixels
-from digitnet.store import LoadedModel
-from ui import keys
+from digitnet.serving.prediction import enlarge_pixels
+from digitnet.serving.store import LoadedModel
+from ui import keys, views
 from ui.resources import test_scores, version
 
 # A 20 px brush on a 280 px canvas gives MNIST-like strokes once a digit is shrunk to 20x20; the
@@ -83,18 +83,19 @@ def test_digit_ui(model: LoadedModel) -> np.ndarray | None:
         st.html(SCROLL_TO_INPUT_SCRIPT, unsafe_allow_javascript=True)
     st.image(enlarge_pixels(data.x_test[index] / 255, scale=10), width=280,
              caption=f"Test digit #{index}, labelled {data.y_test[index]}")
-    later = mistakes[mistakes > index]
-    next_mistake = int(later[0]) if len(later) else int(mistakes[0]) if len(mistakes) else index
+    next_mistake = result.next_mistake(index)
     mistake, anyone = st.columns(2)
     mistake.button("Next mistake", key="next_mistake", on_click=show_test_digit, args=(next_mistake,),
-                   icon=":material/skip_next:", disabled=not len(mistakes))
+                   icon=":material/skip_next:", disabled=next_mistake is None)
     anyone.button("Random digit", key="random_digit", icon=":material/casino:", on_click=show_test_digit,
                   args=(int(np.random.default_rng().integers(len(data.y_test))),))
     return data.x_test[index]
 
 
 def show_test_digit(index: int, scroll: bool = False) -> None:
-    """Make MNIST test digit `index` the input; `scroll` the page up to it."""
+    """Make MNIST test digit `index` the input; `scroll` the page up to it, in the Draw tab."""
     st.session_state[keys.TEST_DIGIT_INDEX] = index
     st.session_state[keys.SOURCE] = TEST_DIGIT
     st.session_state[keys.SCROLL_TO_INPUT] = scroll
+    if scroll:
+        views.show(views.DRAW)

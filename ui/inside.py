@@ -3,40 +3,29 @@
 import numpy as np
 import streamlit as st
 
-from digitnet import inside
-from digitnet.prediction import Prediction, a_digit, enlarge_pixels
-from digitnet.store import LoadedModel
+from digitnet.serving import inside
+from digitnet.serving.prediction import Prediction, a_digit, enlarge_pixels
+from digitnet.serving.store import LoadedModel
 from ui.resources import page_mnist, pool_activations, version
-
-
-def network_words(prediction: Prediction) -> str:
-    """What the network picture shows, for someone who has never heard of neural networks."""
-    return ("Your drawing's 784 pixels feed 128 neurons, which feed 128 more, which vote for the ten digits. "
-            "How to read this: a dark dot is a neuron firing hard for your drawing, a pale one is silent; "
-            f"orange lines are the strongest pushes towards {prediction.digit}, thicker for stronger.")
 
 
 def presenter_inside_ui(x: np.ndarray, prediction: Prediction, model: LoadedModel) -> None:
     """Presenter mode's simple form, below the answer: the whole network reading the drawing, in words."""
-    st.subheader("Inside the network")
-    st.markdown(f"<p class='inside-words'>{network_words(prediction)}</p>", unsafe_allow_html=True)
-    st.container(key="network-picture").image(inside.network_picture(model.classifier, x)[0], width="stretch")
+    with st.container(key="network"):
+        st.subheader("Inside the network")
+        st.markdown(f"<p class='inside-words'>{inside.network_words(prediction.digit)}</p>", unsafe_allow_html=True)
+        st.container(key="network-picture").image(inside.network_picture(model.classifier, x)[0], width="stretch")
 
 
 def inside_ui(x: np.ndarray, prediction: Prediction, model: LoadedModel) -> None:
     svg, forward, _ = inside.network_picture(model.classifier, x)
-    st.container(key="network-picture").image(svg, width="stretch", caption=network_words(prediction))
+    st.container(key="network-picture").image(svg, width="stretch", caption=inside.network_words(prediction.digit))
     layer = st.radio("Look at one neuron of", ["hidden 1", "hidden 2"], horizontal=True, key="neuron_layer")
     index = 1 if layer == "hidden 1" else 2
     activations = forward.activations[index][0]
-    busiest = [int(i) for i in np.argsort(activations)[::-1]]
-    neuron = st.selectbox("Neuron (most active first)", busiest, key=f"neuron_{index}",
+    neuron = st.selectbox("Neuron (most active first)", inside.by_activity(forward, index), key=f"neuron_{index}",
                           format_func=lambda i: f"#{i}: fires {activations[i]:.1f}")
-    rank = busiest.index(neuron) + 1
-    place = "the most active" if rank == 1 else f"number {rank} by activity"
-    words = (f"For your drawing, neuron #{neuron} fires at {activations[neuron]:.1f}: {place} of "
-             f"{len(activations)}." if activations[neuron] > 0 else
-             f"For your drawing, neuron #{neuron} is silent: your ink does not look like what it looks for.")
+    words = inside.neuron_words(forward, index, neuron)
     if index == 1:
         st.image(inside.neuron_picture(model.classifier, neuron), width=168, caption=(
             "What it looks for: ink on orange pixels excites it, ink on blue pixels calms it. " + words))

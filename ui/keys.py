@@ -1,6 +1,7 @@
 """Every session-state key the page writes in one place and reads in another."""
 
 CANVAS_VERSION = "canvas_version"  # bumped by Clear: a new canvas key gives a new, empty canvas
+VIEW = "view"  # the open tab: ui.views.DRAW, LEARNED or GOOD
 SOURCE = "source"  # the input picked: Draw, Several digits, Upload a photo, A test digit
 UPLOADED_FILE = "upload"  # the file uploader's own state: the file picked, readable or not
 TEST_DIGIT_INDEX = "test_digit"  # index of the MNIST test digit shown as the input
@@ -16,4 +17,8 @@ PRESENTER = "presenter"  # the Presenter mode switch, read before it is drawn to
 SPEAK = "speak"  # the presenter's "Say it aloud" switch
 SPOKEN = "spoken"  # (drawing, words) last said aloud, so that a rerun does not say it again
 PASSWORD = "password"  # the admin password box, read again by its on_change check
-RERUN_BUDGET = "rerun_budget"  # this session's digitnet.limits.RerunBudget: how fast it may ask for runs
+ROOM = "room"  # the code of the room this presenter's session runs
+ROOM_PROMPT = "room_prompt"  # the presenter's prompt picker: "any digit" or a digit
+ROOM_SENT = "room_sent"  # ("ok" or "error", words) after a phone's Send, to say so on the next run
+PHONE = "phone"  # this session's random token in a room: no name, no address
+RERUN_BUDGET = "rerun_budget"  # this session's digitnet.serving.limits.RerunBudget: how fast it may ask for runs

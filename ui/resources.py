@@ -7,14 +7,15 @@ import numpy as np
 import streamlit as st
 
 import digitnet
-from digitnet import explain
-from digitnet.auth import ADMIN_PASSWORD_ENV, WrongGuesses
-from digitnet.classifier import weights_path
-from digitnet.history import history_path
-from digitnet.corrections import Corrections, default_data_dir
-from digitnet.evaluate import Evaluation, evaluate
-from digitnet.jobs import TrainingJob, start_preparing_drawings
-from digitnet.store import LoadedModel, ModelStore
+from digitnet.config import data_dir
+from digitnet.data.collected import CollectedDrawings
+from digitnet.serving import explain
+from digitnet.serving.auth import ADMIN_PASSWORD_ENV, WrongGuesses
+from digitnet.serving.classifier import weights_path
+from digitnet.serving.room import Rooms
+from digitnet.serving.store import LoadedModel, ModelStore
+from digitnet.training.evaluate import Evaluation, evaluate
+from digitnet.training.jobs import TrainingJob, start_preparing_drawings
 
 LOOK_ALIKE_POOL = 10_000  # training digits searched for look-alikes
 
@@ -25,8 +26,13 @@ def get_store() -> ModelStore:
 
 
 @st.cache_resource
-def get_corrections() -> Corrections:
-    return Corrections(default_data_dir())
+def collected_drawings() -> CollectedDrawings:
+    return CollectedDrawings(data_dir())
+
+
+@st.cache_resource
+def get_rooms() -> Rooms:
+    return Rooms()
 
 
 @st.cache_resource
@@ -53,20 +59,11 @@ def load_model(path: str, modified: float) -> LoadedModel:
     return get_store().load(Path(path))
 
 
-def _modified(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0
-
-
 def current_model() -> LoadedModel:
     """The model every session uses now; stops the page with a message if there is none."""
-    path = get_store().active_path()
     try:
-        if not weights_path(path).exists():  # the retrained model was removed a moment ago
-            path = get_store().shipped
-        return load_model(str(path), max(weights_path(path).stat().st_mtime, _modified(history_path(path))))
+        path, changed = get_store().active_version()
+        return load_model(str(path), changed)
     except (OSError, digitnet.ModelFileError) as exc:
         st.error(f"The network cannot be loaded: {exc}. Reinstall digitnet or retrain with "
                  "`python -m digitnet train`.")

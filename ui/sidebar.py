@@ -3,14 +3,13 @@
 import streamlit as st
 
 import digitnet
-from digitnet.auth import password_matches
-from digitnet.jobs import CANCELLED, FAILED, SUCCEEDED, JobStatus
-from digitnet.prediction import Prediction
+from digitnet.serving.auth import password_matches
+from digitnet.serving.prediction import Prediction
+from digitnet.training.jobs import CANCELLED, FAILED, SUCCEEDED, JobStatus
 from ui import keys
-from ui.guard import within_budget
 from ui.curves import curves_chart
-from ui.resources import (admin_password, epoch_classifier, get_corrections, get_job, get_store,
-                          get_wrong_guesses)
+from ui.guard import within_budget
+from ui.resources import admin_password, epoch_classifier, collected_drawings, get_job, get_store, get_wrong_guesses
 from ui.style import TOP_COLOUR
 
 IDLE_POLL_SECONDS = 10.0
@@ -65,8 +64,9 @@ def slow_down_wrong_guess(expected: str) -> None:
 
 
 def retrain_form_ui(job_running: bool, allowed: bool) -> digitnet.TrainConfig | None:
-    """The retraining settings and button; returns the settings when Retrain is clicked."""
-    defaults = digitnet.TrainConfig()
+    """The retraining settings, starting from the model in use's, and the button; returns the settings
+    when Retrain is clicked."""
+    defaults = get_store().settings_in_use()
     epochs = st.number_input("Epochs", 1, 100, defaults.epochs, key="epochs")
     batch_size = st.select_slider("Batch size", [16, 32, 64, 128, 256, 512], defaults.batch_size, key="batch_size")
     hidden_units = st.select_slider("Hidden units per layer", [16, 32, 64, 128, 256, 512], defaults.hidden_units,
@@ -82,7 +82,7 @@ def retrain_form_ui(job_running: bool, allowed: bool) -> digitnet.TrainConfig | 
     pen_digits = st.checkbox("Learn from real people's pen digits", defaults.pen_digits, key="pen_digits",
                              help="Digits written with a pen by people MNIST never had, drawn as on this canvas: "
                                   "9s with a curled tail, 7s with a bar, 1s with a flag and a foot.")
-    include_drawings = st.checkbox("Include my drawings", False, key="include_drawings",
+    include_drawings = st.checkbox("Include my drawings", defaults.include_drawings, key="include_drawings",
                                    help="Each collected drawing counts as if it were drawn "
                                         f"{defaults.drawing_repeats} times.")
     clicked = st.button("Retrain", key="retrain", type="primary", disabled=job_running or not allowed,
@@ -119,11 +119,7 @@ def learning_ui() -> None:
     if x is None or not epochs:
         return
     rows = []
-    for epoch, path in epochs:
-        try:
-            modified = path.stat().st_mtime
-        except FileNotFoundError:  # a new retrain cleared the last one's epochs since they were listed
-            continue
+    for epoch, path, modified in epochs:
         classifier = epoch_classifier(str(path), modified)
         if classifier is None:
             continue
@@ -144,22 +140,24 @@ def training_watch(allowed: bool) -> None:
     if st.session_state.get(keys.WATCHED_RUNNING, False) != status.running:
         st.session_state[keys.WATCHED_RUNNING] = status.running
         st.rerun()
-    progress_ui(status, allowed)
+    with st.container(key="training"):
+        progress_ui(status, allowed)
 
 
 def drawings_ui(allowed: bool) -> None:
     """How many drawings have been collected per digit; export them or delete them."""
     st.subheader("Collected drawings")
-    counts = get_corrections().counts()
+    counts = collected_drawings().counts()
     total = sum(counts)
-    st.caption(f"{total} drawing{'' if total == 1 else 's'}: " + ", ".join(f"{d}: {n}" for d, n in enumerate(counts)))
+    st.container(key="drawings-count").caption(
+        f"{total} drawing{'' if total == 1 else 's'}: " + ", ".join(f"{d}: {n}" for d, n in enumerate(counts)))
     if not total:
         return
     # A callable: the drawings are read only when someone clicks, not on every rerun.
-    st.download_button("Export as .npz (MNIST layout)", get_corrections().export_npz, "drawings.npz",
+    st.download_button("Export as .npz (MNIST layout)", collected_drawings().export_npz, "drawings.npz",
                        key="export", icon=":material/download:", disabled=not allowed)
     sure = st.checkbox("Yes, delete them all", key="confirm_delete")
     if st.button("Delete drawings", key="delete_drawings", disabled=not (sure and allowed),
                  icon=":material/delete_forever:"):
-        get_corrections().delete_all()
+        collected_drawings().delete_all()
         st.rerun()

@@ -5,8 +5,8 @@ import html
 
 import numpy as np
 
-from digitnet.palette import BLUE, ORANGE, SKY_BLUE, VERMILLION
-from digitnet.prediction import input_png
+from digitnet.serving.palette import BLUE, ORANGE, SKY_BLUE, VERMILLION
+from digitnet.serving.prediction import input_png
 
 TOP_COLOUR, OTHER_COLOUR = VERMILLION, SKY_BLUE
 TRAINING_COLOUR, VALIDATION_COLOUR = BLUE, ORANGE
@@ -49,6 +49,7 @@ BARS_CSS = f"""
 PRESENTER_CSS = """
 <style class="digitnet">
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] {display: none;}
+.st-key-view [data-baseweb="tab-list"], .st-key-view [data-baseweb="tab-border"] {display: none;}  /* Draw only */
 h1 {font-size: 1.6rem !important; padding: 0 !important;}
 .digit-answer {font-size: 10rem !important;}
 .st-key-canvas-digit [data-testid="stBidiComponentIsolated"] {zoom: 1.2143;}  /* 340 px: fits 1280x720 and a phone */

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -18,46 +17,51 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from digitnet.data import Mnist
+from digitnet.data.mnist import Mnist
 from digitnet.errors import DrawingsError
 from digitnet.files import TEMP_PREFIX, replaced_whole
-from digitnet.preprocess import preview_image, scale_pixels
-from digitnet.classifier import Classifier
+from digitnet.serving.classifier import Classifier
+from digitnet.serving.room import Rooms
+from digitnet.serving.preprocess import preview_image, scale_pixels
 
 ORIGINAL_SIDE = 720  # the widest canvas, the several-digits strip
 MAX_DRAWINGS = 20_000  # about 60 MB with their originals: a room's worth many times over
 
 log = logging.getLogger(__name__)
 
-DATA_ENV = "DIGITNET_DATA_DIR"
-# One drawing in five (chosen by its id, so the choice never changes) is held out to measure
-# how well a retrained network reads people's drawings.
-HELD_OUT_EVERY = 5
-
-
-def default_data_dir() -> Path:
-    """$DIGITNET_DATA_DIR, else the user's data folder (XDG), never inside the project's models/."""
-    if os.environ.get(DATA_ENV):
-        return Path(os.environ[DATA_ENV])
-    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "digitnet" / "drawings"
+# One drawing in five (chosen by its id, so the choice never changes) is a test drawing: never trained
+# on, it measures how well a retrained network reads people's drawings.
+TEST_EVERY = 5
 
 
 @dataclass(frozen=True)
 class Drawings:
-    """The collected labelled drawings, one PNG per drawing, split into training and held-out parts."""
+    """The collected labelled drawings, one PNG per drawing, split into training and test drawings."""
 
     x_train: np.ndarray
     y_train: np.ndarray
-    x_held: np.ndarray
-    y_held: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
 
     def __len__(self) -> int:
-        return len(self.y_train) + len(self.y_held)
+        return len(self.y_train) + len(self.y_test)
+
+    def and_(self, other: "Drawings") -> "Drawings":
+        """These drawings and `other`'s together, each keeping its split."""
+        return Drawings(*(np.concatenate([getattr(self, part), getattr(other, part)])
+                          for part in ("x_train", "y_train", "x_test", "y_test")))
+
+
+def room_drawings(rooms: Rooms, code: str) -> Drawings:
+    """A room's drawings sent to a prompt and not hidden, labelled by the prompt, one in TEST_EVERY (by
+    its id) a test drawing."""
+    ids, x, y = rooms.labelled(code)
+    test = ids % TEST_EVERY == 0
+    return Drawings(x[~test], y[~test], x[test], y[test])
 
 
 @dataclass(frozen=True)
-class Corrections:
+class CollectedDrawings:
     root: Path
 
     @property
@@ -93,24 +97,24 @@ class Corrections:
         return [len(self._files(label)) for label in range(10)]
 
     def load(self) -> Drawings:
-        """All readable drawings, split into training and held-out parts; broken files are skipped."""
+        """All readable drawings, split into training and test drawings; broken files are skipped."""
         parts: dict[bool, tuple[list, list]] = {False: ([], []), True: ([], [])}
         for label in range(10):
             for path in self._files(label):
                 image = _read_digit(path)
                 if image is None:
                     continue
-                images, labels = parts[_is_held_out(path.name)]
+                images, labels = parts[_is_test(path.name)]
                 images.append(image)
                 labels.append(label)
         return Drawings(*_arrays(*parts[False]), *_arrays(*parts[True]))
 
     def export_npz(self) -> bytes:
-        """The drawings as an .npz in the MNIST layout (held-out ones as the test set)."""
+        """The drawings as an .npz in the MNIST layout (the test drawings as the test set)."""
         drawings = self.load()
         buffer = io.BytesIO()
         np.savez_compressed(buffer, x_train=drawings.x_train, y_train=drawings.y_train,
-                            x_test=drawings.x_held, y_test=drawings.y_held)
+                            x_test=drawings.x_test, y_test=drawings.y_test)
         return buffer.getvalue()
 
     def delete_all(self) -> None:
@@ -135,11 +139,11 @@ def with_drawings(data: Mnist, drawings: Drawings, repeats: int, seed: int = 0) 
                  source=f"{data.source} + {len(drawings.y_train)} drawings x{repeats}")
 
 
-def held_out_accuracy(classifier: Classifier, drawings: Drawings) -> float | None:
-    """How many of the held-out drawings the classifier reads right; None when there are none."""
-    if len(drawings.y_held) == 0:
+def accuracy_on_test_drawings(classifier: Classifier, drawings: Drawings) -> float | None:
+    """How many of the test drawings the classifier reads right; None when there are none."""
+    if len(drawings.y_test) == 0:
         return None
-    return float(np.mean(classifier.predict(scale_pixels(drawings.x_held)) == drawings.y_held))
+    return float(np.mean(classifier.predict(scale_pixels(drawings.x_test)) == drawings.y_test))
 
 
 def _write_png(image: Image.Image, path: Path) -> None:
@@ -160,8 +164,8 @@ def _read_digit(path: Path) -> np.ndarray | None:
     return pixels
 
 
-def _is_held_out(name: str) -> bool:
-    return int(hashlib.sha256(name.encode()).hexdigest(), 16) % HELD_OUT_EVERY == 0
+def _is_test(name: str) -> bool:
+    return int(hashlib.sha256(name.encode()).hexdigest(), 16) % TEST_EVERY == 0
 
 
 def _arrays(images: list, labels: list) -> tuple[np.ndarray, np.ndarray]:

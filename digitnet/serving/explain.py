@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digitnet.classifier import Classifier
-from digitnet.palette import BLUE, ORANGE, rgb
+from digitnet.serving.classifier import Classifier
+from digitnet.serving.palette import BLUE, ORANGE, rgb
 
 # Okabe-Ito orange for pixels that argue for the answer, blue for those against it.
 FOR_COLOUR, AGAINST_COLOUR = rgb(ORANGE), rgb(BLUE)
@@ -22,8 +22,8 @@ def saliency(classifier: Classifier, x: np.ndarray, digit: int | None = None) ->
     logits = forward.pre_activations[-1][0]
     digit = int(logits.argmax()) if digit is None else digit
     # Back through the relu layers by hand: the softmax is left out, its score is the logit.
-    gradient = classifier.layers[-1].kernel[:, digit]
-    for layer, z in zip(reversed(classifier.layers[:-1]), reversed(forward.pre_activations[:-1])):
+    gradient = classifier.into(-1).kernel[:, digit]
+    for layer, z in zip(reversed(classifier.dense[:-1]), reversed(forward.pre_activations[:-1])):
         gradient = layer.kernel @ (gradient * (z[0] > 0))
     return (gradient * x.reshape(-1)).reshape(28, 28)
 

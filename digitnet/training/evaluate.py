@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from digitnet.classifier import Classifier
 from digitnet.errors import DigitnetError
+from digitnet.serving.classifier import Classifier
 
 if TYPE_CHECKING:  # types only: scoring needs neither the data's loaders nor the drawing code
-    from digitnet.data import Mnist
-    from digitnet.drawn import Drawing
-    from digitnet.recipe import Examples
+    from digitnet.data.drawn import Drawing
+    from digitnet.data.mnist import Mnist
+    from digitnet.training.recipe import Examples
 
 
 # An answer given with at least this probability is "very sure" (the page says "not sure" below
@@ -63,6 +63,14 @@ class Evaluation:
     def mistakes(self) -> np.ndarray:
         """Indices of the images read wrong."""
         return np.flatnonzero(self.predicted != self.labels)
+
+    def next_mistake(self, index: int) -> int | None:
+        """The first image after `index` read wrong, going round to the first; None when none is."""
+        mistakes = self.mistakes()
+        if not len(mistakes):
+            return None
+        later = mistakes[mistakes > index]
+        return int(later[0] if len(later) else mistakes[0])
 
     @property
     def confident_misreads(self) -> float:

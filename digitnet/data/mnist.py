@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from digitnet.errors import DataError
-from digitnet.preprocess import deskew
+from digitnet.serving.preprocess import deskew
 
 log = logging.getLogger(__name__)
 

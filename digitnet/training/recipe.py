@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 
 from digitnet.config import TrainConfig
-from digitnet.data import Mnist
-from digitnet.pendigits import PenDigits, WriterSplit, split_writers
-from digitnet.preprocess import to_mnist
-from digitnet.render import PAGE_HAND, Hand, run_workers
+from digitnet.data.mnist import Mnist
+from digitnet.data.pendigits import PenDigits, WriterSplit, split_writers
+from digitnet.data.render import PAGE_HAND, Hand, run_workers
+from digitnet.serving.history import ModelRecord
+from digitnet.serving.preprocess import to_mnist
 
 Prepare = Callable[[np.ndarray], np.ndarray]
 
@@ -148,7 +149,7 @@ def draw(digits: PenDigits, hand: Hand, seed: int, prepare: Prepare = to_mnist) 
 def draw_many(requests: list[tuple[PenDigits, Hand, int]], prepare: Prepare = to_mnist) -> list[Examples]:
     """draw() for each (digits, hand, seed), all at once: every core busy until the last drawing.
 
-    The drawing happens in fresh `python -m digitnet.render` processes: threads would wait on each
+    The drawing happens in fresh `python -m digitnet.data.render` processes: threads would wait on each
     other (the work is mostly Python), and multiprocessing would run the page's own script again in
     each worker, as it re-imports the main module.
     """
@@ -188,10 +189,10 @@ def _join(*parts: Examples) -> Examples:
                     np.concatenate(writers))
 
 
-def unseen_writers(pen: PenDigits, record: dict | None) -> tuple[int, ...]:
-    """The writers of `pen` that the model whose history.json is `record` never trained on: its
-    recorded test writers if it trained on these pen digits, else all of them."""
-    for source in (record or {}).get("sources", []):
+def unseen_writers(pen: PenDigits, record: ModelRecord | None) -> tuple[int, ...]:
+    """The writers of `pen` that the model of `record` never trained on: its recorded test writers if
+    it trained on these pen digits, else all of them."""
+    for source in record.sources if record else ():
         if source.get("writers") and source.get("fingerprint") == pen.fingerprint:
             return tuple(source["writers"]["test"])
     return tuple(sorted({int(w) for w in pen.writers}))

@@ -44,6 +44,14 @@ class Prediction:
         )
 
 
+def number_sentence(number: str, guessed: bool) -> str:
+    """What the network says of a number it read digit by digit; `guessed` when touching digits were
+    cut where they seemed to join."""
+    if guessed:
+        return f"I'm not sure: some digits touch. It may be {number}; leave a little space between the digits."
+    return f"I read the number {number}."
+
+
 DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 

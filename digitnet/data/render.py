@@ -15,10 +15,10 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from digitnet.config import PACKAGE_DIR, cache_dir, child_environment, die_with_parent
+from digitnet.data.pendigits import PenDigits, Strokes
 from digitnet.errors import BlankImageError
 from digitnet.files import replaced_whole
-from digitnet.pendigits import PenDigits, Strokes
-from digitnet.preprocess import to_mnist
+from digitnet.serving.preprocess import to_mnist
 
 # The page's drawing canvas: 280x280 pixels, a 20 px white brush on black.
 CANVAS_SIDE = 280
@@ -177,7 +177,7 @@ def run_workers(jobs: list[tuple], folder: Path, processes: int) -> list[tuple[n
                  for arg in pair]
         log_path = folder / f"worker-{i}.log"
         with log_path.open("wb") as log_file:
-            workers.append((subprocess.Popen([sys.executable, "-m", "digitnet.render", *share], env=env,
+            workers.append((subprocess.Popen([sys.executable, "-m", "digitnet.data.render", *share], env=env,
                                              stdout=log_file, stderr=subprocess.STDOUT,
                                              preexec_fn=die_with_parent), log_path))
     for worker, log_path in workers:
@@ -187,7 +187,7 @@ def run_workers(jobs: list[tuple], folder: Path, processes: int) -> list[tuple[n
 
 def _drawing_code() -> bytes:
     """The code that draws a job: a change to it makes every job a new one."""
-    return b"".join((PACKAGE_DIR / module).read_bytes() for module in ("render.py", "preprocess.py"))
+    return b"".join((PACKAGE_DIR / module).read_bytes() for module in ("data/render.py", "serving/preprocess.py"))
 
 
 def _load_result(path: Path) -> tuple[np.ndarray, np.ndarray]:

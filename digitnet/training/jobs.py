@@ -25,11 +25,11 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from digitnet.classifier import Classifier, save_weights
-from digitnet.config import PREPARE_ENV, TrainConfig, cache_dir, child_environment
+from digitnet.config import PREPARE_ENV, PREPARE_LOCK, TrainConfig, cache_dir, child_environment, data_dir
 from digitnet.errors import TrainingError
 from digitnet.files import replaced_whole
-from digitnet.store import ModelStore
+from digitnet.serving.classifier import Classifier, save_weights
+from digitnet.serving.store import ModelStore
 
 log = logging.getLogger(__name__)
 
@@ -76,15 +76,13 @@ class JobStatus:
 
     def to_json(self) -> dict:
         record = dataclasses.asdict(self)
-        record["config"] = dataclasses.asdict(self.config) if self.config else None
+        record["config"] = self.config.to_json() if self.config else None
         return record
 
     @classmethod
     def from_json(cls, record: dict) -> "JobStatus":
-        known = {f.name for f in dataclasses.fields(TrainConfig)}
         config = record.get("config")
-        config = TrainConfig(**{k: v for k, v in config.items() if k in known}) if config else None
-        return cls(**{**record, "config": config})
+        return cls(**{**record, "config": TrainConfig.from_json(config) if config else None})
 
 
 @dataclass(frozen=True)
@@ -109,10 +107,16 @@ class JobFiles:
     def epoch_path(self, epoch: int) -> Path:
         return self.epochs_folder / f"epoch-{epoch:03d}.npz"
 
-    def epoch_files(self) -> list[tuple[int, Path]]:
-        """(epoch, weights file) of the epochs finished so far, in order; files named otherwise are not ours."""
-        paths = sorted(self.epochs_folder.glob("epoch-[0-9][0-9][0-9].npz"))
-        return [(int(path.stem.removeprefix("epoch-")), path) for path in paths]
+    def epoch_files(self) -> list[tuple[int, Path, float]]:
+        """(epoch, weights file, its modification time) of the epochs finished so far, in order. Files
+        named otherwise are not ours; one that a new retrain removed since the listing is left out."""
+        epochs = []
+        for path in sorted(self.epochs_folder.glob("epoch-[0-9][0-9][0-9].npz")):
+            try:
+                epochs.append((int(path.stem.removeprefix("epoch-")), path, path.stat().st_mtime))
+            except FileNotFoundError:
+                continue
+        return epochs
 
     def lock(self) -> FileLock:
         # An OS lock (flock): the system frees it when its process ends, however it ends.
@@ -175,9 +179,10 @@ class TrainingJob:
                 "The retrain stopped unexpectedly (killed, or out of memory?). The model in use is unchanged."))
         return status
 
-    def start(self, config: TrainConfig) -> bool:
-        """Start a training process with `config`; False if a retrain is already running anywhere,
-        TrainingError if the process ends before it begins (an unwritable models folder, say)."""
+    def start(self, config: TrainConfig, room: str | None = None) -> bool:
+        """Start a training process with `config` (also on the drawings of the room `room`); False if a
+        retrain is already running anywhere, TrainingError if the process ends before it begins (an
+        unwritable models folder, say)."""
         config.validate()
         try:
             if self._child_runs() or self.files.is_busy():
@@ -188,7 +193,7 @@ class TrainingJob:
                                 "The model in use is unchanged.") from exc
         self._child = subprocess.Popen(
             [sys.executable, "-m", "digitnet", "train", "--out", str(self.store.retrained_dir), "--report",
-             *config_flags(config)],
+             *config_flags(config), *(["--room", room] if room else [])],
             env=child_environment(self.env), stdin=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -262,9 +267,8 @@ def is_training_process(pid: int | None) -> bool:
 def config_flags(config: TrainConfig) -> list[str]:
     """The command-line flags of `python -m digitnet train` that give `config`."""
     flags = []
-    for setting in dataclasses.fields(TrainConfig):
-        value = getattr(config, setting.name)
-        name = setting.name.replace("_", "-")
+    for name, value in config.to_json().items():
+        name = name.replace("_", "-")
         if isinstance(value, bool):
             flags.append(f"--{name}" if value else f"--no-{name}")
         else:
@@ -333,7 +337,7 @@ class JobReporter:
 
 
 def start_preparing_drawings(env: dict[str, str] | None = None) -> subprocess.Popen | None:
-    """Start `python -m digitnet prepare` (draws the default recipe's pen digits into the cache, at the
+    """Start `python -m digitnet prepare` (draws the pen digits a retrain needs into the cache, at the
     lowest priority, one at a time), so that a retrain from the page skips the drawing; None when
     $DIGITNET_PREPARE is "0" or it cannot start. Its log is prepare.log in the cache."""
     env = child_environment(env)
@@ -352,6 +356,48 @@ def start_preparing_drawings(env: dict[str, str] | None = None) -> subprocess.Po
     return process
 
 
+def prepare_in_background(pendigits: Path | None = None, unipen: Path | None = None) -> None:
+    """The side of `python -m digitnet prepare`: at the lowest priority, under the cache's lock (or not
+    at all when another process holds it), draw the pen digits a retrain with the model in use's
+    settings needs; stop when the page server that started it is gone."""
+    from digitnet.data.pendigits import load_pen_collections
+    from digitnet.training.recipe import prepare_drawings
+
+    os.nice(19)  # the drawing workers inherit it: a room's strokes come first
+    _exit_when_orphaned()
+    folder = cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(folder / PREPARE_LOCK)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log.info("The pen digits are already being drawn (%s is held)", lock.lock_file)
+        return
+    try:
+        started = time.perf_counter()
+        prepare_drawings(ModelStore().settings_in_use(), load_pen_collections(pendigits, unipen))
+        log.info("The pen digits of the model in use's recipe are drawn and cached in %s (%.0f s)", folder,
+                 time.perf_counter() - started)
+    finally:
+        lock.release()
+
+
+def _exit_when_orphaned() -> None:
+    """End this process (and with it, its drawing workers) once the page server that started it is gone.
+
+    The server cannot ask for a signal at its death (its script threads come and go), so this looks.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        log.info("The page's server is gone: stopping")
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 # The training process's whole run, from the lock to the last status. Its imports wait until they are
 # needed: the page imports this module for TrainingJob, and must not load TensorFlow or the drawing code.
 
@@ -364,6 +410,7 @@ class DataFiles:
     mnist: Path | None = None
     pendigits: Path | None = None
     unipen: Path | None = None
+    room: str | None = None  # a room's code: also learn from the drawings its phones sent to a prompt
 
 
 def run_reported_retrain(config: TrainConfig, data: DataFiles, out: Path) -> int:
@@ -395,7 +442,7 @@ def _reported(config: TrainConfig, data: DataFiles, out: Path) -> int:
     for leftover in remove_leftovers(out):  # from a retrain killed while saving; the lock is ours
         log.info("Removed %s, left by a save that was interrupted", leftover)
     try:
-        from digitnet.training import save_run  # TensorFlow is imported only here, once the lock is held
+        from digitnet.training.train import save_run  # TensorFlow is imported only here, once the lock is held
 
         run, note = train_from_files(config, data, out, reporter)
         reporter.saving()
@@ -417,15 +464,19 @@ def train_from_files(config: TrainConfig, data: DataFiles, out: Path, reporter: 
 
     Returns the TrainingRun and a note on the collected drawings (empty without them).
     """
-    from digitnet.corrections import Corrections, default_data_dir, with_drawings
-    from digitnet.data import load_mnist
-    from digitnet.pendigits import load_pen_collections
-    from digitnet.recipe import mnist_split
-    from digitnet.training import train
+    from digitnet.data.collected import CollectedDrawings, room_drawings, with_drawings
+    from digitnet.serving.room import Rooms
+    from digitnet.data.mnist import load_mnist
+    from digitnet.data.pendigits import load_pen_collections
+    from digitnet.training.recipe import mnist_split
+    from digitnet.training.train import train
 
     mnist = load_mnist(data.mnist)
     pens = load_pen_collections(data.pendigits, data.unipen) if config.pen_digits else ()
-    drawings = Corrections(default_data_dir()).load() if config.include_drawings else None
+    drawings = CollectedDrawings(data_dir()).load() if config.include_drawings else None
+    if data.room:
+        room = room_drawings(Rooms(), data.room)
+        drawings = room if drawings is None else drawings.and_(room)
     if drawings is not None:
         mnist = with_drawings(mnist, drawings, config.drawing_repeats, config.seed)
     if reporter:
@@ -434,23 +485,25 @@ def train_from_files(config: TrainConfig, data: DataFiles, out: Path, reporter: 
         reporter.update(message=f"Training on {used - validation:,} images{drawn}...")
     run = train(config, mnist, pens, on_epoch_end=reporter.epoch if reporter else None,
                 on_epoch_weights=reporter.keep_epoch if reporter else None)
-    return run, _drawings_note(run, drawings, out) if drawings is not None else ""
+    whose = "the room's" if data.room else "your"
+    return run, _drawings_note(run, drawings, out, whose) if drawings is not None else ""
 
 
-def _drawings_note(run, drawings, out: Path) -> str:
-    """How many of the held-out collected drawings the model read right before and after."""
-    from digitnet.corrections import held_out_accuracy
+def _drawings_note(run, drawings, out: Path, whose: str) -> str:
+    """How many of the test drawings (`whose`: "your" or "the room's") the model read right before and after."""
+    from digitnet.data.collected import accuracy_on_test_drawings
 
-    before = held_out_accuracy(ModelStore(retrained_dir=out).load().classifier, drawings)
-    after = held_out_accuracy(Classifier.from_keras(run.model), drawings)
+    before = accuracy_on_test_drawings(ModelStore(retrained_dir=out).load().classifier, drawings)
+    after = accuracy_on_test_drawings(Classifier.from_keras(run.model), drawings)
     if before is None:
         return ""
-    return f" On your {len(drawings.y_held)} held-out drawings: {before:.0%} before, {after:.0%} after."
+    return (f" On {whose} {len(drawings.y_test)} test drawings (never trained on): {before:.0%} before, "
+            f"{after:.0%} after.")
 
 
 def _accuracies(run) -> str:
     """The finished model's accuracy on MNIST and, when it has them, on the writers it never saw."""
-    from digitnet.evaluate import Evaluation
+    from digitnet.training.evaluate import Evaluation
 
     text = f"MNIST test accuracy {run.test_accuracy:.2%}"
     if run.held_out:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digitnet.classifier import Classifier, Forward
-from digitnet.palette import BLUE, ORANGE, rgb
+from digitnet.serving.classifier import Classifier, Forward
+from digitnet.serving.palette import BLUE, ORANGE, rgb
 
 # As in "why this answer": orange for what argues for the answer, blue for what argues against it.
 FOR_COLOUR, AGAINST_COLOUR = rgb(ORANGE), rgb(BLUE)
@@ -27,7 +27,7 @@ FONT_SIZE = 16  # legible when the picture is shown on a projector or shrunk to 
 class Link:
     """A contribution from one neuron to one in the next layer: activation x weight."""
 
-    layer: int  # the Dense layer it feeds: 1 = hidden 1 -> hidden 2, 2 = hidden 2 -> the outputs
+    layer: int  # its source's layer, numbered as Forward.activations: 1 = hidden 1 -> hidden 2, 2 = hidden 2 -> the outputs
     source: int
     target: int
     amount: float
@@ -38,13 +38,35 @@ def strongest_paths(classifier: Classifier, forward: Forward, digit: int, top: i
     """The `top` hidden-2 neurons that pushed the output `digit` up most (activation x weight), and for
     each, the `feeders` hidden-1 neurons that pushed it up most."""
     hidden_1, hidden_2 = forward.activations[1][0], forward.activations[2][0]
-    into_answer = hidden_2 * classifier.layers[2].kernel[:, digit]
+    into_answer = hidden_2 * classifier.into(3).kernel[:, digit]
     paths = []
     for j in _largest(into_answer, top):
         paths.append(Link(2, j, digit, float(into_answer[j])))
-        into_j = hidden_1 * classifier.layers[1].kernel[:, j]
+        into_j = hidden_1 * classifier.into(2).kernel[:, j]
         paths += [Link(1, i, j, float(into_j[i])) for i in _largest(into_j, feeders)]
     return paths
+
+
+def network_words(digit: int) -> str:
+    """What the network picture shows, for someone who has never heard of neural networks."""
+    return ("Your drawing's 784 pixels feed 128 neurons, which feed 128 more, which vote for the ten digits. "
+            "How to read this: a dark dot is a neuron firing hard for your drawing, a pale one is silent; "
+            f"orange lines are the strongest pushes towards {digit}, thicker for stronger.")
+
+
+def by_activity(forward: Forward, layer: int) -> list[int]:
+    """The neurons of hidden layer `layer` (1 or 2), the most active for the drawing first."""
+    return [int(i) for i in np.argsort(forward.activations[layer][0], kind="stable")[::-1]]
+
+
+def neuron_words(forward: Forward, layer: int, neuron: int) -> str:
+    """How one hidden neuron answers the drawing, in words: how hard it fires, and its rank."""
+    activations = forward.activations[layer][0]
+    if activations[neuron] <= 0:
+        return f"For your drawing, neuron #{neuron} is silent: your ink does not look like what it looks for."
+    rank = by_activity(forward, layer).index(neuron) + 1
+    place = "the most active" if rank == 1 else f"number {rank} by activity"
+    return f"For your drawing, neuron #{neuron} fires at {activations[neuron]:.1f}: {place} of {len(activations)}."
 
 
 def _largest(values: np.ndarray, count: int) -> list[int]:
@@ -130,7 +152,7 @@ def output_centres() -> list[tuple[float, float]]:
 def neuron_picture(classifier: Classifier, neuron: int, scale: int = 8) -> np.ndarray:
     """A first-hidden-layer neuron's 784 input weights as a 28x28 RGB picture: orange where ink excites
     it, blue where ink calms it, white where it does not care."""
-    weights = classifier.layers[0].kernel[:, neuron].reshape(28, 28)
+    weights = classifier.into(1).kernel[:, neuron].reshape(28, 28)
     strength = weights / max(float(np.abs(weights).max()), 1e-9)
     colour = np.where(strength[..., None] > 0, FOR_COLOUR, AGAINST_COLOUR)
     alpha = np.abs(strength)[..., None]

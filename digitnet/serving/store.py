@@ -7,10 +7,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from digitnet.classifier import Classifier, load_classifier, weights_path
-from digitnet.config import CURVES_FILENAME, HISTORY_FILENAME, MODEL_FILENAME, MODELS_DIR, SHIPPED_MODEL
+from digitnet.config import CURVES_FILENAME, HISTORY_FILENAME, MODEL_FILENAME, MODELS_DIR, SHIPPED_MODEL, TrainConfig
 from digitnet.errors import ModelFileError
-from digitnet.history import history_path, load_history
+from digitnet.serving.classifier import Classifier, load_classifier, weights_path
+from digitnet.serving.history import ModelRecord, history_path, load_record
 
 log = logging.getLogger(__name__)
 
@@ -20,10 +20,10 @@ DEFAULT_RETRAINED_DIR = MODELS_DIR / "retrained"
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A classifier ready to use, its history.json record (None if unreadable), and what went wrong on the way."""
+    """A classifier ready to use, what its history.json says (None if unreadable), and what went wrong on the way."""
 
     classifier: Classifier
-    record: dict | None  # its history.json
+    record: ModelRecord | None
     path: Path
     warnings: tuple[str, ...]
 
@@ -44,8 +44,26 @@ class ModelStore:
         it is there the whole retrained model is."""
         return self.retrained if self.is_retrained() else self.shipped
 
+    def active_version(self) -> tuple[Path, float]:
+        """The model file sessions should use now, and when it last changed: its weights, or a moment
+        after them its history. A cache of the loaded model keys on both. Raises OSError when not even
+        the shipped model's weights are there."""
+        path = self.active_path()
+        try:
+            return path, _changed(path)
+        except FileNotFoundError:  # the retrained model was removed since active_path looked
+            return self.shipped, _changed(self.shipped)
+
     def is_retrained(self) -> bool:
         return weights_path(self.retrained).is_file()
+
+    def settings_in_use(self) -> TrainConfig:
+        """How the model in use was trained, which a retrain starts from; the defaults when its history
+        cannot be read."""
+        try:
+            return load_record(history_path(self.active_path())).config
+        except ModelFileError:
+            return TrainConfig()
 
     def restore_shipped(self) -> None:
         """Go back to the shipped model by removing the retrained one, its weights first."""
@@ -67,14 +85,23 @@ class ModelStore:
             path = self.shipped
             classifier = load_classifier(path)
         try:
-            record = load_history(history_path(path))
+            record = load_record(history_path(path))
         except ModelFileError as exc:
             warnings.append(f"No training curves to show: {exc}")
             record = None
-        if record and record.get("weights") not in (None, classifier.fingerprint):
+        if record and record.weights not in (None, classifier.fingerprint):
             # The model is saved before its history: a save stopped between the two leaves the new
             # model beside the last one's history.
             warnings.append("No training curves to show: the training history beside this model describes "
                             "another one (a save that was interrupted, or is finishing).")
             record = None
         return LoadedModel(classifier, record, path, tuple(warnings))
+
+
+def _changed(model_path: Path) -> float:
+    """The time a model's weights, or its history beside them, last changed."""
+    try:
+        history = history_path(model_path).stat().st_mtime
+    except OSError:
+        history = 0.0
+    return max(weights_path(model_path).stat().st_mtime, history)

@@ -15,7 +15,7 @@ import numpy as np
 from digitnet.config import SHIPPED_MODEL
 from digitnet.errors import ImageError, ModelFileError
 from digitnet.files import replaced_whole
-from digitnet.preprocess import scale_pixels
+from digitnet.serving.preprocess import scale_pixels
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +62,13 @@ class Classifier:
     """
 
     def __init__(self, dense_layers: list[DenseLayer], path: Path | None = None):
-        self.layers = dense_layers
+        self.dense = tuple(dense_layers)  # in order: dense[i] computes Forward.activations[i + 1]
         self.path = path
+
+    def into(self, layer: int) -> DenseLayer:
+        """The Dense layer that computes activations[layer]: 1 and 2 the hidden layers, 3 (or -1) the
+        probabilities."""
+        return self.dense[layer - 1 if layer > 0 else layer]
 
     @classmethod
     def from_keras(cls, model, path: Path | None = None) -> "Classifier":
@@ -80,13 +85,13 @@ class Classifier:
 
     @property
     def num_parameters(self) -> int:
-        return sum(d.kernel.size + d.bias.size for d in self.layers)
+        return sum(d.kernel.size + d.bias.size for d in self.dense)
 
     @property
     def fingerprint(self) -> str:
         """What identifies these weights, recorded in history.json beside them: the two must agree."""
         digest = hashlib.sha256()
-        for layer in self.layers:
+        for layer in self.dense:
             digest.update(layer.activation.encode())
             digest.update(np.ascontiguousarray(layer.kernel, np.float32).tobytes())
             digest.update(np.ascontiguousarray(layer.bias, np.float32).tobytes())
@@ -96,7 +101,7 @@ class Classifier:
         """Every layer's activations for a batch of (n, 28, 28) images in [0, 1]."""
         h = x.reshape(len(x), INPUT_SHAPE[0] * INPUT_SHAPE[1]).astype(np.float32)
         activations, pre_activations = [h], []
-        for layer in self.layers:
+        for layer in self.dense:
             z = h @ layer.kernel + layer.bias
             h = _ACTIVATIONS[layer.activation](z)
             pre_activations.append(z)
@@ -154,8 +159,8 @@ _ACTIVATIONS = {
 
 def save_weights(classifier: Classifier, path: str | os.PathLike) -> None:
     """Write the weights as a plain .npz (numbers and names only, no pickle), replaced whole."""
-    arrays = {"activations": np.array([layer.activation for layer in classifier.layers])}
-    for i, layer in enumerate(classifier.layers):
+    arrays = {"activations": np.array([layer.activation for layer in classifier.dense])}
+    for i, layer in enumerate(classifier.dense):
         arrays[f"kernel_{i}"], arrays[f"bias_{i}"] = layer.kernel, layer.bias
     with replaced_whole(path) as tmp:
         np.savez(tmp, **arrays)

@@ -9,10 +9,10 @@ from pathlib import Path
 import keras
 from keras import layers
 
-from digitnet.classifier import INPUT_SHAPE, NUM_CLASSES, Classifier, save_weights, weights_path
 from digitnet.config import TrainConfig
 from digitnet.errors import ModelFileError
 from digitnet.files import replaced_whole
+from digitnet.serving.classifier import INPUT_SHAPE, NUM_CLASSES, Classifier, save_weights, weights_path
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import math
@@ -17,19 +16,19 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from digitnet.calibration import fit_temperature, fold_temperature
 from digitnet.config import CURVES_FILENAME, HISTORY_FILENAME, MODEL_FILENAME, TrainConfig
-from digitnet.data import Mnist
-from digitnet.preprocess import scale_pixels
-from digitnet.evaluate import Evaluation, evaluate_drawings, evaluate_images, people_summary
+from digitnet.data.mnist import Mnist
+from digitnet.data.pendigits import PenDigits
 from digitnet.errors import TrainingCancelled
 from digitnet.files import replaced_whole
-from digitnet.history import METRICS
-from digitnet.classifier import Classifier
-from digitnet.model import build_model, save_model
-from digitnet.pendigits import PenDigits
-from digitnet.recipe import training_sets
-from digitnet.plots import save_curves
+from digitnet.serving.classifier import Classifier
+from digitnet.serving.history import METRICS
+from digitnet.serving.preprocess import scale_pixels
+from digitnet.training.calibration import fit_temperature, fold_temperature
+from digitnet.training.evaluate import Evaluation, evaluate_drawings, evaluate_images, people_summary
+from digitnet.training.model import build_model, save_model
+from digitnet.training.plots import save_curves
+from digitnet.training.recipe import training_sets
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +55,7 @@ class TrainingRun:
 
     def to_json(self) -> dict:
         return {
-            "config": dataclasses.asdict(self.config),
+            "config": self.config.to_json(),
             "history": self.curves,
             "epochs_completed": len(self.curves["loss"]),
             "test_accuracy": self.test_accuracy,

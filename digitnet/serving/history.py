@@ -1,4 +1,4 @@
-"""Reading a model's history.json: its per-epoch curves and the facts for its model card."""
+"""A model's history.json, read into one typed record: how it was trained, its curves, its scores."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from digitnet.config import HISTORY_FILENAME
+from digitnet.config import HISTORY_FILENAME, TrainConfig
 from digitnet.errors import ModelFileError
 
 METRICS = ("accuracy", "val_accuracy", "loss", "val_loss")
@@ -16,21 +16,6 @@ METRICS = ("accuracy", "val_accuracy", "loss", "val_loss")
 def history_path(model_path: str | os.PathLike) -> Path:
     """The history.json that sits beside a model file."""
     return Path(model_path).with_name(HISTORY_FILENAME)
-
-
-def load_history(path: str | os.PathLike) -> dict:
-    """Load and check a history.json; raise ModelFileError saying what is wrong."""
-    path = Path(path)
-    try:
-        record = json.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise ModelFileError(f"No training history at {path}") from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"The training history {path} is unreadable: {exc}") from exc
-    curves = record.get("history") if isinstance(record, dict) else None
-    if not isinstance(curves, dict) or not all(isinstance(curves.get(m), list) for m in METRICS):
-        raise ModelFileError(f"The training history {path} lacks per-epoch {', '.join(METRICS)}")
-    return record
 
 
 @dataclass(frozen=True)
@@ -52,10 +37,60 @@ class PeopleScore:
         return min(self.per_writer.items(), key=lambda item: item[1]) if self.per_writer else None
 
 
-def people_score(record: dict | None) -> PeopleScore | None:
-    """The held-out writers' score a history.json holds (one collection before UNIPEN, several since);
-    None when it has none or it cannot be read."""
-    people = (record or {}).get("held_out_writers")
+@dataclass(frozen=True)
+class ModelRecord:
+    """What a model's history.json says about it."""
+
+    config: TrainConfig
+    curves: dict[str, list[float]]  # per epoch, for each of METRICS
+    test_accuracy: float | None  # on MNIST's 10,000 test digits
+    people: PeopleScore | None  # on the pen digits of writers it never trained on
+    sources: tuple[dict, ...]  # each data source: name, file, fingerprint, and a pen collection's writer split
+    trained_at: str | None  # ISO 8601, UTC
+    training_seconds: float | None
+    temperature: float | None  # folded into the last layer when it was calibrated
+    weights: str | None  # the fingerprint of the weights it describes
+
+    @property
+    def epochs_completed(self) -> int:
+        return len(self.curves["loss"])
+
+
+def load_record(path: str | os.PathLike) -> ModelRecord:
+    """Load and check a history.json; raise ModelFileError saying what is wrong."""
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ModelFileError(f"No training history at {path}") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"The training history {path} is unreadable: {exc}") from exc
+    curves = raw.get("history") if isinstance(raw, dict) else None
+    if not isinstance(curves, dict) or not all(isinstance(curves.get(m), list) for m in METRICS):
+        raise ModelFileError(f"The training history {path} lacks per-epoch {', '.join(METRICS)}")
+    try:
+        return ModelRecord(
+            config=TrainConfig.from_json(raw.get("config") or {}),
+            curves={m: [float(v) for v in curves[m]] for m in METRICS},
+            test_accuracy=_number_or_none(raw.get("test_accuracy")),
+            people=_people_or_none(raw.get("held_out_writers")),
+            sources=tuple(s for s in raw.get("sources") or () if isinstance(s, dict)),
+            trained_at=raw.get("trained_at"),
+            training_seconds=_number_or_none(raw.get("training_seconds")),
+            temperature=_number_or_none(raw.get("temperature")),
+            weights=raw.get("weights"),
+        )
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ModelFileError(f"The training history {path} is unreadable: {exc}") from exc
+
+
+def _number_or_none(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def _people_or_none(people: object) -> PeopleScore | None:
+    """The held-out writers' score (one collection before UNIPEN, several since); None when there is
+    none or it cannot be read."""
     try:
         return _people_score(people, "") if isinstance(people, dict) else None
     except (KeyError, TypeError, ValueError, AttributeError):

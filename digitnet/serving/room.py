@@ -1,0 +1,258 @@
+"""A room: everyone draws on a phone, the projector shows the room. Its drawings live in SQLite.
+
+One SQLite file in WAL mode, beside the collected drawings, which every replica on the machine
+shares: SQLite orders the writes of all replicas, a reader never sees half of a row, and a write cut
+short (a replica killed mid-send) is rolled back whole. A drawing that `send` accepted is committed,
+synchronously, before it returns. Several machines would need a database server in its place
+(PostgreSQL, say), as the README says.
+
+A room keeps no names and no addresses: each phone is a random token its page made, so the room can
+count people and pace sends. Ending a room deletes its drawings, unless the presenter keeps them.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from digitnet.config import data_dir
+from digitnet.errors import DigitnetError
+from digitnet.serving.prediction import DIGIT_NAMES, a_digit
+
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0 and O, no 1 and I: read off a projector
+CODE_LENGTH = 4
+SEND_INTERVAL_S = 2.0  # a phone sends at most one drawing this often
+ROOMS_FILENAME = "rooms.sqlite3"
+WALL_TILES = 60  # the most tiles a wall shows; more never fit a projector
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS rooms (
+    code TEXT PRIMARY KEY, opened REAL NOT NULL, ended REAL, prompt INTEGER, cleared_before INTEGER DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS phones (room TEXT NOT NULL, phone TEXT NOT NULL, PRIMARY KEY (room, phone));
+CREATE TABLE IF NOT EXISTS drawings (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, room TEXT NOT NULL, phone TEXT NOT NULL, sent REAL NOT NULL,
+    prompt INTEGER, answer INTEGER NOT NULL, confidence REAL NOT NULL, pixels BLOB NOT NULL,
+    hidden INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS drawings_by_room ON drawings (room, id);
+"""
+
+
+class RoomError(DigitnetError):
+    """A room code that names no open room, or a drawing the room cannot take."""
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One drawing on the wall: what the network saw, what it answered, and what it was asked for."""
+
+    id: int
+    pixels: np.ndarray  # (28, 28) uint8, the network's input
+    answer: int
+    confidence: float
+    prompt: int | None
+
+    @property
+    def missed(self) -> bool:
+        """Whether the network read something other than the digit the room was asked to draw."""
+        return self.prompt is not None and self.answer != self.prompt
+
+
+@dataclass(frozen=True)
+class RoomState:
+    """What the wall shows: the prompt, the counters, and the latest tiles, newest first."""
+
+    code: str
+    prompt: int | None
+    people: int
+    drawings: int
+    prompted: int  # drawings sent to a prompt
+    read_right: int  # of those, the ones the network read as the prompt
+    tiles: tuple[Tile, ...]
+    confusion: np.ndarray  # (10, 10): prompt (row) read as answer (column), over the room's prompted drawings
+
+
+def prompt_words(prompt: int | None) -> str:
+    """The prompt as the phones show it."""
+    return "Draw any digit" if prompt is None else f"Everyone draw {a_digit(prompt)}"
+
+
+def summary(state: RoomState) -> str:
+    """How the network did on the room's drawings of the current prompt, misreads first: "The network
+    read 26 of your 30 sevens; these 4 it took for 2s and 1s." Empty before a drawing of it."""
+    if state.prompt is None:
+        return ""
+    row = state.confusion[state.prompt]
+    sent, right = int(row.sum()), int(row[state.prompt])
+    if not sent:
+        return ""
+    name = DIGIT_NAMES[state.prompt] + ("s" if sent != 1 else "")
+    text = f"The network read {right} of your {sent} {name}"
+    wrong = [(int(count), digit) for digit, count in enumerate(row) if digit != state.prompt and count]
+    if not wrong:
+        return text + "."
+    misread = sent - right
+    if misread == 1:
+        return text + f"; this one it took for {a_digit(wrong[0][1])}."
+    taken = " and ".join(f"{digit}s" for _, digit in sorted(wrong, reverse=True))
+    return text + f"; these {misread} it took for {taken}."
+
+
+def normalised(code: str) -> str:
+    """A code as typed ("ab c d", "abcd") in the form rooms use ("ABCD")."""
+    return "".join(code.split()).upper()
+
+
+class Rooms:
+    """Every room of this machine, in one SQLite file (by default in the drawings folder, which the
+    replicas of `make serve` share)."""
+
+    def __init__(self, path: Path | None = None):
+        self.path = path or data_dir() / ROOMS_FILENAME
+
+    @contextmanager
+    def _database(self) -> Iterator[sqlite3.Connection]:
+        """A connection for one use (Streamlit runs sessions in threads; SQLite connections are not
+        shared between them), committed on success and rolled back on any error."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")  # a sent drawing survives a power cut too
+            connection.executescript(SCHEMA)
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield connection
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+        finally:
+            connection.close()
+
+    def open(self) -> str:
+        """Open a new room; return its code."""
+        with self._database() as db:
+            while True:
+                code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+                if db.execute("SELECT 1 FROM rooms WHERE code = ?", (code,)).fetchone() is None:
+                    db.execute("INSERT INTO rooms (code, opened) VALUES (?, ?)", (code, time.time()))
+                    return code
+
+    def check(self, code: str) -> str:
+        """The open room `code` names, as rooms spell it; RoomError saying why when there is none."""
+        with self._database() as db:
+            return _open_room(db, code)
+
+    def join(self, code: str, phone: str) -> None:
+        """Count a phone in the room (once)."""
+        with self._database() as db:
+            code = _open_room(db, code)
+            db.execute("INSERT OR IGNORE INTO phones (room, phone) VALUES (?, ?)", (code, phone))
+
+    def set_prompt(self, code: str, digit: int | None) -> None:
+        """Ask the room to draw `digit` (None: any digit); drawings sent from now on are labelled by it."""
+        if digit is not None and digit not in range(10):
+            raise RoomError(f"A prompt is a digit from 0 to 9, not {digit!r}")
+        with self._database() as db:
+            db.execute("UPDATE rooms SET prompt = ? WHERE code = ?", (digit, _open_room(db, code)))
+
+    def prompt(self, code: str) -> int | None:
+        with self._database() as db:
+            return db.execute("SELECT prompt FROM rooms WHERE code = ?", (_open_room(db, code),)).fetchone()[0]
+
+    def send(self, code: str, phone: str, pixels: np.ndarray, answer: int, confidence: float,
+             now: float | None = None) -> int:
+        """Put a drawing on the wall, labelled by the room's prompt; return its id. RoomError when the
+        room is not open, the phone sent one less than SEND_INTERVAL_S ago, or it is not a drawing."""
+        image = _checked_pixels(pixels)
+        if int(answer) not in range(10) or not 0.0 <= float(confidence) <= 1.0:
+            raise RoomError("That is not an answer of the network: a digit and a confidence from 0 to 1")
+        now = time.time() if now is None else now
+        with self._database() as db:
+            code = _open_room(db, code)
+            last = db.execute("SELECT MAX(sent) FROM drawings WHERE room = ? AND phone = ?", (code, phone)).fetchone()[0]
+            if last is not None and now - last < SEND_INTERVAL_S:
+                raise RoomError(f"One drawing every {SEND_INTERVAL_S:.0f} seconds: wait a moment and send again")
+            prompt = db.execute("SELECT prompt FROM rooms WHERE code = ?", (code,)).fetchone()[0]
+            db.execute("INSERT OR IGNORE INTO phones (room, phone) VALUES (?, ?)", (code, phone))
+            cursor = db.execute(
+                "INSERT INTO drawings (room, phone, sent, prompt, answer, confidence, pixels) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (code, phone, now, prompt, int(answer), float(confidence), image.tobytes()))
+            return int(cursor.lastrowid)
+
+    def state(self, code: str, tiles: int = WALL_TILES) -> RoomState:
+        """What the wall shows now."""
+        with self._database() as db:
+            code = _open_room(db, code)
+            prompt, cleared = db.execute("SELECT prompt, cleared_before FROM rooms WHERE code = ?", (code,)).fetchone()
+            people = db.execute("SELECT COUNT(*) FROM phones WHERE room = ?", (code,)).fetchone()[0]
+            rows = db.execute("SELECT prompt, answer FROM drawings WHERE room = ? AND hidden = 0", (code,)).fetchall()
+            latest = db.execute(
+                "SELECT id, pixels, answer, confidence, prompt FROM drawings WHERE room = ? AND hidden = 0 AND id > ?"
+                " ORDER BY id DESC LIMIT ?", (code, cleared, tiles)).fetchall()
+        confusion = np.zeros((10, 10), dtype=np.int64)
+        for asked, answer in rows:
+            if asked is not None:
+                confusion[asked, answer] += 1
+        return RoomState(
+            code=code, prompt=prompt, people=int(people), drawings=len(rows), prompted=int(confusion.sum()),
+            read_right=int(np.trace(confusion)), confusion=confusion,
+            tiles=tuple(Tile(int(i), np.frombuffer(p, dtype=np.uint8).reshape(28, 28), int(a), float(c), q)
+                        for i, p, a, c, q in latest))
+
+    def hide(self, code: str, drawing: int) -> None:
+        """Take one drawing off the wall for good: it is not shown, counted or trained on."""
+        with self._database() as db:
+            db.execute("UPDATE drawings SET hidden = 1 WHERE room = ? AND id = ?", (_open_room(db, code), drawing))
+
+    def clear_wall(self, code: str) -> None:
+        """Start the wall afresh: the drawings sent so far leave it, but still count and teach."""
+        with self._database() as db:
+            code = _open_room(db, code)
+            last = db.execute("SELECT COALESCE(MAX(id), 0) FROM drawings WHERE room = ?", (code,)).fetchone()[0]
+            db.execute("UPDATE rooms SET cleared_before = ? WHERE code = ?", (last, code))
+
+    def labelled(self, code: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The room's drawings sent to a prompt and not hidden: (ids, (n, 28, 28) uint8 inputs, labels)."""
+        with self._database() as db:
+            rows = db.execute("SELECT id, pixels, prompt FROM drawings WHERE room = ? AND hidden = 0 AND prompt IS NOT NULL"
+                              " ORDER BY id", (_open_room(db, code),)).fetchall()
+        ids = np.array([r[0] for r in rows], dtype=np.int64)
+        x = np.array([np.frombuffer(r[1], dtype=np.uint8).reshape(28, 28) for r in rows], dtype=np.uint8).reshape(-1, 28, 28)
+        return ids, x, np.array([r[2] for r in rows], dtype=np.uint8)
+
+    def end(self, code: str) -> None:
+        """End the room: its drawings and phones are deleted, and its code answers "ended" from now on."""
+        with self._database() as db:
+            code = _open_room(db, code)
+            db.execute("DELETE FROM drawings WHERE room = ?", (code,))
+            db.execute("DELETE FROM phones WHERE room = ?", (code,))
+            db.execute("UPDATE rooms SET ended = ?, prompt = NULL WHERE code = ?", (time.time(), code))
+
+
+def _open_room(db: sqlite3.Connection, code: str) -> str:
+    code = normalised(code)
+    row = db.execute("SELECT ended FROM rooms WHERE code = ?", (code,)).fetchone()
+    if row is None:
+        raise RoomError(f"There is no room {code or '(no code)'}: check the code on the screen")
+    if row[0] is not None:
+        raise RoomError(f"The room {code} has ended: ask the presenter for the new one")
+    return code
+
+
+def _checked_pixels(pixels: object) -> np.ndarray:
+    """The network's (28, 28) input in [0, 1] as uint8; RoomError when it is anything else."""
+    array = np.asarray(pixels)
+    if array.shape != (28, 28) or not np.issubdtype(array.dtype, np.number) or not np.isfinite(array).all():
+        raise RoomError("That is not a drawing of the page's canvas")
+    if array.min() < 0 or array.max() > 1:
+        raise RoomError("That is not a drawing of the page's canvas")
+    return np.rint(array * 255).astype(np.uint8)

@@ -1,0 +1,80 @@
+"""Starting a page server and driving it with Chromium: shared by the browser tests and `make bench`.
+
+The tests import it as `chromium` (pytest puts tests/ on the path), the benchmark as `tests.chromium`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from digitnet.replicas import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"  # Debian's: `apt-get install -y chromium`; never `playwright install`
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+CANVAS = '[data-testid="stBidiComponentIsolated"] canvas.upper-canvas'
+ANSWER = '[data-testid="digit-answer"]'
+# Set while Streamlit runs the page's script for this browser tab, and "notRunning" once it is done.
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+BUSY = '[data-testid="stApp"]:is([data-test-script-state="running"], [data-test-script-state="rerunRequested"])'
+
+__all__ = ["ANSWER", "CANVAS", "CHROMIUM", "CHROMIUM_FLAGS", "IDLE", "free_port", "require_chromium",
+           "start_app", "wait_for_app"]
+
+
+def require_chromium() -> None:
+    """Fail in CI, skip elsewhere, when Chromium is not installed."""
+    if not Path(CHROMIUM).exists():
+        message = "Chromium not found at /usr/bin/chromium: install it with `sudo apt-get install -y chromium`"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def start_app(port: int, env: dict[str, str], script: Path = ROOT / "app.py",
+              options: tuple[str, ...] = ()) -> subprocess.Popen:
+    """`streamlit run app.py` (or another page) on 127.0.0.1:port, headless, in the background; `options`
+    are more of Streamlit's command-line settings."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
+         "--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1", "--server.port", str(port),
+         *options],
+        cwd=ROOT, env={"MALLOC_ARENA_MAX": "2", **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # as `make run` and `make serve` start it
+
+
+def wait_for_app(port: int) -> str:
+    """Wait until the app on `port` answers its health check; return its URL."""
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
+            return url
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("streamlit did not start within 60 s")
+
+
+def settled(page, after_change: bool = False, timeout_ms: float = 60_000) -> None:
+    """Wait until the page's script has finished running for this tab, so that what it draws is on
+    screen. `after_change`: a widget was just changed, so first wait (up to 2 s) for the run it asks
+    for to begin, which may take the server a moment."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    if after_change:
+        try:
+            page.locator(BUSY).wait_for(state="attached", timeout=2_000)
+        except PlaywrightTimeout:
+            pass  # the run began and ended before we looked
+    page.locator(IDLE).wait_for(state="attached", timeout=timeout_ms)

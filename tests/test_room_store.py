@@ -1,0 +1,144 @@
+"""The room's store: SQLite shared by every replica, concurrent writers, a killed writer, bad input."""
+
+import multiprocessing
+import os
+import signal
+import sqlite3
+import time
+
+import numpy as np
+import pytest
+
+from digitnet.serving.room import CODE_LENGTH, SEND_INTERVAL_S, RoomError, Rooms, normalised, prompt_words, summary
+
+SEVEN = np.zeros((28, 28), np.float32)
+SEVEN[6, 8:20] = 1.0
+SEVEN[6:22, 18] = 1.0
+
+
+@pytest.fixture
+def rooms(tmp_path) -> Rooms:
+    return Rooms(tmp_path / "rooms.sqlite3")
+
+
+def test_a_room_collects_drawings_labelled_by_its_prompt(rooms):
+    code = rooms.open()
+    assert len(code) == CODE_LENGTH and rooms.check(code.lower()) == code
+    rooms.join(code, "phone-a")
+    rooms.send(code, "phone-a", SEVEN, answer=7, confidence=0.98, now=100.0)  # before any prompt
+    rooms.set_prompt(code, 7)
+    rooms.send(code, "phone-a", SEVEN, answer=7, confidence=0.9, now=103.0)
+    rooms.send(code, "phone-b", SEVEN, answer=1, confidence=0.6, now=103.5)
+    state = rooms.state(code)
+    assert (state.prompt, state.people, state.drawings, state.prompted, state.read_right) == (7, 2, 3, 2, 1)
+    assert [t.answer for t in state.tiles] == [1, 7, 7]  # newest first
+    assert [t.missed for t in state.tiles] == [True, False, False]  # the first had no prompt to miss
+    np.testing.assert_array_equal(state.tiles[0].pixels, np.rint(SEVEN * 255).astype(np.uint8))
+    assert state.confusion[7, 1] == 1 and state.confusion[7, 7] == 1 and state.confusion.sum() == 2
+    ids, x, y = rooms.labelled(code)
+    assert len(ids) == 2 and x.shape == (2, 28, 28) and y.tolist() == [7, 7]
+
+
+def test_a_phone_sends_at_most_one_drawing_every_two_seconds(rooms):
+    code = rooms.open()
+    rooms.send(code, "phone-a", SEVEN, 7, 0.9, now=10.0)
+    with pytest.raises(RoomError, match="every 2 seconds"):
+        rooms.send(code, "phone-a", SEVEN, 7, 0.9, now=10.0 + SEND_INTERVAL_S / 2)
+    rooms.send(code, "phone-b", SEVEN, 7, 0.9, now=10.5)  # another phone is not held back
+    rooms.send(code, "phone-a", SEVEN, 7, 0.9, now=10.0 + SEND_INTERVAL_S)
+    assert rooms.state(code).drawings == 3
+
+
+@pytest.mark.parametrize("pixels", [np.zeros((28, 27)), np.full((28, 28), np.nan), np.full((28, 28), 2.0),
+                                    np.array([["a"] * 28] * 28), "a drawing", None])
+def test_anything_but_the_network_s_input_is_refused_and_changes_nothing(rooms, pixels):
+    code = rooms.open()
+    with pytest.raises(RoomError, match="not a drawing of the page's canvas"):
+        rooms.send(code, "phone-a", pixels, 7, 0.9)
+    with pytest.raises(RoomError, match="not an answer"):
+        rooms.send(code, "phone-a", SEVEN, 12, 0.9)
+    assert rooms.state(code).drawings == 0
+
+
+def test_a_wrong_or_ended_code_gets_a_clear_message(rooms):
+    with pytest.raises(RoomError, match="There is no room ZZZZ"):
+        rooms.check("zz zz")
+    code = rooms.open()
+    rooms.send(code, "phone-a", SEVEN, 7, 0.9)
+    rooms.end(code)
+    with pytest.raises(RoomError, match=f"The room {code} has ended"):
+        rooms.send(code, "phone-b", SEVEN, 7, 0.9)
+    with sqlite3.connect(rooms.path) as db:  # nothing of it is kept but its code and times
+        assert db.execute("SELECT COUNT(*) FROM drawings").fetchone()[0] == 0
+        assert db.execute("SELECT COUNT(*) FROM phones").fetchone()[0] == 0
+    assert normalised(" ab cd ") == "ABCD"
+
+
+def test_hidden_drawings_leave_the_wall_and_the_lesson_and_clearing_keeps_them_to_learn(rooms):
+    code = rooms.open()
+    rooms.set_prompt(code, 3)
+    first = rooms.send(code, "a", SEVEN, 7, 0.9)
+    second = rooms.send(code, "b", SEVEN, 3, 0.9)
+    rooms.hide(code, first)
+    state = rooms.state(code)
+    assert [t.id for t in state.tiles] == [second] and state.drawings == 1
+    rooms.clear_wall(code)
+    assert rooms.state(code).tiles == () and rooms.state(code).drawings == 1  # still counted and taught
+    third = rooms.send(code, "c", SEVEN, 3, 0.9)
+    assert [t.id for t in rooms.state(code).tiles] == [third]
+    assert rooms.labelled(code)[0].tolist() == [second, third]
+
+
+def _send_many(path, code, phone, count):
+    store = Rooms(path)
+    for i in range(count):
+        store.send(code, phone, SEVEN, 7, 0.9, now=1000.0 + i * SEND_INTERVAL_S)
+
+
+def test_writers_in_several_processes_lose_no_drawing(rooms):
+    code = rooms.open()
+    context = multiprocessing.get_context("spawn")
+    writers = [context.Process(target=_send_many, args=(rooms.path, code, f"phone-{i}", 25)) for i in range(6)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(60)
+        assert writer.exitcode == 0
+    assert rooms.state(code).drawings == 6 * 25
+
+
+def _send_forever(path, code):
+    store = Rooms(path)
+    i = 0
+    while True:
+        store.send(code, f"phone-{i}", SEVEN, 7, 0.9)
+        i += 1
+
+
+def test_a_writer_killed_midway_leaves_only_whole_drawings(rooms):
+    code = rooms.open()
+    writer = multiprocessing.get_context("spawn").Process(target=_send_forever, args=(rooms.path, code))
+    writer.start()
+    deadline = time.monotonic() + 30
+    while rooms.state(code).drawings < 20 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.join(10)
+    state = rooms.state(code, tiles=10_000)
+    assert state.drawings >= 20 and len(state.tiles) == state.drawings
+    assert all(tile.pixels.shape == (28, 28) and tile.pixels.max() == 255 for tile in state.tiles)
+    rooms.send(code, "after", SEVEN, 7, 0.9)  # the store still takes drawings
+    assert rooms.state(code).drawings == state.drawings + 1
+
+
+def test_the_wall_says_how_the_network_did_on_the_prompt_misreads_first(rooms):
+    code = rooms.open()
+    assert summary(rooms.state(code)) == "" and prompt_words(None) == "Draw any digit"
+    rooms.set_prompt(code, 7)
+    assert summary(rooms.state(code)) == "" and prompt_words(7) == "Everyone draw a 7"
+    for phone, answer in enumerate([7, 7, 2, 1, 2, 7]):
+        rooms.send(code, str(phone), SEVEN, answer, 0.9)
+    assert summary(rooms.state(code)) == "The network read 3 of your 6 sevens; these 3 it took for 2s and 1s."
+    rooms.set_prompt(code, 8)
+    rooms.send(code, "8", SEVEN, 8, 0.9)
+    assert summary(rooms.state(code)) == "The network read 1 of your 1 eight."

@@ -1,0 +1,98 @@
+"""A room in real Chromium: three phones (390x844, touch) join by the link and draw to a prompt, the
+projector (1280x720) shows their drawings, hides one, learns from the room, and ends it."""
+
+import json
+import os
+import re
+import shutil
+
+import pytest
+from chromium import ANSWER, CANVAS, free_port, settled, start_app, wait_for_app
+from test_browser import SCREENSHOTS, touch_draw
+
+from digitnet.config import SHIPPED_MODEL, TrainConfig
+from digitnet.serving.classifier import load_classifier, weights_path
+from digitnet.serving.room import ROOMS_FILENAME, Rooms
+from digitnet.serving.store import RETRAINED_ENV
+
+
+@pytest.fixture
+def room_server(mnist_path, tmp_path):
+    """A server whose model in use is the shipped network recorded with a one-epoch recipe, so that
+    "Learn from the room" (which starts from the model in use's settings) takes seconds."""
+    retrained = tmp_path / "retrained"
+    retrained.mkdir()
+    for path in (SHIPPED_MODEL, weights_path(SHIPPED_MODEL)):
+        shutil.copy(path, retrained / path.name)
+    history = json.loads(SHIPPED_MODEL.with_name("history.json").read_text())
+    history["config"] = TrainConfig(epochs=1, train_subset=2000, pen_digits=False, calibrate=False).to_json()
+    history["weights"] = load_classifier(retrained / SHIPPED_MODEL.name).fingerprint
+    (retrained / "history.json").write_text(json.dumps(history))
+    env = {**os.environ, "DIGITNET_MNIST": str(mnist_path), RETRAINED_ENV: str(retrained),
+           "DIGITNET_DATA_DIR": str(tmp_path / "drawings")}
+    env.pop("DIGITNET_ADMIN_PASSWORD", None)
+    port = free_port()
+    process = start_app(port, env)
+    try:
+        yield wait_for_app(port), tmp_path / "drawings"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_three_phones_draw_to_a_prompt_and_the_wall_shows_learns_from_and_ends_the_room(browser, room_server):
+    url, drawings = room_server
+    projector = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
+    projector.goto(f"{url}/?presenter=1")
+    projector.get_by_role("button", name="Start a room").click(timeout=60_000)
+    code = projector.locator(".room-code").inner_text(timeout=30_000)
+    link = projector.get_by_text(re.compile(r"^Join: ")).inner_text()
+    assert link == f"Join: {url}/?room={code}"
+    projector.locator(".st-key-room_prompt").get_by_text("7", exact=True).click()
+    projector.get_by_text("Everyone draw a 7", exact=True).wait_for(timeout=30_000)
+
+    phones = []
+    for digit in ("7", "7", "1"):
+        context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+        phone = context.new_page()
+        phone.goto(link.removeprefix("Join: "))
+        phone.get_by_text("Everyone draw a 7, then send it to the screen.").wait_for(timeout=60_000)
+        phone.locator(CANVAS).wait_for(timeout=60_000)
+        settled(phone)
+        touch_draw(phone, digit, scale=phone.locator(CANVAS).bounding_box()["width"] / 280)
+        phone.locator(ANSWER).wait_for(timeout=30_000)
+        assert phone.locator(ANSWER).inner_text().strip() == digit
+        phone.get_by_role("button", name="Send to the screen").click()
+        phone.get_by_text(f"Sent: your {digit} is on the screen.").wait_for(timeout=30_000)
+        phones.append(phone)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    phones[0].screenshot(path=str(SCREENSHOTS / "room-phone.png"))
+
+    # The wall shows all three by itself, the 1 taken for a 1 marked as missing the prompt.
+    wall = projector.locator(".st-key-wall")
+    wall.get_by_text("The network read 2 of your 3 sevens; this one it took for a 1.").wait_for(timeout=10_000)
+    assert wall.locator("figure.tile").count() == 3 and wall.locator("figure.tile.missed").count() == 1
+    assert "people: 3 · drawings: 3 · read right: 2 of 3" in wall.locator(".room-counters").inner_text()
+    projector.screenshot(path=str(SCREENSHOTS / "room-wall.png"))
+
+    # Hide the miss: gone from the wall, and from what the room teaches.
+    missed_id = wall.locator("figure.tile.missed figcaption span").inner_text().removeprefix("#")
+    wall.locator('[data-testid="stButtonGroup"]').get_by_text(f"#{missed_id}", exact=True).click()
+    wall.get_by_text("The network read 2 of your 2 sevens.").wait_for(timeout=10_000)
+    assert wall.locator("figure.tile").count() == 2
+
+    # Learn from the room: the retrain starts from the model in use's (one-epoch) settings.
+    projector.get_by_role("button", name="Learn from the room").click()
+    wall.get_by_text(re.compile(r"Done: MNIST test accuracy")).wait_for(timeout=180_000)
+
+    projector.get_by_role("button", name="End the room").click()
+    projector.get_by_role("button", name="Start a room").wait_for(timeout=30_000)
+    phones[0].reload()
+    phones[0].get_by_text(f"The room {code} has ended").wait_for(timeout=60_000)
+    rooms = Rooms(drawings / ROOMS_FILENAME)
+    with pytest.raises(Exception, match="has ended"):
+        rooms.state(code)
+    import sqlite3
+
+    with sqlite3.connect(rooms.path) as db:
+        assert db.execute("SELECT COUNT(*) FROM drawings").fetchone()[0] == 0

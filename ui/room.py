@@ -1,0 +1,233 @@
+"""A room: the phones' form of the page (prompt, canvas, answer, Send to the screen) and the projector's
+wall of everyone's drawings, with the presenter's controls."""
+
+import html
+import secrets
+
+import segno
+import streamlit as st
+
+import digitnet
+from digitnet.serving.auth import password_matches
+from digitnet.serving.prediction import Prediction
+from digitnet.serving.room import RoomError, RoomState, prompt_words, summary
+from ui import keys
+from ui.answer import answer_ui
+from ui.guard import within_budget
+from ui.inputs import clear_canvas, drawing_ui
+from ui.resources import admin_password, collected_drawings, current_model, get_job, get_rooms, get_store
+from ui.sidebar import slow_down_wrong_guess
+from ui.style import pixels_html
+
+ROOM_QUERY = "room"  # ?room=CODE opens the phone form of the page
+PROMPT_POLL_SECONDS = 3.0  # how soon a phone shows a new prompt
+WALL_POLL_SECONDS = 1.0  # how soon the wall shows a new drawing
+TILE_SIDE = 64  # pixels: three rows of fourteen drawings fit under the controls at 1280x720
+WALL_TILES = 42
+PROMPT_CHOICES = ["any digit", *range(10)]
+
+
+def phone_token() -> str:
+    """This session's random token: how the room counts a phone and paces its sends, with no name."""
+    if keys.PHONE not in st.session_state:
+        st.session_state[keys.PHONE] = secrets.token_hex(8)
+    return st.session_state[keys.PHONE]
+
+
+# The phone ---------------------------------------------------------------------------------------
+
+
+def phone_ui(code: str) -> None:
+    """The page as a phone in a room gets it."""
+    try:
+        code = get_rooms().check(code)
+        get_rooms().join(code, phone_token())
+    except RoomError as exc:
+        st.error(f"{exc}.")
+        return
+    st.fragment(prompt_ui, run_every=PROMPT_POLL_SECONDS)(code)
+    st.fragment(phone_drawing_ui)(code)
+
+
+def prompt_ui(code: str) -> None:
+    try:
+        prompt = get_rooms().prompt(code)
+    except RoomError as exc:
+        st.error(f"{exc}.")
+        return
+    st.markdown(f"<p class='room-prompt' style='font-size:1.6rem;font-weight:700;margin:0'>"
+                f"{html.escape(prompt_words(prompt))}, then send it to the screen.</p>", unsafe_allow_html=True)
+
+
+def phone_drawing_ui(code: str) -> None:
+    """Canvas, answer and Send, in one fragment: a stroke reruns only this part."""
+    within_budget()
+    model = current_model()
+    image = drawing_ui("digit")
+    with st.container(key="answer"):
+        read = answer_ui(image, model, presenter=True, prompt="Draw a digit from 0 to 9.")
+    sent = st.session_state.pop(keys.ROOM_SENT, None)
+    if sent:
+        (st.success if sent[0] == "ok" else st.warning)(sent[1])
+    if read is not None:
+        st.button("Send to the screen", key="send", type="primary", icon=":material/cast:", on_click=send,
+                  args=(code, *read))
+
+
+def send(code: str, x, prediction: Prediction) -> None:
+    try:
+        get_rooms().send(code, phone_token(), x, prediction.digit, prediction.confidence)
+    except RoomError as exc:
+        st.session_state[keys.ROOM_SENT] = ("error", f"{exc}.")
+        return
+    st.session_state[keys.ROOM_SENT] = ("ok", f"Sent: your {prediction.digit} is on the screen. Draw another!")
+    clear_canvas()
+
+
+# The projector ----------------------------------------------------------------------------------
+
+
+def presenter_allowed() -> bool:
+    """Whether this presenter may run a room: no admin password is set, or it was typed right."""
+    expected = admin_password()
+    if not expected:
+        return True
+    typed = st.text_input("Admin password, to start or run a room", type="password", key=keys.PASSWORD,
+                          on_change=slow_down_wrong_guess, args=(expected,))
+    return password_matches(typed, expected)
+
+
+def start_room_ui(allowed: bool) -> None:
+    """Presenter mode's Start a room (behind the admin password when one is set)."""
+    if st.button("Start a room", key="start_room", icon=":material/groups:", disabled=not allowed,
+                 help="Everyone draws on their phone; this screen shows all the drawings."):
+        st.session_state[keys.ROOM] = get_rooms().open()
+        st.rerun()
+
+
+def join_link(code: str) -> str:
+    """The link phones open: this page, as the presenter's browser reached it, with the room's code."""
+    base = (st.context.url or "").split("?")[0].rstrip("/")
+    return f"{base}/?{ROOM_QUERY}={code}"
+
+
+def wall_ui(code: str, allowed: bool) -> None:
+    """The projector's view of the room: how to join, the prompt, the wall, and the controls."""
+    link = join_link(code)
+    join, controls = st.columns([1, 3], gap="medium")
+    with join.container(key="join"):
+        st.markdown(f"<div class='room-qr' role='img' aria-label='A QR code of the link'>"
+                    f"{segno.make(link, error='m').svg_inline(scale=4, dark='#000', light='#fff')}</div>"
+                    f"<p style='margin:0.3rem 0 0 0'>Join: <b>{html.escape(link)}</b></p>"
+                    f"<p style='font-size:1.6rem;margin:0'>Room code <b class='room-code'>{code}</b></p>",
+                    unsafe_allow_html=True)
+    with controls:
+        prompt = get_rooms().prompt(code)
+        st.segmented_control("Everyone draw", PROMPT_CHOICES, default="any digit" if prompt is None else prompt,
+                             key=keys.ROOM_PROMPT, on_change=set_prompt, args=(code,),
+                             format_func=lambda choice: str(choice))
+        buttons = st.container(horizontal=True, key="room-controls")
+        buttons.button("Clear the wall", key="clear_wall", icon=":material/layers_clear:",
+                       on_click=lambda: get_rooms().clear_wall(code))
+        if buttons.button("Learn from the room", key="learn_room", icon=":material/model_training:",
+                          disabled=not allowed or get_job().status().running):
+            learn(code)
+        keep = buttons.checkbox("Keep its drawings", key="keep_room",
+                                help="Add the room's labelled drawings to the collected drawings when it ends.")
+        if buttons.button("End the room", key="end_room", icon=":material/logout:", disabled=not allowed):
+            end(code, keep)
+    st.fragment(wall_tiles_ui, run_every=WALL_POLL_SECONDS)(code)
+
+
+def set_prompt(code: str) -> None:
+    choice = st.session_state.get(keys.ROOM_PROMPT)
+    get_rooms().set_prompt(code, None if choice in (None, "any digit") else int(choice))
+
+
+def learn(code: str) -> None:
+    """Retrain, in its own process, on the usual data and the room's labelled drawings."""
+    try:
+        started = get_job().start(get_store().settings_in_use(), room=code)
+    except digitnet.DigitnetError as exc:
+        st.error(str(exc))
+        return
+    if not started:
+        st.warning("A training is already running: wait for it to finish.")
+
+
+def end(code: str, keep: bool) -> None:
+    """End the room; with `keep`, its labelled drawings join the collected drawings first."""
+    if keep:
+        _, x, labels = get_rooms().labelled(code)
+        for image, label in zip(x, labels):
+            collected_drawings().add(image / 255.0, int(label))
+    get_rooms().end(code)
+    del st.session_state[keys.ROOM]
+    st.rerun()
+
+
+def wall_tiles_ui(code: str) -> None:
+    """The counters, how the network did on the prompt, and the latest drawings, newest first."""
+    try:
+        state = get_rooms().state(code, tiles=WALL_TILES)
+    except RoomError as exc:
+        st.error(f"{exc}.")
+        return
+    status = get_job().status()
+    with st.container(key="wall"):
+        counters, confusion = st.columns([3, 2], gap="medium")
+        counters.markdown(counters_html(state), unsafe_allow_html=True)
+        confusion.markdown(confusion_html(state), unsafe_allow_html=True)
+        if status.running or status.message:
+            st.caption(status.message if not status.running else
+                       f"Learning from the room: epoch {status.epochs_done} of {status.config.epochs}...")
+        st.markdown(tiles_html(state), unsafe_allow_html=True)
+        if state.tiles:
+            st.pills("Hide a drawing (gone from the wall, never trained on)", [t.id for t in state.tiles],
+                     key=f"hide-{state.tiles[0].id}", format_func=lambda i: f"#{i}",
+                     on_change=hide_picked, args=(code, f"hide-{state.tiles[0].id}"))
+
+
+def hide_picked(code: str, key: str) -> None:
+    if st.session_state.get(key) is not None:
+        get_rooms().hide(code, int(st.session_state[key]))
+
+
+def counters_html(state: RoomState) -> str:
+    right = (f" · read right: <b>{state.read_right}</b> of {state.prompted}" if state.prompted else "")
+    words = summary(state)
+    return (f"<p class='room-prompt' style='font-size:2rem;font-weight:700;margin:0'>{prompt_words(state.prompt)}</p>"
+            f"<p class='room-counters' style='font-size:1.3rem;margin:0'>people: <b>{state.people}</b> · "
+            f"drawings: <b>{state.drawings}</b>{right}</p>"
+            + (f"<p class='room-summary' style='font-size:1.3rem;font-weight:700;margin:0'>{html.escape(words)}</p>"
+               if words else ""))
+
+
+def confusion_html(state: RoomState) -> str:
+    """The room's prompted digits (rows) against what the network read (columns), rows with drawings only."""
+    rows = [digit for digit in range(10) if state.confusion[digit].sum()]
+    if not rows:
+        return ""
+    head = "".join(f"<th>{d}</th>" for d in range(10))
+    body = "".join(f"<tr><th>{d}</th>" + "".join(
+        f"<td style='{'font-weight:700' if a == d else ''}'>{state.confusion[d, a] or ''}</td>" for a in range(10))
+        + "</tr>" for d in rows)
+    return (f"<table class='room-confusion' style='font-size:0.85rem;margin:0.3rem 0'><caption "
+            f"style='caption-side:top;text-align:left'>Asked for (rows), read as (columns)</caption>"
+            f"<tr><th></th>{head}</tr>{body}</table>")
+
+
+def tiles_html(state: RoomState) -> str:
+    """Each drawing as the network saw it, its answer and how sure; misses of the prompt marked."""
+    if not state.tiles:
+        return "<p class='room-empty'>Drawings sent from the phones appear here.</p>"
+    tiles = []
+    for tile in sorted(state.tiles, key=lambda t: (not t.missed, -t.id)):  # misreads first
+        mark = "✗ " if tile.missed else ""
+        tiles.append(
+            f"<figure class='tile{' missed' if tile.missed else ''}' style='margin:0;text-align:center;"
+            f"border:3px solid {'#D55E00' if tile.missed else 'transparent'};border-radius:6px;padding:2px'>"
+            f"{pixels_html(tile.pixels / 255, TILE_SIDE, f'drawing {tile.id}')}"
+            f"<figcaption style='font-size:0.95rem'>{mark}<b>{tile.answer}</b> {tile.confidence:.0%} "
+            f"<span style='opacity:0.6'>#{tile.id}</span></figcaption></figure>")
+    return f"<div class='room-tiles' style='display:flex;flex-wrap:wrap;gap:8px'>{''.join(tiles)}</div>"
