@@ -24,14 +24,14 @@ if ROOM_QUERY in st.query_params:  # a phone that joined a room: the prompt, the
     st.stop()
 
 asked = st.query_params.get("presenter") == "1"
-# In presenter mode the two switches sit side by side: stacked, they left a band above the title.
-title, *switches = st.columns([3, 1, 1] if st.session_state.get(keys.PRESENTER, asked) else [4, 1],
+# In presenter mode the switches and Start a room sit side by side: stacked, they left a band above the title.
+title, *switches = st.columns([3, 1, 1, 1] if st.session_state.get(keys.PRESENTER, asked) else [4, 1],
                               vertical_alignment="bottom")
 title.title("✏️ Draw a digit, watch a neural network read it")
 presenter = switches[0].toggle("Presenter mode", key=keys.PRESENTER, value=asked, on_change=views.show, args=(views.DRAW,),
                                help="For demos: a big canvas, a huge answer, no technical panels. Or open ?presenter=1")
 if presenter:
-    switches[-1].toggle("Say it aloud", key=keys.SPEAK, help="Speak each new answer through the browser's voice.")
+    switches[1].toggle("Say it aloud", key=keys.SPEAK, help="Speak each new answer through the browser's voice.")
 st.html(PAGE_CSS + BARS_CSS + CANVAS_TOOLBAR_SCRIPT, unsafe_allow_javascript=True)
 if presenter:
     st.markdown(PRESENTER_CSS, unsafe_allow_html=True)
@@ -47,11 +47,13 @@ drawings_in_the_background()
 for warning in model.warnings:
     st.warning(warning)
 if presenter:
-    allowed = presenter_allowed()
+    with switches[-1]:
+        allowed = presenter_allowed()
+        if keys.ROOM not in st.session_state:
+            start_room_ui(allowed)
     if keys.ROOM in st.session_state:
         wall_ui(st.session_state[keys.ROOM], allowed)
         st.stop()  # the projector shows the room
-    start_room_ui(allowed)
 if keys.JUST_SAVED in st.session_state:
     st.toast(f"Saved as {a_digit(st.session_state.pop(keys.JUST_SAVED))}. Retrain with your drawings to teach it.")
 

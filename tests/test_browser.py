@@ -124,6 +124,12 @@ def clear(page) -> None:
     expect(page.locator(CANVAS)).to_have_count(1, timeout=20_000)  # the old canvas has gone
 
 
+def model_card(page):
+    """Open the tab "How it learned"; return its model card."""
+    page.get_by_role("tab", name="How it learned").click()
+    return page.locator(".st-key-model-card")
+
+
 def retrain_settings(page, epochs: int, images: int):
     """Set a short retrain in the sidebar; return the sidebar."""
     sidebar = page.locator('[data-testid="stSidebar"]')
@@ -172,9 +178,9 @@ def test_retrain_from_the_sidebar_shows_progress_then_new_curves(browser, fresh_
     # The drawing on the canvas, read by the network after each finished epoch.
     sidebar.locator(".epoch-answers").get_by_text("epoch 1").wait_for(timeout=60_000)
     page.get_by_text(re.compile(r"Done: MNIST test accuracy .*, real people it never saw")).wait_for(timeout=180_000)
-    page.get_by_role("tab", name="How it learned").click()
-    page.get_by_text("retrained here").wait_for(timeout=30_000)
-    assert page.get_by_text(re.compile(r"Epochs:\s*5")).count() == 1
+    card = model_card(page)
+    card.get_by_text("retrained here").wait_for(timeout=30_000)
+    assert card.get_by_text(re.compile(r"Epochs:\s*5")).count() == 1
     page.get_by_role("tab", name="Draw").click()
     clear(page)
     draw(page, "7")
@@ -272,7 +278,7 @@ def test_retrain_including_my_drawings(saved_drawings, page):
     settled(page, after_change=True)
     sidebar.get_by_role("button", name="Retrain").click()
     page.get_by_text(re.compile(r"Done: MNIST test accuracy")).wait_for(timeout=120_000)
-    page.get_by_text("retrained here").wait_for(timeout=30_000)
+    model_card(page).get_by_text("retrained here").wait_for(timeout=30_000)
 
 
 def test_two_app_processes_sharing_a_folder_act_as_one(browser, mnist_path, tmp_path):
@@ -302,8 +308,9 @@ def test_two_app_processes_sharing_a_folder_act_as_one(browser, mnist_path, tmp_
         assert second.locator('[data-testid="stSidebar"]').get_by_role("button", name="Retrain").is_disabled()
         for page in pages:
             page.get_by_text(re.compile(r"Done: MNIST test accuracy")).wait_for(timeout=120_000)
-            page.get_by_text("retrained here").wait_for(timeout=30_000)
-            assert page.get_by_text(re.compile(r"Epochs:\s*3")).count() == 1
+            card = model_card(page)
+            card.get_by_text("retrained here").wait_for(timeout=30_000)
+            assert card.get_by_text(re.compile(r"Epochs:\s*3")).count() == 1
     finally:
         for server in servers:
             server.terminate()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
-from test_browser import CANVAS_HOST, answer, clear, draw, retrain_settings
+from test_browser import CANVAS_HOST, answer, clear, draw, model_card, retrain_settings
 
 from chromium import CANVAS, free_port, settled, wait_for_app
 from digitnet.replicas import NGINX_TEMPLATE, ServeError, render_nginx_config
@@ -171,7 +171,7 @@ def test_two_browsers_through_nginx_stay_on_their_replicas_and_see_one_retrain(b
     second.get_by_text(re.compile(r"Epoch \d of 2|Done: MNIST test accuracy")).first.wait_for(timeout=120_000)
     for page in (first, second):
         page.get_by_text(re.compile(r"Done: MNIST test accuracy")).wait_for(timeout=120_000)
-        page.get_by_text("retrained here").wait_for(timeout=30_000)
+        model_card(page).get_by_text("retrained here").wait_for(timeout=30_000)
 
 
 def test_a_killed_replica_is_not_the_rooms_problem(browser, serve):

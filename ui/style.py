@@ -49,7 +49,7 @@ BARS_CSS = f"""
 PRESENTER_CSS = """
 <style class="digitnet">
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] {display: none;}
-.st-key-view [data-baseweb="tab-list"], .st-key-view [data-baseweb="tab-border"] {display: none;}  /* Draw only */
+.st-key-view [role="tablist"] {display: none;}  /* the Draw tab only */
 h1 {font-size: 1.6rem !important; padding: 0 !important;}
 .digit-answer {font-size: 10rem !important;}
 .st-key-canvas-digit [data-testid="stBidiComponentIsolated"] {zoom: 1.2143;}  /* 340 px: fits 1280x720 and a phone */
