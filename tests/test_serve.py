@@ -228,3 +228,34 @@ def test_stopping_make_serve_leaves_nothing_running(serve, stop):
     assert not [p for p in children if Path(f"/proc/{p}").exists()]
     with pytest.raises(OSError):
         urllib.request.urlopen(serve.url, timeout=2)
+
+
+def test_phones_on_both_replicas_feed_one_wall(browser, serve):
+    from chromium import ANSWER
+    from test_browser import touch_draw
+
+    value, projector_replica = cookie_on_replica(serve.url, set())
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    context.add_cookies([{"name": "digitnet_replica", "value": value, "url": serve.url}])
+    projector = context.new_page()
+    projector.goto(f"{serve.url}/?presenter=1")
+    projector.get_by_role("button", name="Start a room").click(timeout=60_000)
+    code = projector.locator(".room-code").inner_text(timeout=30_000)
+    replicas = set()
+    for taken in (set(), {projector_replica}):  # one phone on the projector's replica, one on the other
+        value, replica = cookie_on_replica(serve.url, taken)
+        replicas.add(replica)
+        phone_context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+        phone_context.add_cookies([{"name": "digitnet_replica", "value": value, "url": serve.url}])
+        phone = phone_context.new_page()
+        phone.goto(f"{serve.url}/?room={code}")
+        phone.locator(CANVAS).wait_for(timeout=60_000)
+        settled(phone)
+        touch_draw(phone, "7", scale=phone.locator(CANVAS).bounding_box()["width"] / 280)
+        phone.locator(ANSWER).wait_for(timeout=30_000)
+        phone.get_by_role("button", name="Send to the screen").click()
+        phone.get_by_text("is on the screen").wait_for(timeout=30_000)
+    assert len(replicas) == 2
+    wall = projector.locator(".st-key-wall")
+    wall.get_by_text("people: 2 · drawings: 2").wait_for(timeout=10_000)
+    assert wall.locator("figure.tile").count() == 2
