@@ -482,3 +482,32 @@ def test_a_session_asking_for_runs_faster_than_a_person_could_is_stopped_and_say
     at.run()  # a second at once: refused after a pause, drawing nothing
     assert time.monotonic() - started >= 1.0
     assert not at.exception and not at.title and not at.markdown
+
+
+def test_a_phone_with_a_wrong_room_code_is_told_so(canvas):
+    at = new_app()
+    at.query_params["room"] = "zzzz"
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["There is no room ZZZZ: check the code on the screen."]
+    assert not canvas.calls  # no canvas to draw on for a room that is not there
+
+
+def test_a_phone_in_a_room_sends_its_drawing_to_the_wall_once_every_two_seconds(canvas, tmp_path):
+    from digitnet.serving.room import Rooms
+
+    rooms = Rooms(tmp_path / "drawings" / "rooms.sqlite3")  # where the page's store is: DIGITNET_DATA_DIR
+    code = rooms.open()
+    rooms.set_prompt(code, 7)
+    canvas.image = as_canvas(stroke_image("7"))
+    at = new_app()
+    at.query_params["room"] = code
+    at.run()
+    assert "Everyone draw a 7, then send it to the screen." in words(at)
+    at.button(key="send").click().run()
+    assert at.success[0].value == "Sent: your 7 is on the screen. Draw another!"
+    state = rooms.state(code)
+    assert (state.people, state.drawings, state.read_right) == (1, 1, 1) and state.tiles[0].answer == 7
+    at.button(key="send").click().run()  # at once again: refused, and the wall keeps one
+    assert at.warning[0].value.startswith("One drawing every 2 seconds")
+    assert rooms.state(code).drawings == 1
