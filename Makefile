@@ -42,6 +42,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.room
 	$(BIN)/python -m bench.strangers
+	$(BIN)/python -m bench.wall
 
 # Refresh the README's pictures of the page (docs/*.png) from the browser tests.
 screenshots: $(VENV)/.installed-dev
