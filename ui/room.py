@@ -50,6 +50,7 @@ def phone_ui(code: str) -> None:
 
 
 def prompt_ui(code: str) -> None:
+    within_budget()  # a timer's run, but a forged client could ask for thousands
     try:
         prompt = get_rooms().prompt(code)
     except RoomError as exc:
@@ -168,6 +169,7 @@ def end(code: str, keep: bool) -> None:
 
 def wall_tiles_ui(code: str) -> None:
     """The counters, how the network did on the prompt, and the latest drawings, newest first."""
+    within_budget()
     try:
         state = get_rooms().state(code, tiles=WALL_TILES)
     except RoomError as exc:
