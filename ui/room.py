@@ -65,14 +65,15 @@ def phone_drawing_ui(code: str) -> None:
     within_budget()
     model = current_model()
     image = drawing_ui("digit")
+    sending = st.container()  # Send goes right under the canvas, on a phone's first screen, above the answer
     with st.container(key="answer"):
         read = answer_ui(image, model, presenter=True, prompt="Draw a digit from 0 to 9.")
     sent = st.session_state.pop(keys.ROOM_SENT, None)
     if sent:
-        (st.success if sent[0] == "ok" else st.warning)(sent[1])
+        (sending.success if sent[0] == "ok" else sending.warning)(sent[1])
     if read is not None:
-        st.button("Send to the screen", key="send", type="primary", icon=":material/cast:", on_click=send,
-                  args=(code, *read))
+        sending.button("Send to the screen", key="send", type="primary", icon=":material/cast:", on_click=send,
+                       args=(code, *read))
 
 
 def send(code: str, x, prediction: Prediction) -> None:
@@ -118,15 +119,17 @@ def wall_ui(code: str, allowed: bool) -> None:
     join, controls = st.columns([1, 3], gap="medium")
     with join.container(key="join"):
         st.markdown(f"<div class='room-qr' role='img' aria-label='A QR code of the link'>"
-                    f"{segno.make(link, error='m').svg_inline(scale=4, dark='#000', light='#fff')}</div>"
+                    f"{segno.make(link, error='m').svg_inline(scale=3, dark='#000', light='#fff')}</div>"
                     f"<p style='margin:0.3rem 0 0 0'>Join: <b>{html.escape(link)}</b></p>"
                     f"<p style='font-size:1.6rem;margin:0'>Room code <b class='room-code'>{code}</b></p>",
                     unsafe_allow_html=True)
     with controls:
         prompt = get_rooms().prompt(code)
+        st.markdown(f"<p class='room-prompt' style='font-size:2rem;font-weight:700;margin:0'>"
+                    f"{prompt_words(prompt)}</p>", unsafe_allow_html=True)
         st.segmented_control("Everyone draw", PROMPT_CHOICES, default="any digit" if prompt is None else prompt,
                              key=keys.ROOM_PROMPT, on_change=set_prompt, args=(code,),
-                             format_func=lambda choice: str(choice))
+                             format_func=lambda choice: str(choice), label_visibility="collapsed")
         buttons = st.container(horizontal=True, key="room-controls")
         buttons.button("Clear the wall", key="clear_wall", icon=":material/layers_clear:",
                        on_click=lambda: get_rooms().clear_wall(code))
@@ -198,10 +201,9 @@ def hide_picked(code: str, key: str) -> None:
 def counters_html(state: RoomState) -> str:
     right = (f" · read right: <b>{state.read_right}</b> of {state.prompted}" if state.prompted else "")
     words = summary(state)
-    return (f"<p class='room-prompt' style='font-size:2rem;font-weight:700;margin:0'>{prompt_words(state.prompt)}</p>"
-            f"<p class='room-counters' style='font-size:1.3rem;margin:0'>people: <b>{state.people}</b> · "
+    return (f"<p class='room-counters' style='font-size:1.2rem;margin:0'>people: <b>{state.people}</b> · "
             f"drawings: <b>{state.drawings}</b>{right}</p>"
-            + (f"<p class='room-summary' style='font-size:1.3rem;font-weight:700;margin:0'>{html.escape(words)}</p>"
+            + (f"<p class='room-summary' style='font-size:1.2rem;font-weight:700;margin:0'>{html.escape(words)}</p>"
                if words else ""))
 
 
