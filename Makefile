@@ -46,4 +46,4 @@ bench: $(VENV)/.installed-dev
 
 # Refresh the README's pictures of the page (docs/*.png) from the browser tests.
 screenshots: $(VENV)/.installed-dev
-	DIGITNET_SCREENSHOTS=docs $(BIN)/python -m pytest tests/test_browser.py -k "drawn_digits or presenter_mode"
+	DIGITNET_SCREENSHOTS=docs $(BIN)/python -m pytest tests/test_browser.py tests/test_room_wall.py -k "drawn_digits or presenter_mode or three_phones"
