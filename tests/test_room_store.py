@@ -89,6 +89,21 @@ def test_hidden_drawings_leave_the_wall_and_the_lesson_and_clearing_keeps_them_t
     assert rooms.labelled(code)[0].tolist() == [second, third]
 
 
+def test_the_wall_shows_misreads_first_and_a_kept_room_joins_the_collected_drawings(rooms, tmp_path):
+    from digitnet.data.collected import CollectedDrawings, keep_room_drawings, room_drawings
+
+    code = rooms.open()
+    rooms.set_prompt(code, 7)
+    ids = [rooms.send(code, str(phone), SEVEN, answer, 0.9) for phone, answer in enumerate([7, 1, 7, 2, 7])]
+    assert [t.id for t in rooms.state(code).wall()] == [ids[3], ids[1], ids[4], ids[2], ids[0]]
+    lesson = room_drawings(rooms, code)  # one in five, by id, kept out to score
+    assert len(lesson.y_test) == sum(i % 5 == 0 for i in ids) and len(lesson) == 5
+    collected = CollectedDrawings(tmp_path / "collected")
+    assert keep_room_drawings(rooms, code, collected) == 5
+    rooms.end(code)
+    assert collected.counts()[7] == 5 and sum(collected.counts()) == 5
+
+
 def _send_many(path, code, phone, count):
     store = Rooms(path)
     for i in range(count):

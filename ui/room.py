@@ -8,6 +8,7 @@ import segno
 import streamlit as st
 
 import digitnet
+from digitnet.data.collected import keep_room_drawings
 from digitnet.serving.auth import password_matches
 from digitnet.serving.prediction import Prediction
 from digitnet.serving.room import RoomError, RoomState, prompt_words, summary
@@ -162,9 +163,7 @@ def learn(code: str) -> None:
 def end(code: str, keep: bool) -> None:
     """End the room; with `keep`, its labelled drawings join the collected drawings first."""
     if keep:
-        _, x, labels = get_rooms().labelled(code)
-        for image, label in zip(x, labels):
-            collected_drawings().add(image / 255.0, int(label))
+        keep_room_drawings(get_rooms(), code, collected_drawings())
     get_rooms().end(code)
     del st.session_state[keys.ROOM]
     st.rerun()
@@ -226,7 +225,7 @@ def tiles_html(state: RoomState) -> str:
     if not state.tiles:
         return "<p class='room-empty'>Drawings sent from the phones appear here.</p>"
     tiles = []
-    for tile in sorted(state.tiles, key=lambda t: (not t.missed, -t.id)):  # misreads first
+    for tile in state.wall():
         mark = "✗ " if tile.missed else ""
         tiles.append(
             f"<figure class='tile{' missed' if tile.missed else ''}' style='margin:0;text-align:center;"

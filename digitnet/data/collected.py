@@ -52,6 +52,15 @@ class Drawings:
                           for part in ("x_train", "y_train", "x_test", "y_test")))
 
 
+def keep_room_drawings(rooms: Rooms, code: str, collected: CollectedDrawings) -> int:
+    """Add a room's drawings sent to a prompt (and not hidden) to the collected drawings, labelled by
+    the prompt; return how many."""
+    _, x, labels = rooms.labelled(code)
+    for image, label in zip(x, labels):
+        collected.add(image / np.float32(255), int(label))
+    return len(labels)
+
+
 def room_drawings(rooms: Rooms, code: str) -> Drawings:
     """A room's drawings sent to a prompt and not hidden, labelled by the prompt, one in TEST_EVERY (by
     its id) a test drawing."""

@@ -78,6 +78,10 @@ class RoomState:
     tiles: tuple[Tile, ...]
     confusion: np.ndarray  # (10, 10): prompt (row) read as answer (column), over the room's prompted drawings
 
+    def wall(self) -> list[Tile]:
+        """The tiles in the order the wall shows them: the misreads of the prompt first, newest first."""
+        return sorted(self.tiles, key=lambda tile: (not tile.missed, -tile.id))
+
 
 def prompt_words(prompt: int | None) -> str:
     """The prompt as the phones show it."""
