@@ -177,6 +177,22 @@ def test_retrain_with_drawings_reports_before_and_after(store, env, tiny_mnist, 
     assert "test drawings" in status.message and "before" in status.message and "after" in status.message
 
 
+def test_learning_from_a_room_trains_on_its_prompted_drawings_and_scores_on_a_fifth(store, env, tiny_mnist, tmp_path):
+    from digitnet.serving.room import ROOMS_FILENAME, Rooms
+
+    rooms = Rooms(tmp_path / "drawings" / ROOMS_FILENAME)  # where the training process looks: DIGITNET_DATA_DIR
+    code = rooms.open()
+    rooms.set_prompt(code, int(tiny_mnist.y_test[0]))
+    for phone in range(10):
+        rooms.send(code, str(phone), tiny_mnist.x_test[0] / np.float32(255), 0, 0.5)
+    job = TrainingJob(store, env)
+    assert job.start(QUICK.replace(drawing_repeats=5), room=code)
+    status = job.wait(180)
+    assert status.state == SUCCEEDED, status.message
+    assert "On the room's 2 test drawings (never trained on):" in status.message  # ids 5 and 10 of 10
+    assert store.load().record.sources[0]["source"].endswith("+ 8 drawings x5")
+
+
 def test_restore_shipped_and_a_broken_retrained_model_falls_back(store):
     save_model(build_model(QUICK), store.retrained)
     assert store.active_path() == store.retrained

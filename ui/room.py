@@ -23,8 +23,8 @@ from ui.style import pixels_html
 ROOM_QUERY = "room"  # ?room=CODE opens the phone form of the page
 PROMPT_POLL_SECONDS = 3.0  # how soon a phone shows a new prompt
 WALL_POLL_SECONDS = 1.0  # how soon the wall shows a new drawing
-TILE_SIDE = 64  # pixels: three rows of fourteen drawings fit under the controls at 1280x720
-WALL_TILES = 42
+TILE_SIDE = 64  # pixels: three rows of about fourteen fit under the controls at 1280x720
+WALL_TILES = 42  # those three rows
 PROMPT_CHOICES = ["any digit", *range(10)]
 
 
