@@ -1,13 +1,15 @@
 """The room's store: SQLite shared by every replica, concurrent writers, a killed writer, bad input."""
 
-import multiprocessing
 import os
 import signal
 import sqlite3
+import subprocess
+import sys
 import time
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 from digitnet.serving.room import CODE_LENGTH, SEND_INTERVAL_S, RoomError, Rooms, normalised, prompt_words, summary
 
@@ -104,41 +106,42 @@ def test_the_wall_shows_misreads_first_and_a_kept_room_joins_the_collected_drawi
     assert collected.counts()[7] == 5 and sum(collected.counts()) == 5
 
 
-def _send_many(path, code, phone, count):
-    store = Rooms(path)
-    for i in range(count):
-        store.send(code, phone, SEVEN, 7, 0.9, now=1000.0 + i * SEND_INTERVAL_S)
+# Writers in processes of their own, as replicas are: started with `python -c`, not multiprocessing,
+# whose spawned children re-run whatever script is __main__ (after a page test, the app's).
+WRITER = """
+import sys, numpy as np
+from pathlib import Path
+from digitnet.serving.room import Rooms
+path, code, phone, count = Path(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+x = np.zeros((28, 28), np.float32); x[6, 8:20] = 1.0; x[6:22, 18] = 1.0
+store, i = Rooms(path), 0
+while count < 0 or i < count:  # a negative count: forever, each send from a new phone
+    store.send(code, phone if count >= 0 else f"{phone}-{i}", x, 7, 0.9, now=1000.0 + 2.0 * i)
+    i += 1
+"""
+
+
+def writer(rooms: Rooms, code: str, phone: str, count: int) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", WRITER, str(rooms.path), code, phone, str(count)],
+                            cwd=ROOT, stderr=subprocess.PIPE, text=True)
 
 
 def test_writers_in_several_processes_lose_no_drawing(rooms):
     code = rooms.open()
-    context = multiprocessing.get_context("spawn")
-    writers = [context.Process(target=_send_many, args=(rooms.path, code, f"phone-{i}", 25)) for i in range(6)]
-    for writer in writers:
-        writer.start()
-    for writer in writers:
-        writer.join(60)
-        assert writer.exitcode == 0
+    writers = [writer(rooms, code, f"phone-{i}", 25) for i in range(6)]
+    for process in writers:
+        assert process.wait(60) == 0, process.stderr.read()
     assert rooms.state(code).drawings == 6 * 25
-
-
-def _send_forever(path, code):
-    store = Rooms(path)
-    i = 0
-    while True:
-        store.send(code, f"phone-{i}", SEVEN, 7, 0.9)
-        i += 1
 
 
 def test_a_writer_killed_midway_leaves_only_whole_drawings(rooms):
     code = rooms.open()
-    writer = multiprocessing.get_context("spawn").Process(target=_send_forever, args=(rooms.path, code))
-    writer.start()
+    process = writer(rooms, code, "phone", -1)
     deadline = time.monotonic() + 30
     while rooms.state(code).drawings < 20 and time.monotonic() < deadline:
         time.sleep(0.05)
-    os.kill(writer.pid, signal.SIGKILL)
-    writer.join(10)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(10)
     state = rooms.state(code, tiles=10_000)
     assert state.drawings >= 20 and len(state.tiles) == state.drawings
     assert all(tile.pixels.shape == (28, 28) and tile.pixels.max() == 255 for tile in state.tiles)
