@@ -6,11 +6,13 @@ import os
 import re
 import shutil
 
+import numpy as np
 import pytest
 from chromium import ANSWER, CANVAS, free_port, settled, start_app, wait_for_app
 from test_browser import SCREENSHOTS, touch_draw
 
 from digitnet.config import SHIPPED_MODEL, TrainConfig
+from digitnet.data.mnist import load_mnist
 from digitnet.serving.classifier import load_classifier, weights_path
 from digitnet.serving.room import ROOMS_FILENAME, Rooms
 from digitnet.serving.store import RETRAINED_ENV
@@ -40,7 +42,7 @@ def room_server(mnist_path, tmp_path):
         process.wait(10)
 
 
-def test_three_phones_draw_to_a_prompt_and_the_wall_shows_learns_from_and_ends_the_room(browser, room_server):
+def test_three_phones_draw_to_a_prompt_and_the_wall_shows_learns_from_and_ends_the_room(browser, room_server, mnist_path):
     url, drawings = room_server
     projector = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
     projector.goto(f"{url}/?presenter=1")
@@ -75,7 +77,6 @@ def test_three_phones_draw_to_a_prompt_and_the_wall_shows_learns_from_and_ends_t
     wall.get_by_text("The network read 2 of your 3 sevens; this one it took for a 1.").wait_for(timeout=10_000)
     assert wall.locator("figure.tile").count() == 3 and wall.locator("figure.tile.missed").count() == 1
     assert "people: 3 · drawings: 3 · read right: 2 of 3" in wall.locator(".room-counters").inner_text()
-    projector.screenshot(path=str(SCREENSHOTS / "room-wall.png"))
 
     # Hide the miss: gone from the wall, and from what the room teaches.
     missed_id = wall.locator("figure.tile.missed figcaption span").inner_text().removeprefix("#")
@@ -87,11 +88,21 @@ def test_three_phones_draw_to_a_prompt_and_the_wall_shows_learns_from_and_ends_t
     projector.get_by_role("button", name="Learn from the room").click()
     wall.get_by_text(re.compile(r"Done: MNIST test accuracy")).wait_for(timeout=180_000)
 
+    # A room's worth more, as 40 more phones would send them: MNIST's sevens, read by the network in use.
+    rooms = Rooms(drawings / ROOMS_FILENAME)
+    data = load_mnist(mnist_path).upright()
+    classifier = load_classifier(SHIPPED_MODEL)
+    for phone, x in enumerate(data.x_test[data.y_test == 7][:40] / np.float32(255)):
+        p = classifier.predict_proba(x)
+        rooms.send(code, f"more-{phone}", x, int(p.argmax()), float(p.max()))
+    wall.get_by_text("drawings: 42").wait_for(timeout=10_000)
+    assert wall.locator("figure.tile").count() == 42
+    projector.screenshot(path=str(SCREENSHOTS / "room-wall.png"))
+
     projector.get_by_role("button", name="End the room").click()
     projector.get_by_role("button", name="Start a room").wait_for(timeout=30_000)
     phones[0].reload()
     phones[0].get_by_text(f"The room {code} has ended").wait_for(timeout=60_000)
-    rooms = Rooms(drawings / ROOMS_FILENAME)
     with pytest.raises(Exception, match="has ended"):
         rooms.state(code)
     import sqlite3

@@ -182,7 +182,7 @@ def wall_tiles_ui(code: str) -> None:
         counters, confusion = st.columns([3, 2], gap="medium")
         counters.markdown(counters_html(state), unsafe_allow_html=True)
         confusion.markdown(confusion_html(state), unsafe_allow_html=True)
-        if status.running or status.message:
+        if status.started >= state.opened:  # a retrain of this room's time: its progress, then how it ended
             st.caption(status.message if not status.running else
                        f"Learning from the room: epoch {status.epochs_done} of {status.config.epochs}...")
         st.markdown(tiles_html(state), unsafe_allow_html=True)

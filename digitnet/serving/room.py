@@ -70,6 +70,7 @@ class RoomState:
     """What the wall shows: the prompt, the counters, and the latest tiles, newest first."""
 
     code: str
+    opened: float  # time.time() when the room was opened
     prompt: int | None
     people: int
     drawings: int
@@ -196,7 +197,8 @@ class Rooms:
         """What the wall shows now."""
         with self._database() as db:
             code = _open_room(db, code)
-            prompt, cleared = db.execute("SELECT prompt, cleared_before FROM rooms WHERE code = ?", (code,)).fetchone()
+            opened, prompt, cleared = db.execute("SELECT opened, prompt, cleared_before FROM rooms WHERE code = ?",
+                                                 (code,)).fetchone()
             people = db.execute("SELECT COUNT(*) FROM phones WHERE room = ?", (code,)).fetchone()[0]
             rows = db.execute("SELECT prompt, answer FROM drawings WHERE room = ? AND hidden = 0", (code,)).fetchall()
             latest = db.execute(
@@ -207,8 +209,8 @@ class Rooms:
             if asked is not None:
                 confusion[asked, answer] += 1
         return RoomState(
-            code=code, prompt=prompt, people=int(people), drawings=len(rows), prompted=int(confusion.sum()),
-            read_right=int(np.trace(confusion)), confusion=confusion,
+            code=code, opened=float(opened), prompt=prompt, people=int(people), drawings=len(rows),
+            prompted=int(confusion.sum()), read_right=int(np.trace(confusion)), confusion=confusion,
             tiles=tuple(Tile(int(i), np.frombuffer(p, dtype=np.uint8).reshape(28, 28), int(a), float(c), q)
                         for i, p, a, c, q in latest))
 
