@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from digitnet.serving.room import CODE_LENGTH, SEND_INTERVAL_S, RoomError, Rooms, normalised, prompt_words, summary
+from digitnet.serving.room import (CODE_LENGTH, MAX_OPEN_ROOMS, ROOM_HOURS, SEND_INTERVAL_S, RoomError, Rooms,
+                                  normalised, prompt_words, summary)
 
 SEVEN = np.zeros((28, 28), np.float32)
 SEVEN[6, 8:20] = 1.0
@@ -160,3 +161,18 @@ def test_the_wall_says_how_the_network_did_on_the_prompt_misreads_first(rooms):
     rooms.set_prompt(code, 8)
     rooms.send(code, "8", SEVEN, 8, 0.9)
     assert summary(rooms.state(code)) == "The network read 1 of your 1 eight."
+
+
+def test_a_flood_of_new_rooms_is_capped_and_a_forgotten_room_ends_by_itself(rooms):
+    old = rooms.open(now=0.0)
+    rooms.send(old, "phone", SEVEN, 7, 0.9)
+    later = ROOM_HOURS * 3600 + 1
+    codes = [rooms.open(now=later) for _ in range(MAX_OPEN_ROOMS)]  # the forgotten one ended first
+    with pytest.raises(RoomError, match="has ended"):
+        rooms.check(old)
+    with pytest.raises(RoomError, match=f"{MAX_OPEN_ROOMS} rooms are open"):
+        rooms.open(now=later)
+    rooms.end(codes[0])
+    assert rooms.check(rooms.open(now=later))
+    with sqlite3.connect(rooms.path) as db:
+        assert db.execute("SELECT COUNT(*) FROM drawings").fetchone()[0] == 0  # the old room's drawing went with it

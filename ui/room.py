@@ -104,7 +104,11 @@ def start_room_ui(allowed: bool) -> None:
     """Presenter mode's Start a room (behind the admin password when one is set)."""
     if st.button("Start a room", key="start_room", icon=":material/groups:", disabled=not allowed,
                  help="Everyone draws on their phone; this screen shows all the drawings."):
-        st.session_state[keys.ROOM] = get_rooms().open()
+        try:
+            st.session_state[keys.ROOM] = get_rooms().open()
+        except RoomError as exc:
+            st.error(f"{exc}.")
+            return
         st.rerun()
 
 

@@ -27,7 +27,7 @@ FONT_SIZE = 16  # legible when the picture is shown on a projector or shrunk to 
 class Link:
     """A contribution from one neuron to one in the next layer: activation x weight."""
 
-    layer: int  # its source's layer, numbered as Forward.activations: 1 = hidden 1 -> hidden 2, 2 = hidden 2 -> the outputs
+    layer: int  # its source's layer, as Forward.activations counts: 1 (hidden 1 -> 2) or 2 (hidden 2 -> outputs)
     source: int
     target: int
     amount: float

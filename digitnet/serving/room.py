@@ -30,7 +30,9 @@ CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0 and O, no 1 and I: re
 CODE_LENGTH = 4
 SEND_INTERVAL_S = 2.0  # a phone sends at most one drawing this often
 ROOMS_FILENAME = "rooms.sqlite3"
-WALL_TILES = 60  # the most tiles a wall shows; more never fit a projector
+WALL_TILES = 60
+MAX_OPEN_ROOMS = 20  # a flood of Start a room clicks fills no disk
+ROOM_HOURS = 12.0  # a room left open this long ends by itself, its drawings deleted  # the most tiles a wall shows; more never fit a projector
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS rooms (
     code TEXT PRIMARY KEY, opened REAL NOT NULL, ended REAL, prompt INTEGER, cleared_before INTEGER DEFAULT 0
@@ -142,13 +144,20 @@ class Rooms:
         finally:
             connection.close()
 
-    def open(self) -> str:
-        """Open a new room; return its code."""
+    def open(self, now: float | None = None) -> str:
+        """Open a new room; return its code. Rooms opened ROOM_HOURS ago end first; RoomError when
+        MAX_OPEN_ROOMS are still open."""
+        now = time.time() if now is None else now
         with self._database() as db:
+            for (stale,) in db.execute("SELECT code FROM rooms WHERE ended IS NULL AND opened < ?",
+                                       (now - ROOM_HOURS * 3600,)).fetchall():
+                _end(db, stale, now)
+            if db.execute("SELECT COUNT(*) FROM rooms WHERE ended IS NULL").fetchone()[0] >= MAX_OPEN_ROOMS:
+                raise RoomError(f"{MAX_OPEN_ROOMS} rooms are open on this server: end one before starting another")
             while True:
                 code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
                 if db.execute("SELECT 1 FROM rooms WHERE code = ?", (code,)).fetchone() is None:
-                    db.execute("INSERT INTO rooms (code, opened) VALUES (?, ?)", (code, time.time()))
+                    db.execute("INSERT INTO rooms (code, opened) VALUES (?, ?)", (code, now))
                     return code
 
     def check(self, code: str) -> str:
@@ -183,13 +192,15 @@ class Rooms:
         now = time.time() if now is None else now
         with self._database() as db:
             code = _open_room(db, code)
-            last = db.execute("SELECT MAX(sent) FROM drawings WHERE room = ? AND phone = ?", (code, phone)).fetchone()[0]
+            last = db.execute("SELECT MAX(sent) FROM drawings WHERE room = ? AND phone = ?",
+                              (code, phone)).fetchone()[0]
             if last is not None and now - last < SEND_INTERVAL_S:
                 raise RoomError(f"One drawing every {SEND_INTERVAL_S:.0f} seconds: wait a moment and send again")
             prompt = db.execute("SELECT prompt FROM rooms WHERE code = ?", (code,)).fetchone()[0]
             db.execute("INSERT OR IGNORE INTO phones (room, phone) VALUES (?, ?)", (code, phone))
             cursor = db.execute(
-                "INSERT INTO drawings (room, phone, sent, prompt, answer, confidence, pixels) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO drawings (room, phone, sent, prompt, answer, confidence, pixels)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (code, phone, now, prompt, int(answer), float(confidence), image.tobytes()))
             return int(cursor.lastrowid)
 
@@ -229,19 +240,23 @@ class Rooms:
     def labelled(self, code: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The room's drawings sent to a prompt and not hidden: (ids, (n, 28, 28) uint8 inputs, labels)."""
         with self._database() as db:
-            rows = db.execute("SELECT id, pixels, prompt FROM drawings WHERE room = ? AND hidden = 0 AND prompt IS NOT NULL"
+            rows = db.execute("SELECT id, pixels, prompt FROM drawings"
+                              " WHERE room = ? AND hidden = 0 AND prompt IS NOT NULL"
                               " ORDER BY id", (_open_room(db, code),)).fetchall()
         ids = np.array([r[0] for r in rows], dtype=np.int64)
-        x = np.array([np.frombuffer(r[1], dtype=np.uint8).reshape(28, 28) for r in rows], dtype=np.uint8).reshape(-1, 28, 28)
+        x = np.array([np.frombuffer(r[1], dtype=np.uint8) for r in rows], dtype=np.uint8).reshape(-1, 28, 28)
         return ids, x, np.array([r[2] for r in rows], dtype=np.uint8)
 
     def end(self, code: str) -> None:
         """End the room: its drawings and phones are deleted, and its code answers "ended" from now on."""
         with self._database() as db:
-            code = _open_room(db, code)
-            db.execute("DELETE FROM drawings WHERE room = ?", (code,))
-            db.execute("DELETE FROM phones WHERE room = ?", (code,))
-            db.execute("UPDATE rooms SET ended = ?, prompt = NULL WHERE code = ?", (time.time(), code))
+            _end(db, _open_room(db, code), time.time())
+
+
+def _end(db: sqlite3.Connection, code: str, now: float) -> None:
+    db.execute("DELETE FROM drawings WHERE room = ?", (code,))
+    db.execute("DELETE FROM phones WHERE room = ?", (code,))
+    db.execute("UPDATE rooms SET ended = ?, prompt = NULL WHERE code = ?", (now, code))
 
 
 def _open_room(db: sqlite3.Connection, code: str) -> str:
