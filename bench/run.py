@@ -176,6 +176,8 @@ def retrain_rows(data, pens, workdir: Path) -> list[Row]:
     MNIST-only recipe and the seed."""
     from digitnet import Classifier, TrainConfig, train
     from digitnet.config import CACHE_ENV
+    from digitnet.config import HISTORY_FILENAME
+    from digitnet.serving.history import load_record
     from digitnet.training.train import save_run
 
     # Cold: nothing drawn before, as on a fresh machine; warm: the same retrain again.
@@ -187,7 +189,7 @@ def retrain_rows(data, pens, workdir: Path) -> list[Row]:
     started = time.perf_counter()
     save_run(train(TrainConfig(), data, pens), workdir / "retrained")
     warm = time.perf_counter() - started
-    held_out = held_out_sets(pens, run.to_json())
+    held_out = held_out_sets(pens, load_record(workdir / "retrained" / HISTORY_FILENAME))
     ours = people_scores(Classifier.from_keras(run.model), held_out)["together"]
     before_unipen = train(TrainConfig(), data, pens[:1])
     before = people_scores(Classifier.from_keras(before_unipen.model), held_out)["together"]
