@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -28,8 +29,8 @@ ANSWER = '[data-testid="digit-answer"]'
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 BUSY = '[data-testid="stApp"]:is([data-test-script-state="running"], [data-test-script-state="rerunRequested"])'
 
-__all__ = ["ANSWER", "CANVAS", "CHROMIUM", "CHROMIUM_FLAGS", "IDLE", "free_port", "require_chromium",
-           "start_app", "wait_for_app"]
+__all__ = ["ANSWER", "CANVAS", "CHROMIUM", "CHROMIUM_FLAGS", "IDLE", "ROOM_WIFI", "FirstVisit", "free_port",
+           "phone_first_visit", "require_chromium", "start_app", "wait_for_app"]
 
 
 def require_chromium() -> None:
@@ -78,3 +79,41 @@ def settled(page, after_change: bool = False, timeout_ms: float = 60_000) -> Non
         except PlaywrightTimeout:
             pass  # the run began and ended before we looked
     page.locator(IDLE).wait_for(state="attached", timeout=timeout_ms)
+
+
+# A crowded Wi-Fi, as a phone in a room gets it: 4 Mbit/s down, 40 ms each way (the issue's link).
+ROOM_WIFI = {"offline": False, "latency": 40, "downloadThroughput": 4_000_000 / 8, "uploadThroughput": 2_000_000 / 8}
+
+
+@dataclass(frozen=True)
+class FirstVisit:
+    """What a new phone moved before its canvas showed, and how long that took."""
+
+    seconds: float
+    bytes_on_wire: int
+    by_url: dict[str, int]  # bytes on the wire per URL
+
+
+def phone_first_visit(browser, url: str, network: dict = ROOM_WIFI, timeout_ms: float = 60_000) -> FirstVisit:
+    """Open `url` in a new phone (390x844, touch, empty cache) on `network`; wait for the canvas."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    try:
+        page = context.new_page()
+        cdp = context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        cdp.send("Network.emulateNetworkConditions", network)
+        urls: dict[str, str] = {}
+        sizes: dict[str, int] = {}
+        cdp.on("Network.responseReceived", lambda e: urls.__setitem__(e["requestId"], e["response"]["url"]))
+        cdp.on("Network.loadingFinished", lambda e: sizes.__setitem__(e["requestId"], int(e["encodedDataLength"])))
+        started = time.monotonic()
+        page.goto(url)
+        page.locator(CANVAS).wait_for(timeout=timeout_ms)
+        seconds = time.monotonic() - started
+        by_url: dict[str, int] = {}
+        for request, size in sizes.items():
+            key = urls.get(request, request)
+            by_url[key] = by_url.get(key, 0) + size
+        return FirstVisit(seconds, sum(by_url.values()), by_url)
+    finally:
+        context.close()

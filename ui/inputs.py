@@ -22,9 +22,9 @@ document.querySelector(".st-key-{keys.SOURCE}").scrollIntoView({{behavior: "smoo
 </script>"""
 
 
-def drawing_ui(kind: str) -> np.ndarray | None:
+def drawing_ui(kind: str, icons: bool = True) -> np.ndarray | None:
     """The canvas and its Clear button; returns the drawing's RGBA array, or None before a stroke (or
-    when what was sent is not a drawing of this canvas)."""
+    when what was sent is not a drawing of this canvas). Without `icons`, the page loads no icon font."""
     if keys.CANVAS_VERSION not in st.session_state:
         st.session_state[keys.CANVAS_VERSION] = 0
     width, height, stroke = CANVAS[kind]
@@ -48,7 +48,7 @@ def drawing_ui(kind: str) -> np.ndarray | None:
         clear_canvas()
         st.warning("That drawing could not be read: clear the canvas and draw again.")
         drawing = None
-    st.button("Clear", key="clear", icon=":material/delete:", on_click=clear_canvas)
+    st.button("Clear", key="clear", icon=":material/delete:" if icons else None, on_click=clear_canvas)
     return drawing
 
 

@@ -6,10 +6,13 @@ import secrets
 
 import segno
 import streamlit as st
+from streamlit import config
 
 import digitnet
 from digitnet.data.collected import keep_room_drawings
+from digitnet.serving import links
 from digitnet.serving.auth import password_matches
+from digitnet.serving.links import JoinLink
 from digitnet.serving.prediction import Prediction
 from digitnet.serving.room import RoomError, RoomState, prompt_words, summary
 from ui import keys
@@ -18,7 +21,7 @@ from ui.guard import within_budget
 from ui.inputs import clear_canvas, drawing_ui
 from ui.resources import admin_password, collected_drawings, current_model, get_job, get_rooms, get_store
 from ui.sidebar import slow_down_wrong_guess
-from ui.style import pixels_html
+from ui.style import WALL_CSS, pixels_html
 
 ROOM_QUERY = "room"  # ?room=CODE opens the phone form of the page
 PROMPT_POLL_SECONDS = 3.0  # how soon a phone shows a new prompt
@@ -65,7 +68,7 @@ def phone_drawing_ui(code: str) -> None:
     """Canvas, answer and Send, in one fragment: a stroke reruns only this part."""
     within_budget()
     model = current_model()
-    image = drawing_ui("digit")
+    image = drawing_ui("digit", icons=False)  # the icon font is 375 KB a new phone need not wait for
     sending = st.container()  # Send goes right under the canvas, on a phone's first screen, above the answer
     with st.container(key="answer"):
         read = answer_ui(image, model, presenter=True, prompt="Draw a digit from 0 to 9.")
@@ -73,7 +76,7 @@ def phone_drawing_ui(code: str) -> None:
     if sent:
         (sending.success if sent[0] == "ok" else sending.warning)(sent[1])
     if read is not None:
-        sending.button("Send to the screen", key="send", type="primary", icon=":material/cast:", on_click=send,
+        sending.button("Send to the screen", key="send", type="primary", on_click=send,
                        args=(code, *read))
 
 
@@ -112,23 +115,40 @@ def start_room_ui(allowed: bool) -> None:
         st.rerun()
 
 
-def join_link(code: str) -> str:
-    """The link phones open: this page, as the presenter's browser reached it, with the room's code."""
-    base = (st.context.url or "").split("?")[0].rstrip("/")
-    return f"{base}/?{ROOM_QUERY}={code}"
+def join_link(code: str) -> JoinLink:
+    """The link phones open: the operator's address when set, else one this machine has on the network."""
+    address, port = (st.get_option(name) if config.is_manually_set(name) else None
+                     for name in ("browser.serverAddress", "browser.serverPort"))
+    return links.join_link(st.context.url or "", code, ROOM_QUERY, address, port, links.network_address())
+
+
+def behind_proxy() -> bool:
+    """Whether a reverse proxy (make serve's nginx, an ingress) stands between the browser and this page."""
+    headers = st.context.headers
+    return any(name in headers for name in ("X-Forwarded-For", "Forwarded", "Via"))
+
+
+def join_html(link: str, code: str) -> str:
+    """The QR code, as wide as its column (a third of a 1280x720 projector's height), the code big beside it."""
+    qr = segno.make(link, error="m").svg_inline(omitsize=True, dark="#000", light="#fff")
+    return (f"<div class='room-qr' role='img' aria-label='A QR code of the link'>{qr}</div>"
+            f"<p class='room-code-line'>Room code <b class='room-code'>{code}</b></p>"
+            f"<p class='room-link'>Join: <b>{html.escape(link)}</b></p>")
 
 
 def wall_ui(code: str, allowed: bool) -> None:
-    """The projector's view of the room: how to join, the prompt, the wall, and the controls."""
+    """The projector's view of the room: how to join beside the prompt, the controls and the wall."""
     link = join_link(code)
-    join, controls = st.columns([1, 3], gap="medium")
+    st.markdown(WALL_CSS, unsafe_allow_html=True)
+    join, room = st.columns([1, 3.2], gap="medium")
     with join.container(key="join"):
-        st.markdown(f"<div class='room-qr' role='img' aria-label='A QR code of the link'>"
-                    f"{segno.make(link, error='m').svg_inline(scale=3, dark='#000', light='#fff')}</div>"
-                    f"<p style='margin:0.3rem 0 0 0'>Join: <b>{html.escape(link)}</b></p>"
-                    f"<p style='font-size:1.6rem;margin:0'>Room code <b class='room-code'>{code}</b></p>",
-                    unsafe_allow_html=True)
-    with controls:
+        st.markdown(join_html(link.url, code), unsafe_allow_html=True)
+        if link.problem:
+            st.error(link.problem)
+        if not behind_proxy():
+            st.caption("A class on one Wi-Fi loads faster, and more phones draw at once, with `make serve`: "
+                       "compressed, one process per core.")
+    with room:
         prompt = get_rooms().prompt(code)
         st.markdown(f"<p class='room-prompt' style='font-size:2rem;font-weight:700;margin:0'>"
                     f"{prompt_words(prompt)}</p>", unsafe_allow_html=True)
@@ -145,7 +165,7 @@ def wall_ui(code: str, allowed: bool) -> None:
                                 help="Add the room's labelled drawings to the collected drawings when it ends.")
         if buttons.button("End the room", key="end_room", icon=":material/logout:", disabled=not allowed):
             end(code, keep)
-    st.fragment(wall_tiles_ui, run_every=WALL_POLL_SECONDS)(code)
+        st.fragment(wall_tiles_ui, run_every=WALL_POLL_SECONDS)(code)
 
 
 def set_prompt(code: str) -> None:

@@ -62,6 +62,17 @@ h1 {font-size: 1.6rem !important; padding: 0 !important;}
 }
 </style>
 """
+# The room's wall on a projector: a QR code a back row can scan (its column's width, about 290 px of a
+# 1280x720 screen's height) above the room code in big letters, a one-line title, and the link for typing.
+WALL_CSS = """
+<style class="digitnet">
+h1 {font-size: 1.3rem !important;}
+.room-qr svg {width: 100%; height: auto; display: block;}
+.room-code-line {font-size: 1.4rem; margin: 0; line-height: 1.1;}
+.room-code {display: block; font-size: 3.6rem; letter-spacing: 0.12em; line-height: 1.1;}
+.room-link {font-size: 0.95rem; margin: 0.2rem 0 0 0; overflow-wrap: anywhere;}
+</style>
+"""
 # The canvas' toolbar lives in the component's shadow root, out of the page CSS's reach: this puts a
 # style into each canvas as it appears. It hides the "Edit" switch, which turns drawing into moving
 # strokes around, a mode a visitor turns on by accident and takes for a broken canvas.
