@@ -43,12 +43,13 @@ def require_chromium() -> None:
 
 
 def start_app(port: int, env: dict[str, str], script: Path = ROOT / "app.py",
-              options: tuple[str, ...] = ()) -> subprocess.Popen:
-    """`streamlit run app.py` (or another page) on 127.0.0.1:port, headless, in the background; `options`
-    are more of Streamlit's command-line settings."""
+              options: tuple[str, ...] = (), address: str = "127.0.0.1") -> subprocess.Popen:
+    """`streamlit run app.py` (or another page) on address:port, headless, in the background; `options`
+    are more of Streamlit's command-line settings. `address` "0.0.0.0" listens on every interface, as
+    `make run` does."""
     return subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
-         "--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1", "--server.port", str(port),
+         "--browser.gatherUsageStats", "false", "--server.address", address, "--server.port", str(port),
          *options],
         cwd=ROOT, env={"MALLOC_ARENA_MAX": "2", **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # as `make run` and `make serve` start it

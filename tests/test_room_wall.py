@@ -1,10 +1,12 @@
 """A room in real Chromium: three phones (390x844, touch) join by the link and draw to a prompt, the
 projector (1280x720) shows their drawings, hides one, learns from the room, and ends it."""
 
+import io
 import json
 import os
 import re
 import shutil
+from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ from test_browser import SCREENSHOTS, touch_draw
 from digitnet.config import SHIPPED_MODEL, TrainConfig
 from digitnet.data.mnist import load_mnist
 from digitnet.serving.classifier import load_classifier, weights_path
+from digitnet.serving.links import is_loopback
 from digitnet.serving.room import ROOMS_FILENAME, Rooms
 from digitnet.serving.store import RETRAINED_ENV
 
@@ -34,7 +37,7 @@ def room_server(mnist_path, tmp_path):
            "DIGITNET_DATA_DIR": str(tmp_path / "drawings")}
     env.pop("DIGITNET_ADMIN_PASSWORD", None)
     port = free_port()
-    process = start_app(port, env)
+    process = start_app(port, env, address="0.0.0.0")  # as `make run`: phones on the network reach it
     try:
         yield wait_for_app(port), tmp_path / "drawings"
     finally:
@@ -42,14 +45,32 @@ def room_server(mnist_path, tmp_path):
         process.wait(10)
 
 
+def wall_qr_code(projector, scale: float = 0.5) -> str:
+    """What a phone's camera reads off the projector: the QR code in a screenshot of the whole wall,
+    shrunk to `scale`."""
+    import zxingcpp
+    from PIL import Image
+
+    shot = Image.open(io.BytesIO(projector.screenshot()))
+    shot = shot.resize((round(shot.width * scale), round(shot.height * scale)), Image.Resampling.BILINEAR)
+    found = zxingcpp.read_barcodes(shot.convert("L"))
+    assert len(found) == 1, f"{len(found)} codes read off the wall at {scale:.0%}"
+    return found[0].text
+
+
 def test_three_phones_draw_to_a_prompt_and_the_wall_shows_learns_from_and_ends_the_room(browser, room_server, mnist_path):
     url, drawings = room_server
     projector = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
-    projector.goto(f"{url}/?presenter=1")
+    projector.goto(f"{url.replace('127.0.0.1', 'localhost')}/?presenter=1")  # the presenter's own laptop
     projector.get_by_role("button", name="Start a room").click(timeout=60_000)
     code = projector.locator(".room-code").inner_text(timeout=30_000)
-    link = projector.get_by_text(re.compile(r"^Join: ")).inner_text()
-    assert link == f"Join: {url}/?room={code}"
+    link = projector.locator(".room-link b").inner_text()
+    # Phones get this machine's network address, not the presenter's localhost...
+    joined = urlsplit(link)
+    assert not is_loopback(joined.hostname) and joined.port == urlsplit(url).port and joined.query == f"room={code}"
+    assert wall_qr_code(projector) == link  # ...and read it off the projector from a few rows back.
+    link = link.replace(joined.hostname if ":" not in joined.hostname else f"[{joined.hostname}]", "127.0.0.1")
+    assert link == f"{url}/?room={code}"  # tests send traffic only to loopback: the phones open it there
     projector.locator(".st-key-room_prompt").get_by_text("7", exact=True).click()
     projector.get_by_text("Everyone draw a 7", exact=True).wait_for(timeout=30_000)
 
@@ -57,7 +78,7 @@ def test_three_phones_draw_to_a_prompt_and_the_wall_shows_learns_from_and_ends_t
     for digit in ("7", "7", "1"):
         context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
         phone = context.new_page()
-        phone.goto(link.removeprefix("Join: "))
+        phone.goto(link)
         phone.get_by_text("Everyone draw a 7, then send it to the screen.").wait_for(timeout=60_000)
         phone.locator(CANVAS).wait_for(timeout=60_000)
         settled(phone)
@@ -96,7 +117,7 @@ def test_three_phones_draw_to_a_prompt_and_the_wall_shows_learns_from_and_ends_t
         p = classifier.predict_proba(x)
         rooms.send(code, f"more-{phone}", x, int(p.argmax()), float(p.max()))
     wall.get_by_text("drawings: 42").wait_for(timeout=10_000)
-    assert wall.locator("figure.tile").count() == 42
+    assert wall.locator("figure.tile").count() == 24  # the newest three rows of eight, beside the QR code
     projector.screenshot(path=str(SCREENSHOTS / "room-wall.png"))
 
     projector.get_by_role("button", name="End the room").click()

@@ -26,8 +26,8 @@ from ui.style import WALL_CSS, pixels_html
 ROOM_QUERY = "room"  # ?room=CODE opens the phone form of the page
 PROMPT_POLL_SECONDS = 3.0  # how soon a phone shows a new prompt
 WALL_POLL_SECONDS = 1.0  # how soon the wall shows a new drawing
-TILE_SIDE = 64  # pixels: three rows of about fourteen fit under the controls at 1280x720
-WALL_TILES = 42  # those three rows
+TILE_SIDE = 64  # pixels: three rows of eight fit under the controls, beside the QR code, at 1280x720
+WALL_TILES = 24  # those three rows
 PROMPT_CHOICES = ["any digit", *range(10)]
 
 
@@ -140,7 +140,7 @@ def wall_ui(code: str, allowed: bool) -> None:
     """The projector's view of the room: how to join beside the prompt, the controls and the wall."""
     link = join_link(code)
     st.markdown(WALL_CSS, unsafe_allow_html=True)
-    join, room = st.columns([1, 3.2], gap="medium")
+    join, room = st.columns([1.4, 3], gap="medium")
     with join.container(key="join"):
         st.markdown(join_html(link.url, code), unsafe_allow_html=True)
         if link.problem:
@@ -203,7 +203,7 @@ def wall_tiles_ui(code: str) -> None:
         return
     status = get_job().status()
     with st.container(key="wall"):
-        counters, confusion = st.columns([3, 2], gap="medium")
+        counters, confusion = st.columns([1.2, 1], gap="small")
         counters.markdown(counters_html(state), unsafe_allow_html=True)
         confusion.markdown(confusion_html(state), unsafe_allow_html=True)
         if status.started >= state.opened:  # a retrain of this room's time: its progress, then how it ended
