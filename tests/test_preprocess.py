@@ -5,7 +5,7 @@ import io
 import numpy as np
 import pytest
 from conftest import as_canvas, stroke_image
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from digitnet import BlankImageError, ImageError, open_image, to_mnist
 
@@ -144,11 +144,52 @@ def _png(size: tuple[int, int], mode: str = "RGBA", format: str = "PNG") -> byte
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize("size", [(280, 280), (560, 560), (840, 841)])
-def test_a_canvas_png_at_its_size_or_a_screens_pixel_ratio_is_read(size):
+@pytest.mark.parametrize("size", [(280, 280), (560, 560), (840, 841), (735, 735)])
+def test_a_canvas_png_at_its_size_or_a_screens_pixel_ratio_is_read_at_the_canvas_size(size):
     from digitnet.serving.preprocess import read_canvas_png
 
-    assert read_canvas_png(_png(size), (280, 280)).shape == (size[1], size[0], 4)
+    assert read_canvas_png(_png(size), (280, 280)).shape == (280, 280, 4)
+
+
+def test_a_phones_sharper_drawing_reads_as_the_same_digit():
+    from digitnet.serving.preprocess import read_canvas_png
+
+    drawings = []
+    for ratio in (1, 3):
+        image = Image.new("RGBA", (280 * ratio, 280 * ratio), (0, 0, 0, 255))
+        ImageDraw.Draw(image).line([(75 * ratio, 60 * ratio), (205 * ratio, 60 * ratio), (120 * ratio, 235 * ratio)],
+                                   fill=(255, 255, 255, 255), width=20 * ratio, joint="curve")
+        buffer = io.BytesIO()
+        image.save(buffer, "PNG")
+        drawings.append(to_mnist(read_canvas_png(buffer.getvalue(), (280, 280))))
+    assert np.abs(drawings[0] - drawings[1]).mean() < 0.02
+
+
+@pytest.mark.parametrize("digit, box, width, background", [
+    ("0", (60, 30, 220, 250), 22, (0, 0, 0)), ("1", (120, 40, 160, 240), 8, (0, 0, 0)),
+    ("0", (5, 5, 275, 275), 40, (20, 30, 60)), ("0", (130, 130, 145, 150), 3, (0, 0, 0)),
+])
+def test_the_canvas_shortcut_finds_exactly_the_ink_the_general_path_finds(digit, box, width, background):
+    from digitnet.serving.preprocess import _canvas_ink, _crop_to_ink, ink_map
+
+    canvas = as_canvas(stroke_image(digit, box=box, width=width))
+    canvas[(canvas[..., :3] == 0).all(axis=2), :3] = background
+    shortcut = _canvas_ink(canvas)
+    assert shortcut is not None and shortcut.size < canvas[..., 0].size
+    np.testing.assert_array_equal(_crop_to_ink(shortcut), _crop_to_ink(ink_map(canvas)))
+
+
+def test_the_canvas_shortcut_leaves_other_images_to_the_general_path():
+    from digitnet.serving.preprocess import _canvas_ink
+
+    canvas = as_canvas(stroke_image("0"))
+    paper = 255 - canvas[..., :3]
+    layer = canvas.copy()
+    layer[..., 3] = canvas[..., 0]
+    uneven = canvas.copy()
+    uneven[0, 0, :3] = 40
+    for image in (paper, layer, uneven, canvas.astype(np.float32), canvas[..., 0]):
+        assert _canvas_ink(image) is None
 
 
 @pytest.mark.parametrize("png", [_png((13000, 13000), "L"), _png((280, 140)), _png((200, 200)),
