@@ -60,26 +60,13 @@ def answer_ui(image, model: LoadedModel, presenter: bool, prompt: str) -> tuple[
     """The network's answer for `image`: the digit, a sentence, the bars and the 28x28 input; `prompt`
     while there is nothing to read, and the reason when what is there is not a digit. Returns the
     28x28 input and the prediction, or None when there was nothing to read."""
-    try:
-        x = digitnet.to_mnist(image) if image is not None else None
-    except digitnet.EmptyImageError:
-        x = None  # a canvas not drawn on yet, or cleared
-    except digitnet.BlankImageError as exc:
-        st.info(f"{exc}.")  # a dot, a blob or a tiny mark: say what is wrong with it
+    read = read_ui(image, model, prompt)
+    if read is None:
         return None
-    except digitnet.ImageError as exc:
-        st.error(f"Cannot read this image: {exc}")
-        return None
-    if x is None:
-        if prompt:
-            st.info(prompt)
-        return None
-    prediction = Prediction(model.classifier.predict_proba(x))
-    st.session_state[keys.CURRENT_INPUT] = x  # for the retrain's epoch-by-epoch answers
+    x, prediction = read
     drawing_id = hashlib.sha256(x.tobytes()).hexdigest()  # which drawing this is, to act on it once
     if presenter:
-        st.markdown(answer_html(str(prediction.digit), prediction.sentence())
-                    + probability_bars_html(prediction, top=3), unsafe_allow_html=True)
+        st.markdown(presenter_answer_html(prediction), unsafe_allow_html=True)
         if st.session_state.get(keys.SPEAK):
             say_once(spoken(prediction), drawing_id)
         return x, prediction
@@ -98,6 +85,33 @@ def answer_ui(image, model: LoadedModel, presenter: bool, prompt: str) -> tuple[
         with st.container(key="network"):
             inside_ui(x, prediction, model)
     return x, prediction
+
+
+def read_ui(image, model: LoadedModel, prompt: str) -> tuple[np.ndarray, Prediction] | None:
+    """The 28x28 input and the network's prediction for `image`; None, with `prompt` or the reason
+    shown, when there is nothing to read."""
+    try:
+        x = digitnet.to_mnist(image) if image is not None else None
+    except digitnet.EmptyImageError:
+        x = None  # a canvas not drawn on yet, or cleared
+    except digitnet.BlankImageError as exc:
+        st.info(f"{exc}.")  # a dot, a blob or a tiny mark: say what is wrong with it
+        return None
+    except digitnet.ImageError as exc:
+        st.error(f"Cannot read this image: {exc}")
+        return None
+    if x is None:
+        if prompt:
+            st.info(prompt)
+        return None
+    prediction = Prediction(model.classifier.predict_proba(x))
+    st.session_state[keys.CURRENT_INPUT] = x  # for the retrain's epoch-by-epoch answers
+    return x, prediction
+
+
+def presenter_answer_html(prediction: Prediction) -> str:
+    """The answer as presenter mode and a room's phones show it: huge, with the three likeliest bars."""
+    return answer_html(str(prediction.digit), prediction.sentence()) + probability_bars_html(prediction, top=3)
 
 
 def kept_toggle(place, label: str, key: str, memory: str) -> bool:
