@@ -11,14 +11,14 @@ from ui.guard import within_budget
 from ui.resources import current_model, drawings_in_the_background
 from ui.room import ROOM_QUERY, phone_ui, presenter_allowed, start_room_ui, wall_ui
 from ui.sidebar import sidebar_ui
-from ui.style import BARS_CSS, CANVAS_TOOLBAR_SCRIPT, PAGE_CSS, PRESENTER_CSS
+from ui.style import BARS_CSS, CANVAS_TOOLBAR_SCRIPT, PAGE_CSS, PHONE_CSS, PRESENTER_CSS
 
 st.set_page_config(page_title="digitnet: draw a digit", page_icon="✏️", layout="wide")
 within_budget()
 
 if ROOM_QUERY in st.query_params:  # a phone that joined a room: the prompt, the canvas, the answer, Send
     st.html(PAGE_CSS + BARS_CSS + CANVAS_TOOLBAR_SCRIPT, unsafe_allow_javascript=True)
-    st.markdown(PRESENTER_CSS, unsafe_allow_html=True)
+    st.markdown(PRESENTER_CSS + PHONE_CSS, unsafe_allow_html=True)
     st.title("✏️ Draw for the screen")
     phone_ui(st.query_params[ROOM_QUERY])
     st.stop()

@@ -1,5 +1,7 @@
 """Where the input comes from: the drawing canvas, an uploaded photo, or an MNIST test digit."""
 
+from contextlib import nullcontext
+
 import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
@@ -22,14 +24,17 @@ document.querySelector(".st-key-{keys.SOURCE}").scrollIntoView({{behavior: "smoo
 </script>"""
 
 
-def drawing_ui(kind: str, icons: bool = True) -> np.ndarray | None:
+def drawing_ui(kind: str, for_phone: bool = False) -> np.ndarray | None:
     """The canvas and its Clear button; returns the drawing's RGBA array, or None before a stroke (or
-    when what was sent is not a drawing of this canvas). Without `icons`, the page loads no icon font."""
+    when what was sent is not a drawing of this canvas). `for_phone`: the room's phone form, whose
+    first visit loads no icon font (375 KB) and whose strokes send no container (ui/style.PHONE_CSS
+    styles its only canvas)."""
     if keys.CANVAS_VERSION not in st.session_state:
         st.session_state[keys.CANVAS_VERSION] = 0
     width, height, stroke = CANVAS[kind]
     try:
-        with st.container(key=f"canvas-{kind}"):  # named, for the page's CSS to fit it to a phone
+        # named, for the page's CSS to fit it to a phone
+        with nullcontext() if for_phone else st.container(key=f"canvas-{kind}"):
             result = st_canvas(
                 stroke_width=stroke,
                 stroke_color="#FFFFFF",
@@ -48,7 +53,7 @@ def drawing_ui(kind: str, icons: bool = True) -> np.ndarray | None:
         clear_canvas()
         st.warning("That drawing could not be read: clear the canvas and draw again.")
         drawing = None
-    st.button("Clear", key="clear", icon=":material/delete:" if icons else None, on_click=clear_canvas)
+    st.button("Clear", key="clear", icon=None if for_phone else ":material/delete:", on_click=clear_canvas)
     return drawing
 
 

@@ -71,7 +71,7 @@ def phone_drawing_ui(code: str) -> None:
     the canvas, on a phone's first screen. No containers: each is one more message a stroke sends."""
     within_budget()
     model = current_model()
-    image = drawing_ui("digit", icons=False)  # the icon font is 375 KB a new phone need not wait for
+    image = drawing_ui("digit", for_phone=True)
     sent = st.session_state.pop(keys.ROOM_SENT, None)
     if sent:
         (st.success if sent[0] == "ok" else st.warning)(sent[1])
