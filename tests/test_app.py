@@ -493,6 +493,14 @@ def test_a_phone_with_a_wrong_room_code_is_told_so(canvas):
     assert not canvas.calls  # no canvas to draw on for a room that is not there
 
 
+def test_a_forged_room_code_is_never_shown_back(canvas):
+    at = new_app()
+    at.query_params["room"] = "[Win a prize](https://example.org/win)"
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["There is no room with that code: check the code on the screen."]
+
+
 def test_a_phone_in_a_room_sends_its_drawing_to_the_wall_once_every_two_seconds(canvas, tmp_path):
     from digitnet.serving.room import Rooms
 

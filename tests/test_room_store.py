@@ -66,6 +66,10 @@ def test_anything_but_the_network_s_input_is_refused_and_changes_nothing(rooms, 
 def test_a_wrong_or_ended_code_gets_a_clear_message(rooms):
     with pytest.raises(RoomError, match="There is no room ZZZZ"):
         rooms.check("zz zz")
+    for forged in ("[Win a prize](https://example.org/win)", "ZZ", "ZZZZZ", "O0I1", ""):
+        with pytest.raises(RoomError) as refused:
+            rooms.check(forged)
+        assert str(refused.value) == "There is no room with that code: check the code on the screen"
     code = rooms.open()
     rooms.send(code, "phone-a", SEVEN, 7, 0.9)
     rooms.end(code)

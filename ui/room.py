@@ -12,7 +12,6 @@ import digitnet
 from digitnet.data.collected import keep_room_drawings
 from digitnet.serving import links
 from digitnet.serving.auth import password_matches
-from digitnet.serving.links import JoinLink
 from digitnet.serving.prediction import Prediction
 from digitnet.serving.room import RoomError, RoomState, prompt_words, summary
 from ui import keys
@@ -116,7 +115,7 @@ def start_room_ui(allowed: bool) -> None:
         st.rerun()
 
 
-def join_link(code: str) -> JoinLink:
+def join_link(code: str) -> links.JoinLink:
     """The link phones open: the operator's address when set, else one this machine has on the network."""
     address, port = (st.get_option(name) if config.is_manually_set(name) else None
                      for name in ("browser.serverAddress", "browser.serverPort"))
@@ -130,7 +129,7 @@ def behind_proxy() -> bool:
 
 
 def join_html(link: str, code: str) -> str:
-    """The QR code, as wide as its column (a third of a 1280x720 projector's height), the code big beside it."""
+    """The QR code, as wide as its column (a third of a 1280x720 projector's height), the code big under it."""
     qr = segno.make(link, error="m").svg_inline(omitsize=True, dark="#000", light="#fff")
     return (f"<div class='room-qr' role='img' aria-label='A QR code of the link'>{qr}</div>"
             f"<p class='room-code-line'>Room code <b class='room-code'>{code}</b></p>"

@@ -117,6 +117,11 @@ def normalised(code: str) -> str:
     return "".join(code.split()).upper()
 
 
+def is_room_code(code: str) -> bool:
+    """Whether `code` (normalised) is CODE_LENGTH letters of CODE_ALPHABET, as every room's code is."""
+    return len(code) == CODE_LENGTH and all(letter in CODE_ALPHABET for letter in code)
+
+
 class Rooms:
     """Every room of this machine, in one SQLite file (by default in the drawings folder, which the
     replicas of `make serve` share)."""
@@ -261,9 +266,11 @@ def _end(db: sqlite3.Connection, code: str, now: float) -> None:
 
 def _open_room(db: sqlite3.Connection, code: str) -> str:
     code = normalised(code)
+    if not is_room_code(code):  # never shown back: a page's messages are Markdown ("[Win](https://...)")
+        raise RoomError("There is no room with that code: check the code on the screen")
     row = db.execute("SELECT ended FROM rooms WHERE code = ?", (code,)).fetchone()
     if row is None:
-        raise RoomError(f"There is no room {code or '(no code)'}: check the code on the screen")
+        raise RoomError(f"There is no room {code}: check the code on the screen")
     if row[0] is not None:
         raise RoomError(f"The room {code} has ended: ask the presenter for the new one")
     return code
