@@ -188,7 +188,7 @@ def test_the_canvas_shortcut_leaves_other_images_to_the_general_path():
     layer[..., 3] = canvas[..., 0]
     uneven = canvas.copy()
     uneven[0, 0, :3] = 40
-    for image in (paper, layer, uneven, canvas.astype(np.float32), canvas[..., 0]):
+    for image in (paper, layer, uneven, canvas.astype(np.float32), canvas[..., 0], canvas[:0], canvas[:, ::2]):
         assert _canvas_ink(image) is None
 
 

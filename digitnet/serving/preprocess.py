@@ -116,7 +116,8 @@ def _canvas_ink(image: object) -> np.ndarray | None:
     drawing's box becomes floats (a phone's stroke spent half its server time in ink_map, bench.room).
     """
     if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3
-            and image.shape[2] == 4 and image.flags.c_contiguous and max(image.shape[:2]) <= WORKING_SIZE):
+            and image.shape[2] == 4 and image.flags.c_contiguous and 0 < min(image.shape[:2])
+            and max(image.shape[:2]) <= WORKING_SIZE):
         return None
     packed = image.view(np.uint32)[..., 0]  # a pixel's R, G, B and A in one number
     colour = packed[0, 0]
