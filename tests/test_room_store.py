@@ -168,15 +168,15 @@ def test_the_wall_says_how_the_network_did_on_the_prompt_misreads_first(rooms):
 
 
 def test_a_flood_of_new_rooms_is_capped_and_a_forgotten_room_ends_by_itself(rooms):
-    old = rooms.open(now=0.0)
-    rooms.send(old, "phone", SEVEN, 7, 0.9)
-    later = ROOM_HOURS * 3600 + 1
-    codes = [rooms.open(now=later) for _ in range(MAX_OPEN_ROOMS)]  # the forgotten one ended first
-    with pytest.raises(RoomError, match="has ended"):
+    opened = time.time() - ROOM_HOURS * 3600 - 60  # 12 hours and a minute ago
+    old = rooms.open(now=opened)
+    rooms.send(old, "phone", SEVEN, 7, 0.9, now=opened + 10)
+    with pytest.raises(RoomError, match="has ended"):  # found so by the next look, whoever looks
         rooms.check(old)
-    with pytest.raises(RoomError, match=f"{MAX_OPEN_ROOMS} rooms are open"):
-        rooms.open(now=later)
-    rooms.end(codes[0])
-    assert rooms.check(rooms.open(now=later))
     with sqlite3.connect(rooms.path) as db:
-        assert db.execute("SELECT COUNT(*) FROM drawings").fetchone()[0] == 0  # the old room's drawing went with it
+        assert db.execute("SELECT COUNT(*) FROM drawings").fetchone()[0] == 0  # its drawing went with it
+    codes = [rooms.open() for _ in range(MAX_OPEN_ROOMS)]
+    with pytest.raises(RoomError, match=f"{MAX_OPEN_ROOMS} rooms are open"):
+        rooms.open()
+    rooms.end(codes[0])
+    assert rooms.check(rooms.open())

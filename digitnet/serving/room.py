@@ -51,6 +51,10 @@ class RoomError(DigitnetError):
     """A room code that names no open room, or a drawing the room cannot take."""
 
 
+class RoomExpired(RoomError):
+    """A room this call found open longer than ROOM_HOURS, and ended: its ending is kept."""
+
+
 @dataclass(frozen=True)
 class Tile:
     """One drawing on the wall: what the network saw, what it answered, and what it was asked for."""
@@ -132,7 +136,7 @@ class Rooms:
     @contextmanager
     def _database(self) -> Iterator[sqlite3.Connection]:
         """A connection for one use (Streamlit runs sessions in threads; SQLite connections are not
-        shared between them), committed on success and rolled back on any error."""
+        shared between them), committed on success and rolled back on any error but RoomExpired."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(self.path, timeout=10, isolation_level=None)
         try:
@@ -142,6 +146,9 @@ class Rooms:
             connection.execute("BEGIN IMMEDIATE")
             try:
                 yield connection
+            except RoomExpired:
+                connection.execute("COMMIT")
+                raise
             except BaseException:
                 connection.execute("ROLLBACK")
                 raise
@@ -196,7 +203,7 @@ class Rooms:
             raise RoomError("That is not an answer of the network: a digit and a confidence from 0 to 1")
         now = time.time() if now is None else now
         with self._database() as db:
-            code = _open_room(db, code)
+            code = _open_room(db, code, now)
             last = db.execute("SELECT MAX(sent) FROM drawings WHERE room = ? AND phone = ?",
                               (code, phone)).fetchone()[0]
             if last is not None and now - last < SEND_INTERVAL_S:
@@ -264,15 +271,22 @@ def _end(db: sqlite3.Connection, code: str, now: float) -> None:
     db.execute("UPDATE rooms SET ended = ?, prompt = NULL WHERE code = ?", (now, code))
 
 
-def _open_room(db: sqlite3.Connection, code: str) -> str:
+def _open_room(db: sqlite3.Connection, code: str, now: float | None = None) -> str:
+    """The open room `code` names, in rooms' spelling; a room opened ROOM_HOURS before `now` ends here,
+    on whatever call finds it, not only when someone starts a room."""
     code = normalised(code)
     if not is_room_code(code):  # never shown back: a page's messages are Markdown ("[Win](https://...)")
         raise RoomError("There is no room with that code: check the code on the screen")
-    row = db.execute("SELECT ended FROM rooms WHERE code = ?", (code,)).fetchone()
+    row = db.execute("SELECT opened, ended FROM rooms WHERE code = ?", (code,)).fetchone()
     if row is None:
         raise RoomError(f"There is no room {code}: check the code on the screen")
-    if row[0] is not None:
-        raise RoomError(f"The room {code} has ended: ask the presenter for the new one")
+    now = time.time() if now is None else now
+    ended = f"The room {code} has ended: ask the presenter for the new one"
+    if row[1] is not None:
+        raise RoomError(ended)
+    if row[0] < now - ROOM_HOURS * 3600:
+        _end(db, code, now)
+        raise RoomExpired(ended)
     return code
 
 
