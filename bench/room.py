@@ -377,7 +377,8 @@ class Wall:
         for _ in range(sends):
             sent = time.monotonic()
             drawing = self.rooms.send(self.code, f"probe-{secrets.token_hex(4)}", x, 1, 0.9)
-            self.page.locator(".st-key-wall figure.tile").get_by_text(f"#{drawing}", exact=True).wait_for(timeout=30_000)
+            tile = self.page.locator(".st-key-wall figure.tile").get_by_text(f"#{drawing}", exact=True)
+            tile.wait_for(timeout=30_000)
             delays.append((time.monotonic() - sent) * 1000)
         return delays
 

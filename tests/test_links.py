@@ -28,7 +28,8 @@ def test_the_operators_address_and_port_come_first():
     link = join_link("http://localhost:8501/", "ABCD", "room", server_address="digits.example.org", server_port=443,
                      network="192.168.1.20")
     assert link.url == "http://digits.example.org:443/?room=ABCD"
-    assert join_link("http://10.0.0.5:8501/app", "ABCD", "room", server_port=80).url == "http://10.0.0.5:80/app/?room=ABCD"
+    link = join_link("http://10.0.0.5:8501/app", "ABCD", "room", server_port=80)
+    assert link.url == "http://10.0.0.5:80/app/?room=ABCD"
 
 
 def test_a_presenter_on_a_real_address_keeps_it():

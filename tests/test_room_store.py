@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from digitnet.serving.room import (CODE_LENGTH, MAX_OPEN_ROOMS, ROOM_HOURS, SEND_INTERVAL_S, RoomError, Rooms,
-                                  normalised, prompt_words, summary)
+from digitnet.serving.room import (CODE_LENGTH, COUNTS, MAX_OPEN_ROOMS, ROOM_HOURS, SEND_INTERVAL_S, RoomError,
+                                  Rooms, normalised, prompt_words, summary)
 
 SEVEN = np.zeros((28, 28), np.float32)
 SEVEN[6, 8:20] = 1.0
@@ -173,6 +173,8 @@ def test_a_flood_of_new_rooms_is_capped_and_a_forgotten_room_ends_by_itself(room
     rooms.send(old, "phone", SEVEN, 7, 0.9, now=opened + 10)
     with pytest.raises(RoomError, match="has ended"):  # found so by the next look, whoever looks
         rooms.check(old)
+    with pytest.raises(RoomError, match="has ended"):  # and ended for good by the next write
+        rooms.send(old, "another phone", SEVEN, 7, 0.9)
     with sqlite3.connect(rooms.path) as db:
         assert db.execute("SELECT COUNT(*) FROM drawings").fetchone()[0] == 0  # its drawing went with it
     codes = [rooms.open() for _ in range(MAX_OPEN_ROOMS)]
@@ -180,3 +182,23 @@ def test_a_flood_of_new_rooms_is_capped_and_a_forgotten_room_ends_by_itself(room
         rooms.open()
     rooms.end(codes[0])
     assert rooms.check(rooms.open())
+
+def test_the_wall_reads_while_a_phone_holds_the_write_lock(rooms):
+    code = rooms.open()
+    rooms.send(code, "phone-a", SEVEN, 7, 0.9)
+    writer = sqlite3.connect(rooms.path, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # a send in the middle of its transaction
+        writer.execute("INSERT INTO phones (room, phone) VALUES (?, 'phone-b')", (code,))
+        state = rooms.state(code)  # a reader that took the write lock would wait here, then fail
+        assert state.drawings == 1 and state.people == 1 and rooms.prompt(code) is None
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
+def test_the_walls_counts_come_from_an_index_not_the_drawings_pixels(rooms):
+    code = rooms.open()
+    with sqlite3.connect(rooms.path) as db:
+        plan = " ".join(row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {COUNTS}", (code,)))
+    assert "COVERING INDEX drawings_counted" in plan

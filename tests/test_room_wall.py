@@ -58,7 +58,8 @@ def wall_qr_code(projector, scale: float = 0.5) -> str:
     return found[0].text
 
 
-def test_three_phones_draw_to_a_prompt_and_the_wall_shows_learns_from_and_ends_the_room(browser, room_server, mnist_path):
+def test_three_phones_draw_to_a_prompt_and_the_wall_shows_learns_from_and_ends_the_room(browser, room_server,
+                                                                                       mnist_path):
     url, drawings = room_server
     projector = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
     projector.goto(f"{url.replace('127.0.0.1', 'localhost')}/?presenter=1")  # the presenter's own laptop
