@@ -6,6 +6,7 @@ import re
 import sys
 import time
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -491,6 +492,42 @@ def test_a_phone_with_a_wrong_room_code_is_told_so(canvas):
     assert not at.exception
     assert [e.value for e in at.error] == ["There is no room ZZZZ: check the code on the screen."]
     assert not canvas.calls  # no canvas to draw on for a room that is not there
+
+
+def test_a_phone_in_a_room_whose_store_broke_is_told_so(canvas, tmp_path):
+    from digitnet.serving.room import Rooms
+
+    rooms = Rooms(tmp_path / "drawings" / "rooms.sqlite3")  # where the page's store is: DIGITNET_DATA_DIR
+    code = rooms.open()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{rooms.path}{suffix}").unlink(missing_ok=True)
+    rooms.path.write_bytes(b"not a database" * 100)
+    at = new_app()
+    at.query_params["room"] = code
+    at.run()
+    assert not at.exception
+    assert len(at.error) == 1 and at.error[0].value.startswith("The rooms' store cannot be used (")
+    assert not canvas.calls
+
+
+def test_a_wall_whose_store_broke_says_so_and_the_presenter_can_leave_the_room(canvas):
+    at = new_app()
+    at.query_params["presenter"] = "1"
+    at.run()
+    at.button(key="start_room").click().run()
+    assert not at.exception and at.session_state[keys.ROOM]
+    from ui.resources import get_rooms
+
+    path = get_rooms().path  # the page's store
+    for suffix in ("-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    path.write_bytes(b"not a database" * 100)
+    at.run()
+    assert not at.exception
+    assert [e.value.split(" (")[0] for e in at.error] == ["The rooms' store cannot be used"] * 2  # controls, wall
+    at.button(key="end_room").click().run()
+    assert not at.exception and keys.ROOM not in at.session_state
+    assert at.button(key="start_room")
 
 
 def test_a_forged_room_code_is_never_shown_back(canvas):

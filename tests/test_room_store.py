@@ -6,13 +6,14 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import ROOT
 
 from digitnet.serving.room import (CODE_LENGTH, COUNTS, MAX_OPEN_ROOMS, ROOM_HOURS, SEND_INTERVAL_S, RoomError,
-                                  Rooms, normalised, prompt_words, summary)
+                                  Rooms, RoomStoreError, normalised, prompt_words, summary)
 
 SEVEN = np.zeros((28, 28), np.float32)
 SEVEN[6, 8:20] = 1.0
@@ -202,3 +203,24 @@ def test_the_walls_counts_come_from_an_index_not_the_drawings_pixels(rooms):
     with sqlite3.connect(rooms.path) as db:
         plan = " ".join(row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {COUNTS}", (code,)))
     assert "COVERING INDEX drawings_counted" in plan
+
+
+def test_a_store_deleted_under_an_open_room_is_said_so_and_not_made_anew(rooms):
+    code = rooms.open()
+    rooms.send(code, "phone-a", SEVEN, 7, 0.9)
+    os.remove(rooms.path)
+    for look in (lambda: rooms.check(code), lambda: rooms.state(code), lambda: rooms.prompt(code),
+                 lambda: rooms.send(code, "phone-b", SEVEN, 7, 0.9)):
+        with pytest.raises(RoomStoreError, match="store is gone"):
+            look()
+    assert not rooms.path.exists()
+    assert rooms.check(rooms.open())  # a new room makes a new store
+
+
+def test_a_corrupt_store_is_one_clear_error_not_a_traceback(rooms):
+    code = rooms.open()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{rooms.path}{suffix}").unlink(missing_ok=True)
+    rooms.path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(RoomStoreError, match="cannot be used .*file is not a database"):
+        rooms.state(code)

@@ -3,6 +3,7 @@ wall of everyone's drawings, with the presenter's controls."""
 
 import html
 import secrets
+from collections.abc import Callable
 
 import segno
 import streamlit as st
@@ -149,7 +150,11 @@ def wall_ui(code: str, allowed: bool) -> None:
             st.caption("A class on one Wi-Fi loads faster, and more phones draw at once, with `make serve`: "
                        "compressed, one process per core.")
     with room:
-        prompt = get_rooms().prompt(code)
+        try:
+            prompt = get_rooms().prompt(code)
+        except RoomError as exc:  # the store failed: say so, and keep End the room within reach
+            st.error(f"{exc}.")
+            prompt = None
         st.markdown(f"<p class='room-prompt' style='font-size:2rem;font-weight:700;margin:0'>"
                     f"{prompt_words(prompt)}</p>", unsafe_allow_html=True)
         st.segmented_control("Everyone draw", PROMPT_CHOICES, default="any digit" if prompt is None else prompt,
@@ -157,7 +162,7 @@ def wall_ui(code: str, allowed: bool) -> None:
                              format_func=lambda choice: str(choice), label_visibility="collapsed")
         buttons = st.container(horizontal=True, key="room-controls")
         buttons.button("Clear the wall", key="clear_wall", icon=":material/layers_clear:",
-                       on_click=lambda: get_rooms().clear_wall(code))
+                       on_click=change_room, args=(get_rooms().clear_wall, code))
         if buttons.button("Learn from the room", key="learn_room", icon=":material/model_training:",
                           disabled=not allowed or get_job().status().running):
             learn(code)
@@ -168,9 +173,17 @@ def wall_ui(code: str, allowed: bool) -> None:
         st.fragment(wall_tiles_ui, run_every=WALL_POLL_SECONDS)(code)
 
 
+def change_room(change: Callable[..., object], *args: object) -> None:
+    """A presenter's change to the room; a store that fails says so in a toast, not a traceback."""
+    try:
+        change(*args)
+    except RoomError as exc:
+        st.toast(f"{exc}.")
+
+
 def set_prompt(code: str) -> None:
     choice = st.session_state.get(keys.ROOM_PROMPT)
-    get_rooms().set_prompt(code, None if choice in (None, "any digit") else int(choice))
+    change_room(get_rooms().set_prompt, code, None if choice in (None, "any digit") else int(choice))
 
 
 def learn(code: str) -> None:
@@ -187,9 +200,9 @@ def learn(code: str) -> None:
 def end(code: str, keep: bool) -> None:
     """End the room; with `keep`, its labelled drawings join the collected drawings first."""
     if keep:
-        keep_room_drawings(get_rooms(), code, collected_drawings())
-    get_rooms().end(code)
-    del st.session_state[keys.ROOM]
+        change_room(keep_room_drawings, get_rooms(), code, collected_drawings())
+    change_room(get_rooms().end, code)
+    del st.session_state[keys.ROOM]  # the presenter leaves the room even when its store failed
     st.rerun()
 
 
@@ -218,7 +231,7 @@ def wall_tiles_ui(code: str) -> None:
 
 def hide_picked(code: str, key: str) -> None:
     if st.session_state.get(key) is not None:
-        get_rooms().hide(code, int(st.session_state[key]))
+        change_room(get_rooms().hide, code, int(st.session_state[key]))
 
 
 def counters_html(state: RoomState) -> str:

@@ -57,6 +57,10 @@ class RoomError(DigitnetError):
     """A room code that names no open room, or a drawing the room cannot take."""
 
 
+class RoomStoreError(RoomError):
+    """The rooms' store could not be used: gone, corrupt, read-only or full."""
+
+
 class RoomExpired(RoomError):
     """A room this call found open longer than ROOM_HOURS, and ended: its ending is kept."""
 
@@ -138,14 +142,30 @@ class Rooms:
 
     def __init__(self, path: Path | None = None):
         self.path = path or data_dir() / ROOMS_FILENAME
+        self._seen = False  # whether this process has used the store: then its file's absence is news
 
     @contextmanager
-    def _database(self, write: bool = True) -> Iterator[sqlite3.Connection]:
+    def _database(self, write: bool = True, create: bool = False) -> Iterator[sqlite3.Connection]:
         """A connection for one use (Streamlit runs sessions in threads; SQLite connections are not
         shared between them), committed on success and rolled back on any error but RoomExpired.
-        Without `write`, it reads one snapshot and never waits for, nor holds up, a writer (WAL)."""
+        Without `write`, it reads one snapshot and never waits for, nor holds up, a writer (WAL).
+        A store this process has used and that is gone is said so, not silently made anew as if its
+        rooms had never been; only `create` (opening a room) makes it again. SQLite's errors become
+        RoomStoreError."""
+        try:
+            with self._connection(write, create) as connection:
+                yield connection
+        except sqlite3.Error as exc:
+            raise RoomStoreError(f"The rooms' store cannot be used ({exc}): try again in a moment, "
+                                 "or start a new room") from exc
+
+    @contextmanager
+    def _connection(self, write: bool, create: bool) -> Iterator[sqlite3.Connection]:
+        if self._seen and not create and not self.path.exists():
+            raise RoomStoreError(f"The rooms' store is gone ({self.path.name} was removed): start a new room")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        self._seen = True
         try:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=FULL")  # a sent drawing survives a power cut too
@@ -167,7 +187,7 @@ class Rooms:
         """Open a new room; return its code. Rooms opened ROOM_HOURS ago end first; RoomError when
         MAX_OPEN_ROOMS are still open."""
         now = time.time() if now is None else now
-        with self._database() as db:
+        with self._database(create=True) as db:
             for (stale,) in db.execute("SELECT code FROM rooms WHERE ended IS NULL AND opened < ?",
                                        (now - ROOM_HOURS * 3600,)).fetchall():
                 _end(db, stale, now)
