@@ -530,6 +530,27 @@ def test_a_wall_whose_store_broke_says_so_and_the_presenter_can_leave_the_room(c
     assert at.button(key="start_room")
 
 
+def test_a_projector_that_reloads_gets_its_room_back_until_it_ends(canvas):
+    at = new_app()
+    at.query_params["presenter"] = "1"
+    at.run()
+    at.button(key="start_room").click().run()
+    code = at.session_state[keys.ROOM]
+    assert at.query_params["wall"] == code
+    reloaded = new_app()  # a new session with the same address, as after a reload or a server restart
+    reloaded.query_params.update({"presenter": "1", "wall": code})
+    reloaded.run()
+    assert not reloaded.exception and reloaded.session_state[keys.ROOM] == code
+    assert any(f"<b class='room-code'>{code}</b>" in m.value for m in reloaded.markdown)
+    reloaded.button(key="end_room").click().run()
+    assert "wall" not in reloaded.query_params and keys.ROOM not in reloaded.session_state
+    again = new_app()
+    again.query_params.update({"presenter": "1", "wall": code})
+    again.run()  # an ended room is not resumed: Start a room again
+    assert not again.exception and keys.ROOM not in again.session_state and again.button(key="start_room")
+    assert "wall" not in again.query_params
+
+
 def test_a_forged_room_code_is_never_shown_back(canvas):
     at = new_app()
     at.query_params["room"] = "[Win a prize](https://example.org/win)"

@@ -24,6 +24,7 @@ from ui.sidebar import slow_down_wrong_guess
 from ui.style import WALL_CSS, pixels_html
 
 ROOM_QUERY = "room"  # ?room=CODE opens the phone form of the page
+WALL_QUERY = "wall"  # ?presenter=1&wall=CODE: the projector's address while it shows room CODE
 # How soon a phone shows a new prompt. Each look is a run of its own, 4.4 ms of the server's CPU
 # (bench.room); every 3 s, a class's idle phones cost as much as a third of its strokes.
 PROMPT_POLL_SECONDS = 5.0
@@ -105,15 +106,28 @@ def presenter_allowed() -> bool:
 
 
 def start_room_ui(allowed: bool) -> None:
-    """Presenter mode's Start a room (behind the admin password when one is set)."""
+    """Presenter mode's Start a room (behind the admin password when one is set), or the room this
+    browser's address names (?wall=CODE): a projector that reloads, or whose server restarted, gets its
+    room back."""
+    resumed = st.query_params.get(WALL_QUERY)
+    if resumed and allowed:
+        try:
+            show_room(get_rooms().check(resumed))
+        except RoomError:
+            del st.query_params[WALL_QUERY]  # ended meanwhile: start another
     if st.button("Start a room", key="start_room", icon=":material/groups:", disabled=not allowed,
                  help="Everyone draws on their phone; this screen shows all the drawings."):
         try:
-            st.session_state[keys.ROOM] = get_rooms().open()
+            show_room(get_rooms().open())
         except RoomError as exc:
             st.error(f"{exc}.")
-            return
-        st.rerun()
+
+
+def show_room(code: str) -> None:
+    """Turn this page into room `code`'s wall, and keep its code in the address for a reload."""
+    st.session_state[keys.ROOM] = code
+    st.query_params[WALL_QUERY] = code
+    st.rerun()
 
 
 def join_link(code: str) -> links.JoinLink:
@@ -203,6 +217,7 @@ def end(code: str, keep: bool) -> None:
         change_room(keep_room_drawings, get_rooms(), code, collected_drawings())
     change_room(get_rooms().end, code)
     del st.session_state[keys.ROOM]  # the presenter leaves the room even when its store failed
+    st.query_params.pop(WALL_QUERY, None)
     st.rerun()
 
 
