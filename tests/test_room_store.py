@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from digitnet.serving.room import (CODE_LENGTH, COUNTS, MAX_OPEN_ROOMS, ROOM_HOURS, SEND_INTERVAL_S, RoomError,
-                                  Rooms, RoomStoreError, normalised, prompt_words, summary)
+from digitnet.serving.room import (CODE_LENGTH, COUNTS, MAX_OPEN_ROOMS, ROOM_HOURS, SEND_INTERVAL_S, UNSHOWN_S,
+                                  RoomError, Rooms, RoomStoreError, normalised, prompt_words, summary)
 
 SEVEN = np.zeros((28, 28), np.float32)
 SEVEN[6, 8:20] = 1.0
@@ -224,3 +224,26 @@ def test_a_corrupt_store_is_one_clear_error_not_a_traceback(rooms):
     rooms.path.write_bytes(b"this is not a database" * 100)
     with pytest.raises(RoomStoreError, match="cannot be used .*file is not a database"):
         rooms.state(code)
+
+
+def test_rooms_no_wall_has_shown_for_a_while_make_room_for_a_presenter(rooms):
+    now = time.time()
+    earlier = now - UNSHOWN_S - 60
+    codes = [rooms.open(now=earlier) for _ in range(MAX_OPEN_ROOMS)]  # throwaway sessions' rooms
+    rooms.shown(codes[0], now=now - 60)  # a real projector shows this one
+    fresh = rooms.open(now=now)  # the cap is reached: the rooms nobody shows end to make room
+    assert rooms.check(fresh) and rooms.check(codes[0])
+    for code in codes[1:]:
+        with pytest.raises(RoomError, match="has ended"):
+            rooms.check(code)
+
+
+def test_a_store_made_before_rooms_were_shown_gains_the_column(tmp_path):
+    path = tmp_path / "rooms.sqlite3"
+    with sqlite3.connect(path) as db:  # the schema of the first rooms
+        db.execute("CREATE TABLE rooms (code TEXT PRIMARY KEY, opened REAL NOT NULL, ended REAL, prompt INTEGER,"
+                   " cleared_before INTEGER DEFAULT 0)")
+        db.execute("INSERT INTO rooms (code, opened) VALUES ('ABCD', ?)", (time.time(),))
+    rooms = Rooms(path)
+    rooms.shown("ABCD")
+    assert rooms.check("abcd") == "ABCD" and rooms.state("ABCD").drawings == 0

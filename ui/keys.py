@@ -20,5 +20,6 @@ PASSWORD = "password"  # the admin password box, read again by its on_change che
 ROOM = "room"  # the code of the room this presenter's session runs
 ROOM_PROMPT = "room_prompt"  # the presenter's prompt picker: "any digit" or a digit
 ROOM_SENT = "room_sent"  # ("ok" or "error", words) after a phone's Send, to say so on the next run
+WALL_SHOWN = "wall_shown"  # time.time() when this projector last told the store it shows its room
 PHONE = "phone"  # this session's random token in a room: no name, no address
 RERUN_BUDGET = "rerun_budget"  # this session's digitnet.serving.limits.RerunBudget: how fast it may ask for runs

@@ -3,6 +3,7 @@ wall of everyone's drawings, with the presenter's controls."""
 
 import html
 import secrets
+import time
 from collections.abc import Callable
 
 import segno
@@ -14,7 +15,7 @@ from digitnet.data.collected import keep_room_drawings
 from digitnet.serving import links
 from digitnet.serving.auth import password_matches
 from digitnet.serving.prediction import Prediction
-from digitnet.serving.room import RoomError, RoomState, prompt_words, summary
+from digitnet.serving.room import SHOWN_EVERY_S, RoomError, RoomState, prompt_words, summary
 from ui import keys
 from ui.answer import presenter_answer_html, read_ui
 from ui.guard import within_budget
@@ -226,6 +227,9 @@ def wall_tiles_ui(code: str) -> None:
     within_budget()
     try:
         state = get_rooms().state(code, tiles=WALL_TILES)
+        if time.time() - st.session_state.get(keys.WALL_SHOWN, 0.0) > SHOWN_EVERY_S:
+            get_rooms().shown(code)  # a room on a projector is never ended to make room for another
+            st.session_state[keys.WALL_SHOWN] = time.time()
     except RoomError as exc:
         st.error(f"{exc}.")
         return

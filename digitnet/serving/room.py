@@ -33,9 +33,14 @@ ROOMS_FILENAME = "rooms.sqlite3"
 WALL_TILES = 60  # the most tiles a wall shows; more never fit a projector
 MAX_OPEN_ROOMS = 20  # a flood of Start a room clicks fills no disk
 ROOM_HOURS = 12.0  # a room left open this long ends by itself, its drawings deleted
+# When MAX_OPEN_ROOMS are open, rooms whose wall no projector has shown for this long end to make room:
+# throwaway sessions that opened rooms and left cannot lock the presenter out for more than that.
+UNSHOWN_S = 600.0
+SHOWN_EVERY_S = 30.0  # how often an open wall says it is shown: a write, so not on every refresh
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS rooms (
-    code TEXT PRIMARY KEY, opened REAL NOT NULL, ended REAL, prompt INTEGER, cleared_before INTEGER DEFAULT 0
+    code TEXT PRIMARY KEY, opened REAL NOT NULL, ended REAL, prompt INTEGER, cleared_before INTEGER DEFAULT 0,
+    shown REAL
 );
 CREATE TABLE IF NOT EXISTS phones (room TEXT NOT NULL, phone TEXT NOT NULL, PRIMARY KEY (room, phone));
 CREATE TABLE IF NOT EXISTS drawings (
@@ -170,6 +175,8 @@ class Rooms:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=FULL")  # a sent drawing survives a power cut too
             connection.executescript(SCHEMA)
+            if "shown" not in {column[1] for column in connection.execute("PRAGMA table_info(rooms)")}:
+                connection.execute("ALTER TABLE rooms ADD COLUMN shown REAL")  # a store made before it
             connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
                 yield connection
@@ -191,13 +198,24 @@ class Rooms:
             for (stale,) in db.execute("SELECT code FROM rooms WHERE ended IS NULL AND opened < ?",
                                        (now - ROOM_HOURS * 3600,)).fetchall():
                 _end(db, stale, now)
-            if db.execute("SELECT COUNT(*) FROM rooms WHERE ended IS NULL").fetchone()[0] >= MAX_OPEN_ROOMS:
+            if _open_rooms(db) >= MAX_OPEN_ROOMS:
+                for (unshown,) in db.execute("SELECT code FROM rooms WHERE ended IS NULL"
+                                             " AND COALESCE(shown, opened) < ?", (now - UNSHOWN_S,)).fetchall():
+                    _end(db, unshown, now)
+            if _open_rooms(db) >= MAX_OPEN_ROOMS:
                 raise RoomError(f"{MAX_OPEN_ROOMS} rooms are open on this server: end one before starting another")
             while True:
                 code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
                 if db.execute("SELECT 1 FROM rooms WHERE code = ?", (code,)).fetchone() is None:
                     db.execute("INSERT INTO rooms (code, opened) VALUES (?, ?)", (code, now))
                     return code
+
+    def shown(self, code: str, now: float | None = None) -> None:
+        """Note that a projector shows room `code`'s wall now (written at most every SHOWN_EVERY_S)."""
+        now = time.time() if now is None else now
+        with self._database() as db:
+            db.execute("UPDATE rooms SET shown = ? WHERE code = ? AND COALESCE(shown, 0) < ?",
+                       (now, _open_room(db, code, now), now - SHOWN_EVERY_S))
 
     def check(self, code: str) -> str:
         """The open room `code` names, as rooms spell it; RoomError saying why when there is none."""
@@ -292,6 +310,10 @@ class Rooms:
         """End the room: its drawings and phones are deleted, and its code answers "ended" from now on."""
         with self._database() as db:
             _end(db, _open_room(db, code), time.time())
+
+
+def _open_rooms(db: sqlite3.Connection) -> int:
+    return db.execute("SELECT COUNT(*) FROM rooms WHERE ended IS NULL").fetchone()[0]
 
 
 def _end(db: sqlite3.Connection, code: str, now: float) -> None:
