@@ -177,3 +177,10 @@ def train_env(tmp_path, tiny_mnist, tiny_pen_file, tiny_unipen_file) -> dict[str
     return {**os.environ, MNIST_ENV: str(path), "DIGITNET_PENDIGITS": str(tiny_pen_file),
             "DIGITNET_UNIPEN": str(tiny_unipen_file),
             "DIGITNET_DATA_DIR": str(tmp_path / "drawings")}
+
+
+def corrupt_store(path: Path) -> None:
+    """Replace a SQLite store (and its WAL files) by bytes that are not a database."""
+    for suffix in ("-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    path.write_bytes(b"this is not a database" * 100)

@@ -6,12 +6,11 @@ import re
 import sys
 import time
 import types
-from pathlib import Path
 
 import numpy as np
 import pytest
 import streamlit as st
-from conftest import ROOT, as_canvas, stroke_image
+from conftest import ROOT, as_canvas, corrupt_store, stroke_image
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -499,9 +498,7 @@ def test_a_phone_in_a_room_whose_store_broke_is_told_so(canvas, tmp_path):
 
     rooms = Rooms(tmp_path / "drawings" / "rooms.sqlite3")  # where the page's store is: DIGITNET_DATA_DIR
     code = rooms.open()
-    for suffix in ("-wal", "-shm"):
-        Path(f"{rooms.path}{suffix}").unlink(missing_ok=True)
-    rooms.path.write_bytes(b"not a database" * 100)
+    corrupt_store(rooms.path)
     at = new_app()
     at.query_params["room"] = code
     at.run()
@@ -519,9 +516,7 @@ def test_a_wall_whose_store_broke_says_so_and_the_presenter_can_leave_the_room(c
     from ui.resources import get_rooms
 
     path = get_rooms().path  # the page's store
-    for suffix in ("-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    path.write_bytes(b"not a database" * 100)
+    corrupt_store(path)
     at.run()
     assert not at.exception
     assert [e.value.split(" (")[0] for e in at.error] == ["The rooms' store cannot be used"] * 2  # controls, wall

@@ -6,11 +6,10 @@ import sqlite3
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, corrupt_store
 
 from digitnet.serving.room import (CODE_LENGTH, COUNTS, MAX_OPEN_ROOMS, ROOM_HOURS, SEND_INTERVAL_S, UNSHOWN_S,
                                   RoomError, Rooms, RoomStoreError, normalised, prompt_words, summary)
@@ -219,9 +218,7 @@ def test_a_store_deleted_under_an_open_room_is_said_so_and_not_made_anew(rooms):
 
 def test_a_corrupt_store_is_one_clear_error_not_a_traceback(rooms):
     code = rooms.open()
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{rooms.path}{suffix}").unlink(missing_ok=True)
-    rooms.path.write_bytes(b"this is not a database" * 100)
+    corrupt_store(rooms.path)
     with pytest.raises(RoomStoreError, match="cannot be used .*file is not a database"):
         rooms.state(code)
 

@@ -170,12 +170,12 @@ class Rooms:
             raise RoomStoreError(f"The rooms' store is gone ({self.path.name} was removed): start a new room")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-        self._seen = True
+        first, self._seen = not self._seen, True
         try:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=FULL")  # a sent drawing survives a power cut too
             connection.executescript(SCHEMA)
-            if "shown" not in {column[1] for column in connection.execute("PRAGMA table_info(rooms)")}:
+            if first and "shown" not in {column[1] for column in connection.execute("PRAGMA table_info(rooms)")}:
                 connection.execute("ALTER TABLE rooms ADD COLUMN shown REAL")  # a store made before it
             connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
