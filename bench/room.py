@@ -35,7 +35,7 @@ import numpy as np
 
 from bench.run import ROOT, Row, format_table, write_results
 from digitnet.replicas import free_port
-from digitnet.serving.room import ROOMS_FILENAME, Rooms
+from digitnet.serving.room import ROOMS_FILENAME, UNLIMITED, Rooms
 from tests.chromium import ANSWER, CANVAS, CHROMIUM, CHROMIUM_FLAGS, phone_first_visit, start_app, wait_for_app
 
 STROKE_PERIOD = 1.5  # seconds between a visitor's strokes
@@ -389,7 +389,7 @@ def open_wall(browser, url: str, data_dir: Path) -> Wall:
     page.goto(f"{url}/?presenter=1", timeout=60_000)
     page.get_by_role("button", name="Start a room").click(timeout=60_000)
     code = page.locator(".room-code").inner_text(timeout=30_000)
-    return Wall(page, code, Rooms(data_dir / ROOMS_FILENAME))
+    return Wall(page, code, Rooms(data_dir / ROOMS_FILENAME, UNLIMITED))
 
 
 def room_rows(label: str, server: PageServer, recording: Recording, sizes: list[int],

@@ -28,7 +28,7 @@ import numpy as np
 
 from bench.room import PageServer, cpu_seconds, record, run_room, start_serve
 from bench.run import ROOT, Row, format_table, write_results
-from digitnet.serving.room import ROOMS_FILENAME, RoomError, Rooms
+from digitnet.serving.room import ROOMS_FILENAME, UNLIMITED, RoomError, Rooms
 from tests.chromium import CHROMIUM, CHROMIUM_FLAGS
 
 log = logging.getLogger("bench")
@@ -91,7 +91,7 @@ def measure(visitors: int, replicas: int) -> list[Row]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         server = start_serve(env, replicas)
         try:
-            return _measure(browser, server, Rooms(Path(workdir) / "drawings" / ROOMS_FILENAME), visitors)
+            return _measure(browser, server, Rooms(Path(workdir) / "drawings" / ROOMS_FILENAME, UNLIMITED), visitors)
         finally:
             server.stop()
             browser.close()

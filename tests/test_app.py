@@ -486,10 +486,11 @@ def test_a_session_asking_for_runs_faster_than_a_person_could_is_stopped_and_say
 
 def test_a_phone_with_a_wrong_room_code_is_told_so(canvas):
     at = new_app()
-    at.query_params["room"] = "zzzz"
+    at.query_params["room"] = "zzz zzz"
     at.run()
     assert not at.exception
-    assert [e.value for e in at.error] == ["There is no room ZZZZ: check the code on the screen."]
+    assert [e.value for e in at.error] == [
+        "There is no open room ZZZZZZ: check the code on the screen, or ask the presenter for the new one."]
     assert not canvas.calls  # no canvas to draw on for a room that is not there
 
 
@@ -536,7 +537,7 @@ def test_a_projector_that_reloads_gets_its_room_back_until_it_ends(canvas):
     reloaded.query_params.update({"presenter": "1", "wall": code})
     reloaded.run()
     assert not reloaded.exception and reloaded.session_state[keys.ROOM] == code
-    assert any(f"<b class='room-code'>{code}</b>" in m.value for m in reloaded.markdown)
+    assert any(f"<b class='room-code'>{code[:3]}<span>{code[3:]}</span></b>" in m.value for m in reloaded.markdown)
     reloaded.button(key="end_room").click().run()
     assert "wall" not in reloaded.query_params and keys.ROOM not in reloaded.session_state
     again = new_app()
@@ -565,10 +566,57 @@ def test_a_phone_in_a_room_sends_its_drawing_to_the_wall_once_every_two_seconds(
     at.query_params["room"] = code
     at.run()
     assert "Everyone draw a 7, then send it to the screen." in words(at)
-    at.button(key="send").click().run()
+    started = time.monotonic()
+    at.button(key="send").click().run()  # at once after joining: the page waits the room's few seconds
+    assert time.monotonic() - started >= rooms.limits.join_wait_s * 0.9
     assert at.success[0].value == "Sent: your 7 is on the screen. Draw another!"
     state = rooms.state(code)
     assert (state.people, state.drawings, state.read_right) == (1, 1, 1) and state.tiles[0].answer == 7
     at.button(key="send").click().run()  # at once again: refused, and the wall keeps one
     assert at.warning[0].value.startswith("One drawing every 2 seconds")
     assert rooms.state(code).drawings == 1
+
+
+def test_a_paused_room_tells_its_phones_and_takes_nothing_until_it_goes_on(canvas, tmp_path):
+    at = new_app()
+    at.query_params["presenter"] = "1"
+    at.run()
+    at.button(key="start_room").click().run()
+    code = at.session_state[keys.ROOM]
+    at.button(key="pause_room").click().run()
+    assert "Paused: phones wait" in words(at)
+    canvas.image = as_canvas(stroke_image("7"))
+    phone = new_app()
+    phone.query_params["room"] = code
+    phone.session_state[keys.JOINED] = time.time() - 60  # joined a minute ago: no wait
+    phone.run()
+    assert "Paused: the presenter will say when to send again." in words(phone)
+    phone.button(key="send").click().run()
+    assert phone.warning[0].value.startswith("The presenter has paused the room")
+    at.button(key="pause_room").click().run()  # Go on
+    assert "Draw any digit" in words(at)
+    from ui.resources import get_rooms
+
+    assert get_rooms().state(code).drawings == 0
+
+
+def test_the_wall_clears_and_forgets_and_hides_all_of_one_phone(canvas, tmp_path):
+    from digitnet.serving.room import UNLIMITED, Rooms
+
+    at = new_app()
+    at.query_params["presenter"] = "1"
+    at.run()
+    at.button(key="start_room").click().run()
+    code = at.session_state[keys.ROOM]
+    rooms = Rooms(tmp_path / "drawings" / "rooms.sqlite3", UNLIMITED)
+    x = np.zeros((28, 28), np.float32)
+    x[4:24, 13:15] = 1.0
+    troll = [rooms.send(code, "troll", x, 1, 0.9) for _ in range(3)]
+    kind = rooms.send(code, "kind", x, 1, 0.9)
+    at.run()
+    at.toggle(key=keys.HIDE_PHONE).set_value(True)
+    at.button_group(key=f"hide-{kind}").set_value(troll[0]).run()
+    assert not at.exception and rooms.state(code).drawings == 1
+    assert [t.id for t in rooms.state(code).tiles] == [kind]
+    at.button(key="forget_wall").click().run()
+    assert not at.exception and rooms.state(code).drawings == 0 and len(rooms.labelled(code)[0]) == 0

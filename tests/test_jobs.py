@@ -178,9 +178,9 @@ def test_retrain_with_drawings_reports_before_and_after(store, env, tiny_mnist, 
 
 
 def test_learning_from_a_room_trains_on_its_prompted_drawings_and_scores_on_a_fifth(store, env, tiny_mnist, tmp_path):
-    from digitnet.serving.room import ROOMS_FILENAME, Rooms
+    from digitnet.serving.room import ROOMS_FILENAME, UNLIMITED, Rooms
 
-    rooms = Rooms(tmp_path / "drawings" / ROOMS_FILENAME)  # where the training process looks: DIGITNET_DATA_DIR
+    rooms = Rooms(tmp_path / "drawings" / ROOMS_FILENAME, UNLIMITED)  # where the training process looks
     code = rooms.open()
     rooms.set_prompt(code, int(tiny_mnist.y_test[0]))
     for phone in range(10):

@@ -26,3 +26,12 @@ def test_the_budget_refills_only_to_the_burst():
     budget = RerunBudget(rate=4, burst=10, updated=0.0)
     budget.take(now=1000.0)
     assert budget.tokens == pytest.approx(9)
+
+
+def test_the_client_address_is_the_proxy_s_last_word_only_behind_a_proxy_on_this_machine():
+    from digitnet.serving.limits import client_address
+
+    assert client_address("198.51.100.7", None) == "198.51.100.7"  # straight to Streamlit
+    assert client_address("198.51.100.7", "203.0.113.1") == "198.51.100.7"  # a header a visitor wrote
+    assert client_address(None, "203.0.113.1, 198.51.100.7") == "198.51.100.7"  # what nginx appended
+    assert client_address(None, None) == "127.0.0.1"  # a presenter on localhost

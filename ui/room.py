@@ -15,6 +15,7 @@ from digitnet.data.collected import keep_room_drawings
 from digitnet.serving import links
 from digitnet.serving.auth import password_matches
 from digitnet.serving.prediction import Prediction
+from digitnet.serving.limits import client_address
 from digitnet.serving.room import SHOWN_EVERY_S, RoomError, RoomState, prompt_words, summary
 from ui import keys
 from ui.answer import presenter_answer_html, read_ui
@@ -35,6 +36,12 @@ WALL_TILES = 24  # those three rows
 PROMPT_CHOICES = ["any digit", *range(10)]
 
 
+def sender() -> str:
+    """The network address this session's page talks from: what a room's per-address limits count."""
+    peer = st.context.ip_address  # a str, or None on loopback; Streamlit's AppTest gives a stand-in object
+    return client_address(peer if isinstance(peer, str) else None, st.context.headers.get("X-Forwarded-For"))
+
+
 def phone_token() -> str:
     """This session's random token: how the room counts a phone and paces its sends, with no name."""
     if keys.PHONE not in st.session_state:
@@ -50,6 +57,7 @@ def phone_ui(code: str) -> None:
     try:
         code = get_rooms().check(code)
         get_rooms().join(code, phone_token())
+        st.session_state.setdefault(keys.JOINED, time.time())
     except RoomError as exc:
         st.error(f"{exc}.")
         return
@@ -60,12 +68,14 @@ def phone_ui(code: str) -> None:
 def prompt_ui(code: str) -> None:
     within_budget()  # a timer's run, but a forged client could ask for thousands
     try:
-        prompt = get_rooms().prompt(code)
+        prompt, paused = get_rooms().prompt(code)
     except RoomError as exc:
         st.error(f"{exc}.")
         return
+    words = ("Paused: the presenter will say when to send again." if paused
+             else f"{prompt_words(prompt)}, then send it to the screen.")
     st.markdown(f"<p class='room-prompt' style='font-size:1.6rem;font-weight:700;margin:0'>"
-                f"{html.escape(prompt_words(prompt))}, then send it to the screen.</p>", unsafe_allow_html=True)
+                f"{html.escape(words)}</p>", unsafe_allow_html=True)
 
 
 def phone_drawing_ui(code: str) -> None:
@@ -84,8 +94,12 @@ def phone_drawing_ui(code: str) -> None:
 
 
 def send(code: str, x, prediction: Prediction) -> None:
+    # The room takes a phone's drawings only a few seconds after it joined, which a person drawing
+    # never notices; one who was faster than that waits the rest here rather than being refused.
+    joined = st.session_state.get(keys.JOINED, time.time())
+    time.sleep(max(0.0, min(get_rooms().limits.join_wait_s, joined + get_rooms().limits.join_wait_s - time.time())))
     try:
-        get_rooms().send(code, phone_token(), x, prediction.digit, prediction.confidence)
+        get_rooms().send(code, phone_token(), x, prediction.digit, prediction.confidence, sender=sender())
     except RoomError as exc:
         st.session_state[keys.ROOM_SENT] = ("error", f"{exc}.")
         return
@@ -119,7 +133,8 @@ def start_room_ui(allowed: bool) -> None:
     if st.button("Start a room", key="start_room", icon=":material/groups:", disabled=not allowed,
                  help="Everyone draws on their phone; this screen shows all the drawings."):
         try:
-            show_room(get_rooms().open())
+            # Without a password anyone may start a room: each network address holds only a few.
+            show_room(get_rooms().open(opener=None if admin_password() else sender()))
         except RoomError as exc:
             st.error(f"{exc}.")
 
@@ -145,10 +160,11 @@ def behind_proxy() -> bool:
 
 
 def join_html(link: str, code: str) -> str:
-    """The QR code, as wide as its column (a third of a 1280x720 projector's height), the code big under it."""
+    """The QR code, as wide as its column (a third of a 1280x720 projector's height), the code big under it,
+    in two groups of three letters to read out (the space is a margin: a copied code has none)."""
     qr = segno.make(link, error="m").svg_inline(omitsize=True, dark="#000", light="#fff")
     return (f"<div class='room-qr' role='img' aria-label='A QR code of the link'>{qr}</div>"
-            f"<p class='room-code-line'>Room code <b class='room-code'>{code}</b></p>"
+            f"<p class='room-code-line'>Room code <b class='room-code'>{code[:3]}<span>{code[3:]}</span></b></p>"
             f"<p class='room-link'>Join: <b>{html.escape(link)}</b></p>")
 
 
@@ -166,18 +182,26 @@ def wall_ui(code: str, allowed: bool) -> None:
                        "compressed, one process per core.")
     with room:
         try:
-            prompt = get_rooms().prompt(code)
+            prompt, paused = get_rooms().prompt(code)
         except RoomError as exc:  # the store failed: say so, and keep End the room within reach
             st.error(f"{exc}.")
-            prompt = None
+            prompt, paused = None, False
+        words = "Paused: phones wait" if paused else prompt_words(prompt)
         st.markdown(f"<p class='room-prompt' style='font-size:2rem;font-weight:700;margin:0'>"
-                    f"{prompt_words(prompt)}</p>", unsafe_allow_html=True)
+                    f"{words}</p>", unsafe_allow_html=True)
         st.segmented_control("Everyone draw", PROMPT_CHOICES, default="any digit" if prompt is None else prompt,
                              key=keys.ROOM_PROMPT, on_change=set_prompt, args=(code,),
                              format_func=lambda choice: str(choice), label_visibility="collapsed")
         buttons = st.container(horizontal=True, key="room-controls")
-        buttons.button("Clear the wall", key="clear_wall", icon=":material/layers_clear:",
-                       on_click=change_room, args=(get_rooms().clear_wall, code))
+        buttons.button("Go on" if paused else "Pause", key="pause_room",
+                       icon=":material/play_arrow:" if paused else ":material/pause:",
+                       help="Phones are told to wait, and nothing they send is taken, until you go on.",
+                       on_click=change_room, args=(get_rooms().pause, code, not paused))
+        clear = buttons.popover("Clear the wall", icon=":material/layers_clear:")
+        clear.button("Clear: keep them in the counts and the lesson", key="clear_wall",
+                     on_click=change_room, args=(get_rooms().clear_wall, code))
+        clear.button("Clear and forget them: never counted, never learned from", key="forget_wall",
+                     on_click=change_room, args=(get_rooms().clear_wall, code, True))
         if buttons.button("Learn from the room", key="learn_room", icon=":material/model_training:",
                           disabled=not allowed or get_job().status().running):
             learn(code)
@@ -243,14 +267,17 @@ def wall_tiles_ui(code: str) -> None:
                        f"Learning from the room: epoch {status.epochs_done} of {status.config.epochs}...")
         st.markdown(tiles_html(state), unsafe_allow_html=True)
         if state.tiles:
-            st.pills("Hide a drawing (gone from the wall, never trained on)", [t.id for t in state.tiles],
-                     key=f"hide-{state.tiles[0].id}", format_func=lambda i: f"#{i}",
-                     on_change=hide_picked, args=(code, f"hide-{state.tiles[0].id}"))
+            hide = st.container(horizontal=True, vertical_alignment="center")
+            hide.pills("Hide a drawing (gone from the wall, never counted or learned from)", [t.id for t in state.tiles],
+                       key=f"hide-{state.tiles[0].id}", format_func=lambda i: f"#{i}",
+                       on_change=hide_picked, args=(code, f"hide-{state.tiles[0].id}"))
+            hide.toggle("…and everything its phone sent, from now on too", key=keys.HIDE_PHONE)
 
 
 def hide_picked(code: str, key: str) -> None:
     if st.session_state.get(key) is not None:
-        change_room(get_rooms().hide, code, int(st.session_state[key]))
+        hide = get_rooms().hide_phone if st.session_state.get(keys.HIDE_PHONE) else get_rooms().hide
+        change_room(hide, code, int(st.session_state[key]))
 
 
 def counters_html(state: RoomState) -> str:

@@ -76,6 +76,7 @@ h1 {font-size: 1.3rem !important;}
 .room-qr svg {width: 100%; height: auto; display: block;}
 .room-code-line {font-size: 1.4rem; margin: 0; line-height: 1.1;}
 .room-code {display: block; font-size: 3.6rem; letter-spacing: 0.12em; line-height: 1.1;}
+.room-code span {margin-left: 0.3em;}
 .room-link {font-size: 0.95rem; margin: 0.2rem 0 0 0; overflow-wrap: anywhere;}
 </style>
 """

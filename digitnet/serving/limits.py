@@ -25,7 +25,7 @@ class RerunBudget:
     def take(self, now: float | None = None) -> float:
         """Spend one run: 0 if the budget allows it, else how many seconds until it would."""
         now = time.monotonic() if now is None else now
-        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.tokens = min(self.burst, self.tokens + max(0.0, now - self.updated) * self.rate)
         self.updated = now
         if self.tokens >= 1:
             self.tokens -= 1
@@ -38,3 +38,13 @@ class RerunBudget:
         """Spend everything: a flood's next run, however soon, is refused too."""
         self.tokens = 0.0
         self.updated = time.monotonic() if now is None else now
+
+
+def client_address(peer: str | None, forwarded_for: str | None) -> str:
+    """The network address a visitor's page talks from. `peer` is the connection's (Streamlit says None
+    for 127.0.0.1 and ::1); `forwarded_for` is the X-Forwarded-For header. A proxy on this machine
+    (make serve's nginx) connects from 127.0.0.1 and appends the visitor's address last: that one is
+    believed, and only from there; whatever a visitor wrote in the header itself comes before it."""
+    if peer is None and forwarded_for:
+        return forwarded_for.split(",")[-1].strip()
+    return peer or "127.0.0.1"

@@ -6,12 +6,16 @@ short (a replica killed mid-send) is rolled back whole. A drawing that `send` ac
 synchronously, before it returns. Several machines would need a database server in its place
 (PostgreSQL, say), as the README says.
 
-A room keeps no names and no addresses: each phone is a random token its page made, so the room can
-count people and pace sends. Ending a room deletes its drawings, unless the presenter keeps them.
+A room keeps no names and no addresses: each phone is a random token its page made, and a phone's
+network address is kept only as a keyed hash, to pace what one address sends (`RoomLimits`). Ending a
+room deletes its drawings, its phones and those hashes, unless the presenter keeps the drawings.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import math
 import secrets
 import sqlite3
 import time
@@ -24,11 +28,13 @@ import numpy as np
 
 from digitnet.config import data_dir
 from digitnet.errors import DigitnetError
+from digitnet.serving.limits import RerunBudget
 from digitnet.serving.prediction import DIGIT_NAMES, a_digit
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0 and O, no 1 and I: read off a projector
-CODE_LENGTH = 4
-SEND_INTERVAL_S = 2.0  # a phone sends at most one drawing this often
+# 32^6 codes: guessing one of 20 open rooms at 300 tries a second, more than a replica answers, takes
+# two days on average (docs/room-network.md). Four letters took 13 minutes.
+CODE_LENGTH = 6
 ROOMS_FILENAME = "rooms.sqlite3"
 WALL_TILES = 60  # the most tiles a wall shows; more never fit a projector
 MAX_OPEN_ROOMS = 20  # a flood of Start a room clicks fills no disk
@@ -37,12 +43,19 @@ ROOM_HOURS = 12.0  # a room left open this long ends by itself, its drawings del
 # throwaway sessions that opened rooms and left cannot lock the presenter out for more than that.
 UNSHOWN_S = 600.0
 SHOWN_EVERY_S = 30.0  # how often an open wall says it is shown: a write, so not on every refresh
+NO_ROOM = "There is no open room {code}: check the code on the screen, or ask the presenter for the new one"
+BUSY = "The screen is taking many drawings just now: wait a few seconds and send again"
+SCHEMA_VERSION = 2  # PRAGMA user_version: 1 had no limits, tallies or pause; 0, no `shown` either
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS rooms (
     code TEXT PRIMARY KEY, opened REAL NOT NULL, ended REAL, prompt INTEGER, cleared_before INTEGER DEFAULT 0,
-    shown REAL
+    shown REAL, paused INTEGER NOT NULL DEFAULT 0, opener TEXT, sent INTEGER NOT NULL DEFAULT 0,
+    tokens REAL, tokens_at REAL
 );
-CREATE TABLE IF NOT EXISTS phones (room TEXT NOT NULL, phone TEXT NOT NULL, PRIMARY KEY (room, phone));
+CREATE TABLE IF NOT EXISTS phones (
+    room TEXT NOT NULL, phone TEXT NOT NULL, joined REAL, last_sent REAL, sends INTEGER NOT NULL DEFAULT 0,
+    stopped INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (room, phone)
+);
 CREATE TABLE IF NOT EXISTS drawings (
     id INTEGER PRIMARY KEY AUTOINCREMENT, room TEXT NOT NULL, phone TEXT NOT NULL, sent REAL NOT NULL,
     prompt INTEGER, answer INTEGER NOT NULL, confidence REAL NOT NULL, pixels BLOB NOT NULL,
@@ -50,12 +63,54 @@ CREATE TABLE IF NOT EXISTS drawings (
 );
 CREATE INDEX IF NOT EXISTS drawings_by_room ON drawings (room, id);
 CREATE INDEX IF NOT EXISTS drawings_counted ON drawings (room, hidden, prompt, answer);
+CREATE INDEX IF NOT EXISTS drawings_by_phone ON drawings (room, phone);
+-- The wall's counters, kept as drawings come and go, so that a refresh costs the same at 100 drawings
+-- as at 300,000. prompt -1: sent when the room asked for any digit.
+CREATE TABLE IF NOT EXISTS tallies (
+    room TEXT NOT NULL, prompt INTEGER NOT NULL, answer INTEGER NOT NULL, drawings INTEGER NOT NULL,
+    PRIMARY KEY (room, prompt, answer)
+);
+-- What each network address (as a keyed hash) may still send to a room: a RerunBudget's tokens.
+CREATE TABLE IF NOT EXISTS senders (
+    room TEXT NOT NULL, sender TEXT NOT NULL, tokens REAL NOT NULL, tokens_at REAL NOT NULL,
+    PRIMARY KEY (room, sender)
+);
+CREATE TABLE IF NOT EXISTS secret (key BLOB NOT NULL);
 """
+# Columns that stores made by earlier versions lack, added in place: their open rooms carry on.
+ADDED_COLUMNS = {
+    "rooms": ["shown REAL", "paused INTEGER NOT NULL DEFAULT 0", "opener TEXT", "sent INTEGER NOT NULL DEFAULT 0",
+              "tokens REAL", "tokens_at REAL"],
+    "phones": ["joined REAL", "last_sent REAL", "sends INTEGER NOT NULL DEFAULT 0",
+               "stopped INTEGER NOT NULL DEFAULT 0"],
+}
+COUNTS = "SELECT prompt, answer, drawings FROM tallies WHERE room = ? AND drawings > 0"
 
 
-# The wall's counters, counted by SQLite from the index drawings_counted alone: the drawings' pixels are
-# never read (at 100,000 drawings a refresh took 156 ms when every row came to Python, 12 ms now).
-COUNTS = "SELECT prompt, answer, COUNT(*) FROM drawings WHERE room = ? AND hidden = 0 GROUP BY prompt, answer"
+@dataclass(frozen=True)
+class RoomLimits:
+    """What a room takes, whoever sends: a person's pace, an address's, a hall's, and a total.
+
+    A new session is a new phone token, so a flood of sessions resets only the per-phone limits; the
+    per-address and per-room ones hold. A class behind one Wi-Fi address (60 phones each sending a
+    drawing every ten seconds or so, all at once after a new prompt) stays within its address's
+    limit; one address flooding gets a quarter of the room's rate, so the other phones never notice.
+    """
+
+    send_interval_s: float = 2.0  # one phone: at most one drawing this often
+    join_wait_s: float = 3.0  # one phone: its first drawing comes this long after it opened the room
+    address_rate: float = 5.0  # one network address: drawings a second, after a burst of...
+    address_burst: float = 60.0
+    room_rate: float = 20.0  # one room, all addresses: a full hall's pace, after a burst of...
+    room_burst: float = 120.0
+    room_drawings: int = 20_000  # one room, in all: as many as the collected drawings keep
+    rooms_per_address: int = 2  # rooms on show one address may have open, when no admin password is set
+
+
+# For tools and tests that fill a room themselves, as fast as they like.
+UNLIMITED = RoomLimits(send_interval_s=0.0, join_wait_s=0.0, address_rate=math.inf, address_burst=math.inf,
+                       room_rate=math.inf, room_burst=math.inf, room_drawings=2**62, rooms_per_address=2**62)
+SEND_INTERVAL_S = RoomLimits().send_interval_s
 
 
 class RoomError(DigitnetError):
@@ -93,7 +148,8 @@ class RoomState:
     code: str
     opened: float  # time.time() when the room was opened
     prompt: int | None
-    people: int
+    paused: bool  # the presenter paused sends
+    people: int  # phones that sent a drawing
     drawings: int
     prompted: int  # drawings sent to a prompt
     read_right: int  # of those, the ones the network read as the prompt
@@ -143,10 +199,11 @@ def is_room_code(code: str) -> bool:
 
 class Rooms:
     """Every room of this machine, in one SQLite file (by default in the drawings folder, which the
-    replicas of `make serve` share)."""
+    replicas of `make serve` share), taking what `limits` allow."""
 
-    def __init__(self, path: Path | None = None):
+    def __init__(self, path: Path | None = None, limits: RoomLimits = RoomLimits()):
         self.path = path or data_dir() / ROOMS_FILENAME
+        self.limits = limits
         self._seen = False  # whether this process has used the store: then its file's absence is news
 
     @contextmanager
@@ -174,9 +231,8 @@ class Rooms:
         try:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=FULL")  # a sent drawing survives a power cut too
-            connection.executescript(SCHEMA)
-            if first and "shown" not in {column[1] for column in connection.execute("PRAGMA table_info(rooms)")}:
-                connection.execute("ALTER TABLE rooms ADD COLUMN shown REAL")  # a store made before it
+            if first or create:
+                _migrate(connection)
             connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
                 yield connection
@@ -190,9 +246,10 @@ class Rooms:
         finally:
             connection.close()
 
-    def open(self, now: float | None = None) -> str:
+    def open(self, now: float | None = None, opener: str | None = None) -> str:
         """Open a new room; return its code. Rooms opened ROOM_HOURS ago end first; RoomError when
-        MAX_OPEN_ROOMS are still open."""
+        MAX_OPEN_ROOMS are still open, or when the network address `opener` (None: a presenter who
+        typed the admin password) has `limits.rooms_per_address` open."""
         now = time.time() if now is None else now
         with self._database(create=True) as db:
             for (stale,) in db.execute("SELECT code FROM rooms WHERE ended IS NULL AND opened < ?",
@@ -204,10 +261,17 @@ class Rooms:
                     _end(db, unshown, now)
             if _open_rooms(db) >= MAX_OPEN_ROOMS:
                 raise RoomError(f"{MAX_OPEN_ROOMS} rooms are open on this server: end one before starting another")
+            opener_key = None if opener is None else _keyed(db, opener)
+            # Rooms no projector shows any more (a tab closed without End the room) do not count.
+            if opener_key is not None and db.execute(
+                    "SELECT COUNT(*) FROM rooms WHERE ended IS NULL AND opener = ? AND COALESCE(shown, opened) >= ?",
+                    (opener_key, now - UNSHOWN_S)).fetchone()[0] >= self.limits.rooms_per_address:
+                raise RoomError(f"{self.limits.rooms_per_address} rooms are open from this network already: "
+                                "end one, or set an admin password and type it")
             while True:
                 code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
                 if db.execute("SELECT 1 FROM rooms WHERE code = ?", (code,)).fetchone() is None:
-                    db.execute("INSERT INTO rooms (code, opened) VALUES (?, ?)", (code, now))
+                    db.execute("INSERT INTO rooms (code, opened, opener) VALUES (?, ?, ?)", (code, now, opener_key))
                     return code
 
     def shown(self, code: str, now: float | None = None) -> None:
@@ -222,11 +286,12 @@ class Rooms:
         with self._database(write=False) as db:
             return _open_room(db, code, writing=False)
 
-    def join(self, code: str, phone: str) -> None:
-        """Count a phone in the room (once)."""
+    def join(self, code: str, phone: str, now: float | None = None) -> None:
+        """Note when a phone opened the room (once): it sends from `limits.join_wait_s` later."""
+        now = time.time() if now is None else now
         with self._database() as db:
-            code = _open_room(db, code)
-            db.execute("INSERT OR IGNORE INTO phones (room, phone) VALUES (?, ?)", (code, phone))
+            code = _open_room(db, code, now)
+            db.execute("INSERT OR IGNORE INTO phones (room, phone, joined) VALUES (?, ?, ?)", (code, phone, now))
 
     def set_prompt(self, code: str, digit: int | None) -> None:
         """Ask the room to draw `digit` (None: any digit); drawings sent from now on are labelled by it."""
@@ -235,50 +300,85 @@ class Rooms:
         with self._database() as db:
             db.execute("UPDATE rooms SET prompt = ? WHERE code = ?", (digit, _open_room(db, code)))
 
-    def prompt(self, code: str) -> int | None:
+    def prompt(self, code: str) -> tuple[int | None, bool]:
+        """What the room is asked to draw (None: any digit), and whether the presenter paused sends."""
         with self._database(write=False) as db:
             code = _open_room(db, code, writing=False)
-            return db.execute("SELECT prompt FROM rooms WHERE code = ?", (code,)).fetchone()[0]
+            prompt, paused = db.execute("SELECT prompt, paused FROM rooms WHERE code = ?", (code,)).fetchone()
+            return prompt, bool(paused)
+
+    def pause(self, code: str, paused: bool) -> None:
+        """Stop taking drawings (phones are told the room is paused), or take them again."""
+        with self._database() as db:
+            db.execute("UPDATE rooms SET paused = ? WHERE code = ?", (int(paused), _open_room(db, code)))
 
     def send(self, code: str, phone: str, pixels: np.ndarray, answer: int, confidence: float,
-             now: float | None = None) -> int:
-        """Put a drawing on the wall, labelled by the room's prompt; return its id. RoomError when the
-        room is not open, the phone sent one less than SEND_INTERVAL_S ago, or it is not a drawing."""
+             now: float | None = None, sender: str = "") -> int:
+        """Put a drawing on the wall, labelled by the room's prompt; return its id. `sender` is the
+        phone's network address. RoomError when the room is not open or paused, it is not a drawing,
+        or it is more than `limits` allow (the phone is told what to do); nothing is kept then."""
         image = _checked_pixels(pixels)
         if int(answer) not in range(10) or not 0.0 <= float(confidence) <= 1.0:
             raise RoomError("That is not an answer of the network: a digit and a confidence from 0 to 1")
         now = time.time() if now is None else now
+        limits = self.limits
         with self._database() as db:
             code = _open_room(db, code, now)
-            last = db.execute("SELECT MAX(sent) FROM drawings WHERE room = ? AND phone = ?",
-                              (code, phone)).fetchone()[0]
-            if last is not None and now - last < SEND_INTERVAL_S:
-                raise RoomError(f"One drawing every {SEND_INTERVAL_S:.0f} seconds: wait a moment and send again")
-            prompt = db.execute("SELECT prompt FROM rooms WHERE code = ?", (code,)).fetchone()[0]
-            db.execute("INSERT OR IGNORE INTO phones (room, phone) VALUES (?, ?)", (code, phone))
+            prompt, paused, sent, tokens, tokens_at = db.execute(
+                "SELECT prompt, paused, sent, tokens, tokens_at FROM rooms WHERE code = ?", (code,)).fetchone()
+            if paused:
+                raise RoomError("The presenter has paused the room: wait, and send when it goes on")
+            # A phone that never opened the room's page (a forged client) has no row: it never sends.
+            phone_row = db.execute("SELECT COALESCE(joined, 0), last_sent, stopped FROM phones"
+                                   " WHERE room = ? AND phone = ?", (code, phone)).fetchone()
+            joined, last, stopped = phone_row or (now, None, 0)
+            if stopped:
+                raise RoomError("The presenter took this phone's drawings off the screen")
+            if limits.join_wait_s and (phone_row is None or now - joined < limits.join_wait_s):
+                raise RoomError("You just joined: draw your digit, then send it")
+            db.execute("INSERT OR IGNORE INTO phones (room, phone, joined) VALUES (?, ?, ?)", (code, phone, now))
+            if last is not None and now - last < limits.send_interval_s:
+                raise RoomError(f"One drawing every {limits.send_interval_s:.0f} seconds: wait a moment and send again")
+            if sent >= limits.room_drawings:
+                raise RoomError(f"This room has all the {limits.room_drawings:,} drawings it takes: "
+                                "ask the presenter to start a new one")
+            key = _keyed(db, sender)
+            row = db.execute("SELECT tokens, tokens_at FROM senders WHERE room = ? AND sender = ?",
+                             (code, key)).fetchone()
+            address_tokens = _spend(row, now, limits.address_rate, limits.address_burst)
+            room_tokens = _spend((tokens, tokens_at), now, limits.room_rate, limits.room_burst)
+            if address_tokens is None or room_tokens is None:
+                raise RoomError(BUSY)
+            db.execute("INSERT OR REPLACE INTO senders (room, sender, tokens, tokens_at) VALUES (?, ?, ?, ?)",
+                       (code, key, address_tokens, now))
+            db.execute("UPDATE rooms SET sent = sent + 1, tokens = ?, tokens_at = ? WHERE code = ?",
+                       (room_tokens, now, code))
+            db.execute("UPDATE phones SET last_sent = ?, sends = sends + 1 WHERE room = ? AND phone = ?",
+                       (now, code, phone))
             cursor = db.execute(
                 "INSERT INTO drawings (room, phone, sent, prompt, answer, confidence, pixels)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (code, phone, now, prompt, int(answer), float(confidence), image.tobytes()))
+            _tally(db, code, [(prompt, int(answer), 1)])
             return int(cursor.lastrowid)
 
     def state(self, code: str, tiles: int = WALL_TILES) -> RoomState:
-        """What the wall shows now."""
+        """What the wall shows now, read from tallies and the newest rows only: as fast in a full room."""
         with self._database(write=False) as db:
             code = _open_room(db, code, writing=False)
-            opened, prompt, cleared = db.execute("SELECT opened, prompt, cleared_before FROM rooms WHERE code = ?",
-                                                 (code,)).fetchone()
-            people = db.execute("SELECT COUNT(*) FROM phones WHERE room = ?", (code,)).fetchone()[0]
+            opened, prompt, paused, cleared = db.execute(
+                "SELECT opened, prompt, paused, cleared_before FROM rooms WHERE code = ?", (code,)).fetchone()
+            people = db.execute("SELECT COUNT(*) FROM phones WHERE room = ? AND sends > 0", (code,)).fetchone()[0]
             counts = db.execute(COUNTS, (code,)).fetchall()
             latest = db.execute(
                 "SELECT id, pixels, answer, confidence, prompt FROM drawings WHERE room = ? AND hidden = 0 AND id > ?"
                 " ORDER BY id DESC LIMIT ?", (code, cleared, tiles)).fetchall()
         confusion = np.zeros((10, 10), dtype=np.int64)
         for asked, answer, count in counts:
-            if asked is not None:
+            if asked >= 0:
                 confusion[asked, answer] += count
         return RoomState(
-            code=code, opened=float(opened), prompt=prompt, people=int(people),
+            code=code, opened=float(opened), prompt=prompt, paused=bool(paused), people=int(people),
             drawings=sum(count for _, _, count in counts),
             prompted=int(confusion.sum()), read_right=int(np.trace(confusion)), confusion=confusion,
             tiles=tuple(Tile(int(i), np.frombuffer(p, dtype=np.uint8).reshape(28, 28), int(a), float(c), q)
@@ -287,14 +387,28 @@ class Rooms:
     def hide(self, code: str, drawing: int) -> None:
         """Take one drawing off the wall for good: it is not shown, counted or trained on."""
         with self._database() as db:
-            db.execute("UPDATE drawings SET hidden = 1 WHERE room = ? AND id = ?", (_open_room(db, code), drawing))
+            _hide(db, _open_room(db, code), "id = ?", (drawing,))
 
-    def clear_wall(self, code: str) -> None:
-        """Start the wall afresh: the drawings sent so far leave it, but still count and teach."""
+    def hide_phone(self, code: str, drawing: int) -> None:
+        """Take every drawing of the phone that sent `drawing` off the wall for good, and take no more
+        from that phone."""
+        with self._database() as db:
+            code = _open_room(db, code)
+            row = db.execute("SELECT phone FROM drawings WHERE room = ? AND id = ?", (code, drawing)).fetchone()
+            if row is None:
+                return
+            _hide(db, code, "phone = ?", row)
+            db.execute("UPDATE phones SET stopped = 1 WHERE room = ? AND phone = ?", (code, row[0]))
+
+    def clear_wall(self, code: str, forget: bool = False) -> None:
+        """Start the wall afresh: the drawings sent so far leave it, and still count and teach; or,
+        with `forget`, are hidden for good: never counted, never trained on."""
         with self._database() as db:
             code = _open_room(db, code)
             last = db.execute("SELECT COALESCE(MAX(id), 0) FROM drawings WHERE room = ?", (code,)).fetchone()[0]
             db.execute("UPDATE rooms SET cleared_before = ? WHERE code = ?", (last, code))
+            if forget:
+                _hide(db, code, "id <= ?", (last,))
 
     def labelled(self, code: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The room's drawings sent to a prompt and not hidden: (ids, (n, 28, 28) uint8 inputs, labels)."""
@@ -307,9 +421,67 @@ class Rooms:
         return ids, x, np.array([r[2] for r in rows], dtype=np.uint8)
 
     def end(self, code: str) -> None:
-        """End the room: its drawings and phones are deleted, and its code answers "ended" from now on."""
+        """End the room: its drawings and phones are deleted, and its code names no open room from now on."""
         with self._database() as db:
             _end(db, _open_room(db, code), time.time())
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Make the schema, and bring a store an earlier version made up to it (once per process)."""
+    db.executescript(SCHEMA)
+    if db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+        return
+    db.execute("BEGIN IMMEDIATE")
+    if db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:  # another replica did it meanwhile
+        db.execute("COMMIT")
+        return
+    for table, columns in ADDED_COLUMNS.items():
+        present = {column[1] for column in db.execute(f"PRAGMA table_info({table})")}
+        for column in columns:
+            if column.split()[0] not in present:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+    db.execute("DELETE FROM tallies")
+    db.execute("INSERT INTO tallies SELECT room, COALESCE(prompt, -1), answer, COUNT(*) FROM drawings"
+               " WHERE hidden = 0 GROUP BY room, COALESCE(prompt, -1), answer")
+    db.execute("UPDATE phones SET sends = (SELECT COUNT(*) FROM drawings"
+               " WHERE drawings.room = phones.room AND drawings.phone = phones.phone)")
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    db.execute("COMMIT")
+
+
+def _keyed(db: sqlite3.Connection, address: str) -> str:
+    """A network address as the store keeps it: a hash keyed by the store's own secret, so that the
+    store's file alone never tells anyone's address."""
+    row = db.execute("SELECT key FROM secret").fetchone()
+    if row is None:
+        row = (secrets.token_bytes(32),)
+        db.execute("INSERT INTO secret (key) VALUES (?)", row)
+    return hmac.new(row[0], address.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _spend(bucket: tuple[float | None, float | None] | None, now: float, rate: float, burst: float) -> float | None:
+    """What is left of a budget of `burst` drawings, refilled at `rate` a second, after one more
+    drawing at `now`; None when there is none left. `bucket` is (tokens, when) as last stored."""
+    if math.isinf(burst):
+        return burst
+    tokens, at = bucket if bucket is not None and bucket[0] is not None else (burst, now)
+    budget = RerunBudget(rate=rate, burst=burst, tokens=tokens, updated=at)
+    return budget.tokens if budget.take(now) == 0 else None
+
+
+def _tally(db: sqlite3.Connection, code: str, changes: list[tuple[int | None, int, int]]) -> None:
+    """Add (prompt, answer, drawings) to the wall's counters."""
+    db.executemany("INSERT INTO tallies (room, prompt, answer, drawings) VALUES (?, ?, ?, ?)"
+                   " ON CONFLICT (room, prompt, answer) DO UPDATE SET drawings = drawings + excluded.drawings",
+                   [(code, -1 if prompt is None else prompt, answer, count) for prompt, answer, count in changes])
+
+
+def _hide(db: sqlite3.Connection, code: str, which: str, arguments: tuple) -> None:
+    """Hide the room's drawings that `which` (an SQL condition) picks, and take them off the counters."""
+    counts = db.execute(f"SELECT prompt, answer, COUNT(*) FROM drawings WHERE room = ? AND hidden = 0 AND {which}"
+                        " GROUP BY prompt, answer", (code, *arguments)).fetchall()
+    _tally(db, code, [(prompt, answer, -count) for prompt, answer, count in counts])
+    db.execute(f"UPDATE drawings SET hidden = 1 WHERE room = ? AND hidden = 0 AND {which}", (code, *arguments))
 
 
 def _open_rooms(db: sqlite3.Connection) -> int:
@@ -317,29 +489,28 @@ def _open_rooms(db: sqlite3.Connection) -> int:
 
 
 def _end(db: sqlite3.Connection, code: str, now: float) -> None:
-    db.execute("DELETE FROM drawings WHERE room = ?", (code,))
-    db.execute("DELETE FROM phones WHERE room = ?", (code,))
-    db.execute("UPDATE rooms SET ended = ?, prompt = NULL WHERE code = ?", (now, code))
+    for table in ("drawings", "phones", "tallies", "senders"):
+        db.execute(f"DELETE FROM {table} WHERE room = ?", (code,))
+    db.execute("UPDATE rooms SET ended = ?, prompt = NULL, opener = NULL WHERE code = ?", (now, code))
 
 
 def _open_room(db: sqlite3.Connection, code: str, now: float | None = None, writing: bool = True) -> str:
     """The open room `code` names, in rooms' spelling. A room opened ROOM_HOURS before `now` has ended
-    for whatever call finds it, not only when someone starts a room; a `writing` call ends it for good."""
+    for whatever call finds it, not only when someone starts a room; a `writing` call ends it for good.
+    A code that never named a room and one whose room ended get the same answer: a guesser learns
+    nothing from it."""
     code = normalised(code)
     if not is_room_code(code):  # never shown back: a page's messages are Markdown ("[Win](https://...)")
         raise RoomError("There is no room with that code: check the code on the screen")
     row = db.execute("SELECT opened, ended FROM rooms WHERE code = ?", (code,)).fetchone()
-    if row is None:
-        raise RoomError(f"There is no room {code}: check the code on the screen")
+    if row is None or row[1] is not None:
+        raise RoomError(NO_ROOM.format(code=code))
     now = time.time() if now is None else now
-    ended = f"The room {code} has ended: ask the presenter for the new one"
-    if row[1] is not None:
-        raise RoomError(ended)
     if row[0] < now - ROOM_HOURS * 3600:
         if not writing:
-            raise RoomError(ended)  # a read's snapshot cannot safely become a write: the next write ends it
+            raise RoomError(NO_ROOM.format(code=code))  # a read's snapshot cannot become a write: the next write ends it
         _end(db, code, now)
-        raise RoomExpired(ended)
+        raise RoomExpired(NO_ROOM.format(code=code))
     return code
 
 
