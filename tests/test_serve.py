@@ -1,13 +1,16 @@
 """`make serve`: replicas behind real nginx, sticky sessions, a replica killed, and nothing left after Ctrl-C."""
 
+import base64
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from conftest import ROOT
@@ -230,10 +233,26 @@ def test_stopping_make_serve_leaves_nothing_running(serve, stop):
         urllib.request.urlopen(serve.url, timeout=2)
 
 
-def test_phones_on_both_replicas_feed_one_wall(browser, serve):
+def phone_sends(browser, url: str, code: str, cookie: str | None = None) -> None:
+    """A phone opens room `code`, draws a 7 with a finger and sends it; returns once it is on the screen."""
     from chromium import ANSWER
     from test_browser import touch_draw
 
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    if cookie:
+        context.add_cookies([{"name": "digitnet_replica", "value": cookie, "url": url}])
+    phone = context.new_page()
+    phone.goto(f"{url}/?room={code}")
+    phone.locator(CANVAS).wait_for(timeout=60_000)
+    settled(phone)
+    touch_draw(phone, "7", scale=phone.locator(CANVAS).bounding_box()["width"] / 280)
+    phone.locator(ANSWER).wait_for(timeout=30_000)
+    phone.get_by_role("button", name="Send to the screen").click()
+    phone.get_by_text("is on the screen").wait_for(timeout=30_000)
+    context.close()
+
+
+def test_phones_on_both_replicas_feed_one_wall(browser, serve):
     value, projector_replica = cookie_on_replica(serve.url, set())
     context = browser.new_context(viewport={"width": 1280, "height": 720})
     context.add_cookies([{"name": "digitnet_replica", "value": value, "url": serve.url}])
@@ -246,20 +265,48 @@ def test_phones_on_both_replicas_feed_one_wall(browser, serve):
     for taken in (set(), {projector_replica}):  # one phone on the projector's replica, one on the other
         value, replica = cookie_on_replica(serve.url, taken)
         replicas.add(replica)
-        phone_context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
-        phone_context.add_cookies([{"name": "digitnet_replica", "value": value, "url": serve.url}])
-        phone = phone_context.new_page()
-        phone.goto(f"{serve.url}/?room={code}")
-        phone.locator(CANVAS).wait_for(timeout=60_000)
-        settled(phone)
-        touch_draw(phone, "7", scale=phone.locator(CANVAS).bounding_box()["width"] / 280)
-        phone.locator(ANSWER).wait_for(timeout=30_000)
-        phone.get_by_role("button", name="Send to the screen").click()
-        phone.get_by_text("is on the screen").wait_for(timeout=30_000)
+        phone_sends(browser, serve.url, code, cookie=value)
     assert len(replicas) == 2
     wall = projector.locator(".st-key-wall")
     wall.get_by_text("people: 2 · drawings: 2").wait_for(timeout=10_000)
     assert wall.locator("figure.tile").count() == 2
+
+
+def new_session(url: str, source: str) -> tuple[int, socket.socket]:
+    """Open Streamlit's WebSocket from `source` (an address in 127.0.0.0/8, all of it loopback), as a new
+    browser session does; the HTTP status nginx answered, and the socket, left open."""
+    host, port = urlsplit(url).hostname, urlsplit(url).port
+    connection = socket.create_connection((host, port), timeout=10, source_address=(source, 0))
+    key = base64.b64encode(os.urandom(16)).decode()
+    connection.sendall((f"GET /_stcore/stream HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+                        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                        "Sec-WebSocket-Protocol: streamlit\r\n\r\n").encode())
+    answer = b""
+    while b"\r\n" not in answer:
+        chunk = connection.recv(1024)
+        if not chunk:
+            break
+        answer += chunk
+    return int(answer.split()[1]), connection
+
+
+def test_a_flood_of_new_sessions_from_one_address_is_refused_and_a_real_phone_is_served(browser, serve, tmp_path):
+    from digitnet.serving.room import ROOMS_FILENAME, Rooms
+
+    code = Rooms(tmp_path / "drawings" / ROOMS_FILENAME).open()
+    statuses, held = [], []
+    try:
+        for _ in range(320):  # a script opening sessions as fast as it can, from one address
+            status, connection = new_session(serve.url, "127.0.0.2")
+            statuses.append(status)
+            held.append(connection)
+        accepted = statuses.count(101)
+        assert set(statuses) == {101, 429} and 200 <= accepted <= 260, statuses
+        phone_sends(browser, serve.url, code)  # a phone in the same room, from its own address, meanwhile
+    finally:
+        for connection in held:
+            connection.close()
+    assert Rooms(tmp_path / "drawings" / ROOMS_FILENAME).state(code).drawings == 1
 
 
 def test_a_phone_through_nginx_gets_compressed_code_no_icon_font_and_a_working_socket(browser, serve, tmp_path):
