@@ -93,13 +93,13 @@ def record(browser, url: str, viewport: dict = DESKTOP) -> Recording:
         page.mouse.up()
         page.locator(ANSWER).wait_for(timeout=30_000)
         deadline = time.monotonic() + 10
-        while len(_strokes(sent[before:])) < 1 and time.monotonic() < deadline:
+        while len(canvas_reruns(sent[before:])) < 1 and time.monotonic() < deadline:
             page.wait_for_timeout(50)
     page.close()
     messages = [(raw, at, BackMsg.FromString(raw)) for raw, at in zip(sent, sent_at)]
     reruns = [(raw, at, msg.rerun_script) for raw, at, msg in messages if msg.WhichOneof("type") == "rerun_script"]
     polls = [(raw, at) for raw, at, rerun in reruns if rerun.is_auto_rerun]
-    strokes = _strokes(sent)
+    strokes = canvas_reruns(sent)
     if not reruns or len(strokes) < len(RECORDED_STROKES):
         raise RuntimeError(f"recorded {len(strokes)} strokes of {len(RECORDED_STROKES)} from {url}")
     gaps = [later - earlier for (_, earlier), (_, later) in zip(polls, polls[1:])]
@@ -108,7 +108,7 @@ def record(browser, url: str, viewport: dict = DESKTOP) -> Recording:
                      poll_every=statistics.median(gaps) if gaps else Recording.poll_every)
 
 
-def _strokes(sent: list[bytes]) -> list[bytes]:
+def canvas_reruns(sent: list[bytes]) -> list[bytes]:
     """The rerun messages among `sent` that carry a new drawing of the canvas."""
     from streamlit.proto.BackMsg_pb2 import BackMsg
 

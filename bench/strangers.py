@@ -22,12 +22,14 @@ import sys
 import threading
 import time
 import zlib
+from dataclasses import dataclass, field
 
 from PIL import Image, ImageDraw
 
-from bench.room import Recording, record, rss_mb, run_async, start_one
+from bench.room import PHONE, Recording, canvas_reruns, record, rss_mb, run_async, start_one
 from bench.run import ROOT, Row, format_table, write_results
-from tests.chromium import CHROMIUM, CHROMIUM_FLAGS
+from digitnet.serving.room import BUSY
+from tests.chromium import ANSWER, CANVAS, CHROMIUM, CHROMIUM_FLAGS
 
 log = logging.getLogger("bench.strangers")
 
@@ -99,11 +101,99 @@ async def rerun(ws, message: bytes, timeout: float = 60) -> dict:
     return shown
 
 
-async def connect(url: str):
+async def connect(url: str, source: str | None = None):
+    """A new session on the page at `url`, from the address `source` (one of 127.0.0.0/8) when given."""
     import websockets
 
     return await websockets.connect(url.replace("http://", "ws://") + "/_stcore/stream", subprotocols=["streamlit"],
-                                    max_size=None, open_timeout=30)
+                                    max_size=None, open_timeout=30,
+                                    local_addr=(source, 0) if source else None)
+
+
+@dataclass(frozen=True)
+class SendRecording:
+    """What Chromium sent while a phone joined a room, drew a 1 and pressed Send to the screen."""
+
+    load: bytes  # the phone form's first run: the phone joins the room
+    stroke: bytes  # the drawing
+    send: bytes  # the Send button
+
+
+def record_send(browser, url: str) -> SendRecording:
+    """Join the room at `url` (?room=CODE) on a phone-sized page, draw a 1, send it; keep the messages."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+
+    sent: list[bytes] = []
+    page = browser.new_page(viewport=PHONE)
+    page.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(
+        frame if isinstance(frame, bytes) else frame.encode())))
+    page.goto(url, timeout=60_000)
+    page.locator(CANVAS).wait_for(timeout=60_000)
+    box = page.locator(CANVAS).bounding_box()
+    scale = box["width"] / 280
+    page.mouse.move(box["x"] + 140 * scale, box["y"] + 40 * scale)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 140 * scale, box["y"] + 240 * scale, steps=8)
+    page.mouse.up()
+    page.locator(ANSWER).wait_for(timeout=30_000)
+    page.get_by_role("button", name="Send to the screen").click()
+    page.get_by_text("is on the screen").wait_for(timeout=30_000)
+    page.close()
+    reruns = [raw for raw in sent if BackMsg.FromString(raw).WhichOneof("type") == "rerun_script"]
+
+    def pressed_send(raw: bytes) -> bool:
+        return any(w.id.endswith("-send") and w.WhichOneof("value") == "trigger_value" and w.trigger_value
+                   for w in BackMsg.FromString(raw).rerun_script.widget_states.widgets)
+
+    send = next(raw for raw in reruns if pressed_send(raw))
+    return SendRecording(load=reruns[0], stroke=canvas_reruns(reruns[:reruns.index(send)])[-1], send=send)
+
+
+@dataclass
+class RoomFlood:
+    """What a flood of new sessions, each sending one drawing to a room, was told."""
+
+    sessions: int
+    accepted: int = 0  # "... is on the screen"
+    busy: int = 0  # told to wait: the room's or the address's limit
+    other: list[str] = field(default_factory=list)  # anything else: errors, exceptions, no answer
+    seconds: float = 0.0
+
+
+def flood_a_room(url: str, recording: SendRecording, sessions: int, at_once: int, source: str) -> RoomFlood:
+    """`sessions` new sessions from `source`, `at_once` at a time, each joining, drawing and sending, as
+    a script that opens a new session for every drawing would; what they were told."""
+    flood = RoomFlood(sessions)
+    gate = asyncio.Semaphore(at_once)
+
+    async def one() -> None:
+        async with gate:
+            try:
+                ws = await connect(url, source)
+                try:
+                    for message in (recording.load, recording.stroke):
+                        await rerun(ws, message)
+                    shown = await rerun(ws, recording.send)
+                finally:
+                    await ws.close()
+            except Exception as exc:  # a refused or dropped connection is what the flood was told
+                flood.other.append(f"{type(exc).__name__}: {exc}")
+                return
+            alerts = " | ".join(shown["alerts"])
+            if "is on the screen" in alerts:
+                flood.accepted += 1
+            elif BUSY.split(":")[0] in alerts:
+                flood.busy += 1
+            else:
+                flood.other.append(alerts or "; ".join(shown["exceptions"]) or "no answer")
+
+    async def scene() -> None:
+        started = time.monotonic()
+        await asyncio.gather(*(one() for _ in range(sessions)))
+        flood.seconds = time.monotonic() - started
+
+    run_async(scene())
+    return flood
 
 
 class PeakMemory:

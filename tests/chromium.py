@@ -118,3 +118,21 @@ def phone_first_visit(browser, url: str, network: dict = ROOM_WIFI, timeout_ms: 
         return FirstVisit(seconds, sum(by_url.values()), by_url)
     finally:
         context.close()
+
+
+def phone_sends(browser, url: str, code: str, cookie: str | None = None) -> None:
+    """A phone opens room `code`, draws a 7 with a finger and sends it; returns once it is on the screen."""
+    from test_browser import touch_draw
+
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    if cookie:
+        context.add_cookies([{"name": "digitnet_replica", "value": cookie, "url": url}])
+    phone = context.new_page()
+    phone.goto(f"{url}/?room={code}")
+    phone.locator(CANVAS).wait_for(timeout=60_000)
+    settled(phone)
+    touch_draw(phone, "7", scale=phone.locator(CANVAS).bounding_box()["width"] / 280)
+    phone.locator(ANSWER).wait_for(timeout=30_000)
+    phone.get_by_role("button", name="Send to the screen").click()
+    phone.get_by_text("is on the screen").wait_for(timeout=30_000)
+    context.close()

@@ -4,6 +4,7 @@ visitor's strokes are still answered."""
 
 import json
 import os
+import threading
 
 import pytest
 
@@ -16,11 +17,15 @@ from bench.strangers import (
     canvas_value,
     connect,
     drawing_png,
+    flood_a_room,
     flood_beside_a_visitor,
     forged,
     png_of_zeros,
+    record_send,
     rerun,
 )
+from chromium import phone_sends
+from digitnet.serving.room import ROOMS_FILENAME, RoomLimits, Rooms
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +101,29 @@ def test_a_flood_of_reruns_from_five_sessions_leaves_another_visitor_answered(se
     answers, _, sent = flood_beside_a_visitor(server, recording)
     assert sent >= 5 * 150 * 2  # the flood was one (at least 40% of the asked rate got out)
     assert answers and all(a["finished"] is not None and not a["exceptions"] for a in answers)
+
+
+def test_a_flood_of_new_sessions_sending_to_a_room_is_held_to_one_address_s_pace_beside_a_real_phone(
+        browser, tmp_path):
+    """A script opening a new session for every drawing, from 127.0.0.2, against a room; a phone on
+    127.0.0.1 sends meanwhile and is not held back."""
+    server = start_one({**os.environ, "DIGITNET_DATA_DIR": str(tmp_path / "drawings")})
+    flood = []
+    try:
+        rooms = Rooms(tmp_path / "drawings" / ROOMS_FILENAME)
+        code = rooms.open()
+        recording = record_send(browser, f"{server.url}/?room={code}")
+        flooding = threading.Thread(target=lambda: flood.append(
+            flood_a_room(server.url, recording, sessions=200, at_once=50, source="127.0.0.2")), daemon=True)
+        flooding.start()
+        phone_sends(browser, server.url, code)
+        flooding.join(timeout=300)
+        assert not flooding.is_alive() and flood, "the flood did not end"
+    finally:
+        server.stop()
+    limits, result = RoomLimits(), flood[0]
+    assert not result.other, result.other[:5]
+    assert result.busy >= 1 and result.accepted + result.busy == result.sessions
+    assert result.accepted <= limits.address_burst + limits.address_rate * result.seconds + 1, result
+    state = Rooms(tmp_path / "drawings" / ROOMS_FILENAME).state(code)
+    assert state.drawings == result.accepted + 2 and state.people == result.accepted + 2  # the two real phones

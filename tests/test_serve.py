@@ -16,7 +16,7 @@ import pytest
 from conftest import ROOT
 from test_browser import CANVAS_HOST, answer, clear, draw, model_card, retrain_settings
 
-from chromium import CANVAS, free_port, settled, wait_for_app
+from chromium import CANVAS, free_port, phone_sends, settled, wait_for_app
 from digitnet.replicas import NGINX_TEMPLATE, ServeError, render_nginx_config
 from digitnet.serving.store import RETRAINED_ENV
 
@@ -231,25 +231,6 @@ def test_stopping_make_serve_leaves_nothing_running(serve, stop):
     assert not [p for p in children if Path(f"/proc/{p}").exists()]
     with pytest.raises(OSError):
         urllib.request.urlopen(serve.url, timeout=2)
-
-
-def phone_sends(browser, url: str, code: str, cookie: str | None = None) -> None:
-    """A phone opens room `code`, draws a 7 with a finger and sends it; returns once it is on the screen."""
-    from chromium import ANSWER
-    from test_browser import touch_draw
-
-    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
-    if cookie:
-        context.add_cookies([{"name": "digitnet_replica", "value": cookie, "url": url}])
-    phone = context.new_page()
-    phone.goto(f"{url}/?room={code}")
-    phone.locator(CANVAS).wait_for(timeout=60_000)
-    settled(phone)
-    touch_draw(phone, "7", scale=phone.locator(CANVAS).bounding_box()["width"] / 280)
-    phone.locator(ANSWER).wait_for(timeout=30_000)
-    phone.get_by_role("button", name="Send to the screen").click()
-    phone.get_by_text("is on the screen").wait_for(timeout=30_000)
-    context.close()
 
 
 def test_phones_on_both_replicas_feed_one_wall(browser, serve):
