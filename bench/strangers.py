@@ -16,19 +16,23 @@ import io
 import json
 import logging
 import os
+import sqlite3
 import statistics
 import struct
 import sys
+import tempfile
 import threading
 import time
 import zlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageDraw
 
-from bench.room import PHONE, Recording, canvas_reruns, record, rss_mb, run_async, start_one
+from bench.room import PHONE, Recording, canvas_reruns, cpu_seconds, record, rss_mb, run_async, start_one
 from bench.run import ROOT, Row, format_table, write_results
-from digitnet.serving.room import BUSY
+from digitnet.serving.room import BUSY, ROOMS_FILENAME, UNLIMITED, RoomLimits, Rooms
 from tests.chromium import ANSWER, CANVAS, CHROMIUM, CHROMIUM_FLAGS
 
 log = logging.getLogger("bench.strangers")
@@ -37,6 +41,7 @@ log = logging.getLogger("bench.strangers")
 MEMORY_BOUND_MB = 250
 REFUSED = "That drawing could not be read"
 FLOODERS, FLOOD_RATE, FLOOD_SECONDS = 5, 150, 5.0
+ROOM_FLOOD_SESSIONS = 200
 
 
 def png_of_zeros(width: int, height: int) -> bytes:
@@ -308,6 +313,70 @@ def idle_stroke_ms(server, recording: Recording, strokes: int = 10) -> list[floa
     return run_async(alone())
 
 
+def fill_room(rooms: Rooms, code: str, drawings: int) -> None:
+    """Put `drawings` drawings in room `code` at once, as a full day of phones would have: written in one
+    transaction with the wall's counters, since sending 300,000 one by one takes a quarter of an hour."""
+    pixels = np.zeros(784, np.uint8).tobytes()
+    with sqlite3.connect(rooms.path) as db:
+        db.executemany("INSERT INTO drawings (room, phone, sent, prompt, answer, confidence, pixels)"
+                       " VALUES (?, ?, 0, 7, ?, 0.9, ?)",
+                       ((code, f"filler-{n % 500}", n % 10, pixels) for n in range(drawings)))
+        db.execute("INSERT INTO tallies SELECT room, prompt, answer, COUNT(*) FROM drawings WHERE room = ?"
+                   " GROUP BY prompt, answer ON CONFLICT (room, prompt, answer) DO UPDATE SET drawings ="
+                   " excluded.drawings", (code,))
+
+
+def store_rows(folder: Path, small: int = 100, large: int = 300_000, looks: int = 20) -> list[Row]:
+    """The wall's refresh and one send, in a room of `small` drawings and in one of `large`."""
+    rooms = Rooms(folder / ROOMS_FILENAME, UNLIMITED)
+    times: dict[int, tuple[float, float]] = {}
+    for size in (small, large):
+        code = rooms.open(now=time.time())
+        fill_room(rooms, code, size)
+        refresh, send = [], []
+        x = np.zeros((28, 28), np.float32)
+        for look in range(looks):
+            started = time.perf_counter()
+            rooms.state(code, tiles=60)
+            refresh.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            rooms.send(code, f"probe-{look}", x, 1, 0.9)
+            send.append((time.perf_counter() - started) * 1000)
+        times[size] = statistics.median(refresh), statistics.median(send)
+    return [
+        Row(f"wall refresh at {large:,} drawings, median", times[large][0], "ms", times[small][0],
+            f"ms at {small}", "about the same (<= 2x)", times[large][0] <= 2 * times[small][0]),
+        Row(f"one send at {large:,} drawings, median", times[large][1], "ms", times[small][1],
+            f"ms at {small}", "about the same (<= 2x)", times[large][1] <= 2 * times[small][1]),
+    ]
+
+
+def room_flood_rows(browser, folder: Path) -> list[Row]:
+    """New sessions from one address, each sending a drawing, against a room, beside a real phone."""
+    server = start_one({**os.environ, "DIGITNET_PREPARE": "0", "DIGITNET_DATA_DIR": str(folder)})
+    try:
+        code = Rooms(folder / ROOMS_FILENAME).open()
+        recording = record_send(browser, f"{server.url}/?room={code}")
+        started = cpu_seconds(server.pids())
+        flood = flood_a_room(server.url, recording, sessions=ROOM_FLOOD_SESSIONS, at_once=50, source="127.0.0.2")
+        cpu = (cpu_seconds(server.pids()) - started) / flood.seconds
+        phone = record_send(browser, f"{server.url}/?room={code}")  # a real phone right after: served
+        state = Rooms(folder / ROOMS_FILENAME).state(code)
+    finally:
+        server.stop()
+    limits = RoomLimits()
+    tried = flood.sessions / flood.seconds
+    return [
+        Row(f"room flood, {ROOM_FLOOD_SESSIONS} new sessions from one address: taken", flood.accepted / flood.seconds,
+            "drawings/s", tried, "sent/s", f"<= {limits.address_burst:.0f} + {limits.address_rate:.0f}/s",
+            flood.accepted <= limits.address_burst + limits.address_rate * flood.seconds + 1),
+        Row("  told to wait", flood.busy, "", target="the rest", met=flood.busy + flood.accepted == flood.sessions),
+        Row("  the room's people afterwards", state.people, "", flood.accepted + 2, "phones that sent",
+            "phones that sent", state.people == flood.accepted + 2 and bool(phone.send)),
+        Row("  server CPU during the flood", cpu * 100, "%"),
+    ]
+
+
 def measure() -> list[Row]:
     from playwright.sync_api import sync_playwright
 
@@ -338,9 +407,17 @@ def measure() -> list[Row]:
         rows.append(Row(f"{FLOODERS} sessions x {FLOOD_RATE} reruns/s: another's stroke, median", flooded, "ms",
                         idle, "ms idle, same visitor", "<= 2x idle", flooded <= 2 * idle))
         rows.append(Row("  reruns the flood sent", sent, ""))
-        return rows
     finally:
         server.stop()
+    with tempfile.TemporaryDirectory() as folder:
+        rows += store_rows(Path(folder) / "store")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            try:
+                rows += room_flood_rows(browser, Path(folder) / "drawings")
+            finally:
+                browser.close()
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:

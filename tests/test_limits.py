@@ -35,3 +35,10 @@ def test_the_client_address_is_the_proxy_s_last_word_only_behind_a_proxy_on_this
     assert client_address("198.51.100.7", "203.0.113.1") == "198.51.100.7"  # a header a visitor wrote
     assert client_address(None, "203.0.113.1, 198.51.100.7") == "198.51.100.7"  # what nginx appended
     assert client_address(None, None) == "127.0.0.1"  # a presenter on localhost
+
+
+def test_a_run_that_comes_late_with_an_earlier_time_refills_nothing():
+    budget = RerunBudget(rate=1.0, burst=2.0, tokens=0.0, updated=10.0)
+    assert budget.take(now=12.0) == 0  # two seconds: two tokens, one spent
+    assert budget.take(now=11.0) == 0  # a send that waited for a lock: the last token
+    assert budget.take(now=12.0) > 0  # nothing came back for the second counted twice

@@ -25,8 +25,9 @@ class RerunBudget:
     def take(self, now: float | None = None) -> float:
         """Spend one run: 0 if the budget allows it, else how many seconds until it would."""
         now = time.monotonic() if now is None else now
+        # A `now` earlier than the last (a send that waited for a lock others took) refills nothing.
         self.tokens = min(self.burst, self.tokens + max(0.0, now - self.updated) * self.rate)
-        self.updated = now
+        self.updated = max(self.updated, now)
         if self.tokens >= 1:
             self.tokens -= 1
             self.refused = 0

@@ -345,14 +345,14 @@ class Rooms:
             key = _keyed(db, sender)
             row = db.execute("SELECT tokens, tokens_at FROM senders WHERE room = ? AND sender = ?",
                              (code, key)).fetchone()
-            address_tokens = _spend(row, now, limits.address_rate, limits.address_burst)
-            room_tokens = _spend((tokens, tokens_at), now, limits.room_rate, limits.room_burst)
-            if address_tokens is None or room_tokens is None:
+            address = _spend(row, now, limits.address_rate, limits.address_burst)
+            room = _spend((tokens, tokens_at), now, limits.room_rate, limits.room_burst)
+            if address is None or room is None:
                 raise RoomError(BUSY)
             db.execute("INSERT OR REPLACE INTO senders (room, sender, tokens, tokens_at) VALUES (?, ?, ?, ?)",
-                       (code, key, address_tokens, now))
+                       (code, key, address.tokens, address.updated))
             db.execute("UPDATE rooms SET sent = sent + 1, tokens = ?, tokens_at = ? WHERE code = ?",
-                       (room_tokens, now, code))
+                       (room.tokens, room.updated, code))
             db.execute("UPDATE phones SET last_sent = ?, sends = sends + 1 WHERE room = ? AND phone = ?",
                        (now, code, phone))
             cursor = db.execute(
@@ -459,14 +459,13 @@ def _keyed(db: sqlite3.Connection, address: str) -> str:
     return hmac.new(row[0], address.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def _spend(bucket: tuple[float | None, float | None] | None, now: float, rate: float, burst: float) -> float | None:
-    """What is left of a budget of `burst` drawings, refilled at `rate` a second, after one more
-    drawing at `now`; None when there is none left. `bucket` is (tokens, when) as last stored."""
-    if math.isinf(burst):
-        return burst
+def _spend(bucket: tuple[float | None, float | None] | None, now: float, rate: float,
+           burst: float) -> RerunBudget | None:
+    """A budget of `burst` drawings refilled at `rate` a second, stored as `bucket` (tokens, when), after
+    one more drawing at `now`; None when none was left."""
     tokens, at = bucket if bucket is not None and bucket[0] is not None else (burst, now)
     budget = RerunBudget(rate=rate, burst=burst, tokens=tokens, updated=at)
-    return budget.tokens if budget.take(now) == 0 else None
+    return budget if math.isinf(burst) or budget.take(now) == 0 else None
 
 
 def _tally(db: sqlite3.Connection, code: str, changes: list[tuple[int | None, int, int]]) -> None:
