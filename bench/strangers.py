@@ -32,7 +32,8 @@ from PIL import Image, ImageDraw
 
 from bench.room import PHONE, Recording, canvas_reruns, cpu_seconds, record, rss_mb, run_async, start_one
 from bench.run import ROOT, Row, format_table, write_results
-from digitnet.serving.room import BUSY, ROOMS_FILENAME, UNLIMITED, RoomLimits, Rooms
+from digitnet.serving.room import (BUSY, CODE_ALPHABET, CODE_LENGTH, MAX_OPEN_ROOMS, ROOMS_FILENAME, UNLIMITED,
+                                   RoomLimits, Rooms)
 from tests.chromium import ANSWER, CANVAS, CHROMIUM, CHROMIUM_FLAGS
 
 log = logging.getLogger("bench.strangers")
@@ -313,6 +314,41 @@ def idle_stroke_ms(server, recording: Recording, strokes: int = 10) -> list[floa
     return run_async(alone())
 
 
+def guesses_per_second(url: str, load: bytes, workers: int = 4, seconds: float = 10.0) -> float:
+    """Room codes a script tries a second: `workers` sessions at once, each replaced by a new one every
+    12 tries (a session's run budget), each try the phone form's first run with another code."""
+    import random
+
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+
+    rng = random.Random(0)
+
+    def guess() -> bytes:
+        message = BackMsg.FromString(load)
+        message.rerun_script.query_string = "room=" + "".join(rng.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        return message.SerializeToString()
+
+    async def worker(until: float) -> int:
+        tries = 0
+        while time.monotonic() < until:
+            ws = await connect(url)
+            try:
+                for _ in range(12):
+                    shown = await rerun(ws, guess())
+                    assert any("no open room" in alert for alert in shown["alerts"]), shown
+                    tries += 1
+            finally:
+                await ws.close()
+        return tries
+
+    async def scene() -> float:
+        started = time.monotonic()
+        tries = await asyncio.gather(*(worker(started + seconds) for _ in range(workers)))
+        return sum(tries) / (time.monotonic() - started)
+
+    return run_async(scene())
+
+
 def fill_room(rooms: Rooms, code: str, drawings: int) -> None:
     """Put `drawings` drawings in room `code` at once, as a full day of phones would have: written in one
     transaction with the wall's counters, since sending 300,000 one by one takes a quarter of an hour."""
@@ -362,6 +398,7 @@ def room_flood_rows(browser, folder: Path) -> list[Row]:
         cpu = (cpu_seconds(server.pids()) - started) / flood.seconds
         phone = record_send(browser, f"{server.url}/?room={code}")  # a real phone right after: served
         state = Rooms(folder / ROOMS_FILENAME).state(code)
+        guesses = guesses_per_second(server.url, recording.load)
     finally:
         server.stop()
     limits = RoomLimits()
@@ -374,7 +411,15 @@ def room_flood_rows(browser, folder: Path) -> list[Row]:
         Row("  the room's people afterwards", state.people, "", flood.accepted + 2, "phones that sent",
             "phones that sent", state.people == flood.accepted + 2 and bool(phone.send)),
         Row("  server CPU during the flood", cpu * 100, "%"),
+        Row("room codes a script tries, 4 sessions at once", guesses, "codes/s"),
+        Row(f"  to find one of {MAX_OPEN_ROOMS} open rooms at that rate", _days_to_find(guesses), "days",
+            _days_to_find(guesses, code_length=4), "days with 4 letters", "days", _days_to_find(guesses) >= 2),
     ]
+
+
+def _days_to_find(per_second: float, code_length: int = CODE_LENGTH) -> float:
+    """The mean time to hit one of MAX_OPEN_ROOMS codes, guessing at `per_second`, in days."""
+    return len(CODE_ALPHABET) ** code_length / MAX_OPEN_ROOMS / per_second / 86_400
 
 
 def measure() -> list[Row]:
