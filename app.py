@@ -8,7 +8,7 @@ from ui.answer import draw_and_read
 from ui.curves import curves_ui, glance_ui, model_card_ui
 from ui.evaluation import evaluation_ui
 from ui.guard import within_budget
-from ui.resources import current_model, drawings_in_the_background
+from ui.resources import current_model, draw_ahead_in_the_background
 from ui.room import ROOM_QUERY, phone_ui, presenter_allowed, start_room_ui, wall_ui
 from ui.sidebar import sidebar_ui
 from ui.style import BARS_CSS, CANVAS_TOOLBAR_SCRIPT, PAGE_CSS, PHONE_CSS, PRESENTER_CSS
@@ -43,7 +43,7 @@ else:
     )
 
 model = current_model()
-drawings_in_the_background()
+draw_ahead_in_the_background()
 for warning in model.warnings:
     st.warning(warning)
 if presenter:

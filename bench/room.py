@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.run import ROOT, Row, format_table, write_results
+from digitnet.config import DRAWINGS_ENV
 from digitnet.replicas import free_port
 from digitnet.serving.room import ROOMS_FILENAME, UNLIMITED, Rooms
 from tests.chromium import ANSWER, CANVAS, CHROMIUM, CHROMIUM_FLAGS, phone_first_visit, start_app, wait_for_app
@@ -383,13 +384,13 @@ class Wall:
         return delays
 
 
-def open_wall(browser, url: str, data_dir: Path) -> Wall:
+def open_wall(browser, url: str, drawings_dir: Path) -> Wall:
     """A projector that opens the page in presenter mode and starts a room."""
     page = browser.new_page(viewport=PROJECTOR)
     page.goto(f"{url}/?presenter=1", timeout=60_000)
     page.get_by_role("button", name="Start a room").click(timeout=60_000)
     code = page.locator(".room-code").inner_text(timeout=30_000)
-    return Wall(page, code, Rooms(data_dir / ROOMS_FILENAME, UNLIMITED))
+    return Wall(page, code, Rooms(drawings_dir / ROOMS_FILENAME, UNLIMITED))
 
 
 def room_rows(label: str, server: PageServer, recording: Recording, sizes: list[int],
@@ -462,8 +463,8 @@ def measure(sizes: list[int], replicas: int) -> list[Row]:
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as workdir, sync_playwright() as playwright:
-        data_dir = Path(workdir) / "drawings"
-        env = {**os.environ, "DIGITNET_RETRAINED_DIR": f"{workdir}/retrained", "DIGITNET_DATA_DIR": str(data_dir)}
+        drawings_dir = Path(workdir) / "drawings"
+        env = {**os.environ, "DIGITNET_RETRAINED_DIR": f"{workdir}/retrained", DRAWINGS_ENV: str(drawings_dir)}
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         rows: list[Row] = []
 
@@ -480,7 +481,7 @@ def measure(sizes: list[int], replicas: int) -> list[Row]:
         for label, start in setups:
             server = start()
             try:
-                wall = open_wall(browser, server.url, data_dir)
+                wall = open_wall(browser, server.url, drawings_dir)
                 recording = record(browser, f"{server.url}/?room={wall.code}", PHONE)
                 if label == "1 process":
                     rows += first_visit_rows(browser, server.url, wall.code, env)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from digitnet.config import DRAWINGS_ENV
 from digitnet.replicas import free_port
 from tests.chromium import ANSWER, CANVAS, CHROMIUM, CHROMIUM_FLAGS, start_app, wait_for_app
 
@@ -253,7 +254,7 @@ def page_rows(workdir: Path, strokes: int = 21) -> list[Row]:
     import_tensorflow = _seconds([sys.executable, "-c", "import tensorflow"])
     port = free_port()
     env = {**os.environ, "DIGITNET_RETRAINED_DIR": str(workdir / "page-retrained"),
-           "DIGITNET_DATA_DIR": str(workdir / "page-drawings")}
+           DRAWINGS_ENV: str(workdir / "page-drawings")}
     with sync_playwright() as playwright:
         # The browser starts first, as for the echo-only page: its start is not the page's.
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)

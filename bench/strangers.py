@@ -32,6 +32,7 @@ from PIL import Image, ImageDraw
 
 from bench.room import PHONE, Recording, canvas_reruns, cpu_seconds, record, rss_mb, run_async, start_one
 from bench.run import ROOT, Row, format_table, write_results
+from digitnet.config import DRAW_AHEAD_ENV, DRAWINGS_ENV
 from digitnet.serving.room import (BUSY, CODE_ALPHABET, CODE_LENGTH, MAX_OPEN_ROOMS, ROOMS_FILENAME, UNLIMITED,
                                    RoomLimits, Rooms)
 from tests.chromium import ANSWER, CANVAS, CHROMIUM, CHROMIUM_FLAGS
@@ -389,7 +390,7 @@ def store_rows(folder: Path, small: int = 100, large: int = 300_000, looks: int 
 
 def room_flood_rows(browser, folder: Path) -> list[Row]:
     """New sessions from one address, each sending a drawing, against a room, beside a real phone."""
-    server = start_one({**os.environ, "DIGITNET_PREPARE": "0", "DIGITNET_DATA_DIR": str(folder)})
+    server = start_one({**os.environ, DRAW_AHEAD_ENV: "0", DRAWINGS_ENV: str(folder)})
     try:
         code = Rooms(folder / ROOMS_FILENAME).open()
         recording = record_send(browser, f"{server.url}/?room={code}")
@@ -425,7 +426,7 @@ def _days_to_find(per_second: float, code_length: int = CODE_LENGTH) -> float:
 def measure() -> list[Row]:
     from playwright.sync_api import sync_playwright
 
-    server = start_one({**os.environ, "DIGITNET_PREPARE": "0"})
+    server = start_one({**os.environ, DRAW_AHEAD_ENV: "0"})
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)

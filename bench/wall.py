@@ -28,6 +28,7 @@ import numpy as np
 
 from bench.room import PageServer, cpu_seconds, record, run_room, start_serve
 from bench.run import ROOT, Row, format_table, write_results
+from digitnet.config import DRAW_AHEAD_ENV, DRAWINGS_ENV
 from digitnet.serving.room import ROOMS_FILENAME, UNLIMITED, RoomError, Rooms
 from tests.chromium import CHROMIUM, CHROMIUM_FLAGS
 
@@ -86,8 +87,8 @@ def measure(visitors: int, replicas: int) -> list[Row]:
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as workdir, sync_playwright() as playwright:
-        env = {**os.environ, "DIGITNET_RETRAINED_DIR": f"{workdir}/retrained", "DIGITNET_DATA_DIR": f"{workdir}/drawings",
-               "DIGITNET_PREPARE": "0"}
+        env = {**os.environ, "DIGITNET_RETRAINED_DIR": f"{workdir}/retrained", DRAWINGS_ENV: f"{workdir}/drawings",
+               DRAW_AHEAD_ENV: "0"}
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         server = start_serve(env, replicas)
         try:

@@ -1,43 +1,37 @@
 """digitnet: read handwritten digits with a small dense Keras network trained on MNIST and real people's pen digits.
 
-Names are imported on first use, so a process that only reads drawings (a rendering worker, say)
-never pays for importing TensorFlow.
+Reading drawings needs numpy and Pillow only. The training names import TensorFlow (4-9 s, 600 MB),
+so they are imported on first use: the page's server never pays for them.
 """
 
 from __future__ import annotations
 
-import importlib
+from typing import TYPE_CHECKING
 
-_HOMES = {
-    "TrainConfig": "digitnet.config",
-    "Mnist": "digitnet.data.mnist",
-    "load_mnist": "digitnet.data.mnist",
-    "BlankImageError": "digitnet.errors",
-    "DataError": "digitnet.errors",
-    "DigitnetError": "digitnet.errors",
-    "EmptyImageError": "digitnet.errors",
-    "ImageError": "digitnet.errors",
-    "ModelFileError": "digitnet.errors",
-    "TrainingCancelled": "digitnet.errors",
-    "Classifier": "digitnet.serving.classifier",
-    "load_classifier": "digitnet.serving.classifier",
-    "PenDigits": "digitnet.data.pendigits",
-    "load_pen_collections": "digitnet.data.pendigits",
-    "load_pendigits": "digitnet.data.pendigits",
-    "load_unipen": "digitnet.data.pendigits",
-    "open_image": "digitnet.serving.preprocess",
-    "preview_image": "digitnet.serving.preprocess",
-    "read_canvas_png": "digitnet.serving.preprocess",
-    "to_mnist": "digitnet.serving.preprocess",
-    "TrainingRun": "digitnet.training.train",
-    "save_run": "digitnet.training.train",
-    "train": "digitnet.training.train",
-}
+from digitnet.config import TrainConfig
+from digitnet.data.mnist import Mnist, load_mnist
+from digitnet.data.pendigits import PenDigits, load_pen_collections, load_pendigits, load_unipen
+from digitnet.errors import (BlankImageError, DataError, DigitnetError, EmptyImageError, ImageError, ModelFileError,
+                             TrainingCancelled)
+from digitnet.serving.classifier import Classifier, load_classifier
+from digitnet.serving.preprocess import open_image, preview_image, read_canvas_png, to_mnist
 
-__all__ = sorted(_HOMES)
+if TYPE_CHECKING:
+    from digitnet.training.train import TrainingRun, save_run, train
+
+_TRAINING_NAMES = ("TrainingRun", "save_run", "train")
+
+__all__ = [
+    "BlankImageError", "Classifier", "DataError", "DigitnetError", "EmptyImageError", "ImageError", "Mnist",
+    "ModelFileError", "PenDigits", "TrainConfig", "TrainingCancelled", "TrainingRun", "load_classifier",
+    "load_mnist", "load_pen_collections", "load_pendigits", "load_unipen", "open_image", "preview_image",
+    "read_canvas_png", "save_run", "to_mnist", "train",
+]
 
 
 def __getattr__(name: str) -> object:
-    if name not in _HOMES:
+    if name not in _TRAINING_NAMES:
         raise AttributeError(f"module 'digitnet' has no attribute {name!r}")
-    return getattr(importlib.import_module(_HOMES[name]), name)
+    from digitnet.training import train as training
+
+    return getattr(training, name)

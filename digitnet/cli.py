@@ -1,4 +1,4 @@
-"""The command line: `python -m digitnet train | evaluate | predict | prepare | serve`."""
+"""The command line: `python -m digitnet train | evaluate | predict | draw-ahead | serve`."""
 
 from __future__ import annotations
 
@@ -24,14 +24,9 @@ from digitnet.training.evaluate import (
     evaluate_drawings,
     format_confusion,
 )
-from digitnet.training.jobs import (
-    BUSY_EXIT,
-    STATUS_FILENAME,
-    DataFiles,
-    prepare_in_background,
-    run_reported_retrain,
-    train_from_files,
-)
+from digitnet.training.ahead import draw_ahead
+from digitnet.training.jobs import BUSY_EXIT, STATUS_FILENAME
+from digitnet.training.retrain import DataFiles, run_reported_retrain, train_from_files
 from digitnet.training.recipe import held_out_drawings, unseen_writers
 
 log = logging.getLogger("digitnet")
@@ -44,7 +39,7 @@ UNIPEN_HELP = (
     f"UNIPEN's digits, a file in the same format (.tra, or .gz); default: ${UNIPEN_ENV}, "
     "else the copy shipped with digitnet"
 )
-DATA_HELP = (
+MNIST_HELP = (
     f"a local MNIST .npz (layout of keras.datasets.mnist.load_data()); "
     f"default: ${MNIST_ENV}, else Keras' download"
 )
@@ -75,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "training_curves.png.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    train_parser.add_argument("--data", type=Path, help=DATA_HELP)
+    train_parser.add_argument("--mnist", "--data", type=Path, dest="mnist", help=MNIST_HELP)
     train_parser.add_argument("--pendigits", type=Path, help=PENDIGITS_HELP)
     train_parser.add_argument("--unipen", type=Path, help=UNIPEN_HELP)
     train_parser.add_argument("--out", type=Path, default=MODELS_DIR, help="folder to write the model into")
@@ -101,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     evaluate_parser.add_argument("--model", type=Path, default=SHIPPED_MODEL, help="the .keras model file")
-    evaluate_parser.add_argument("--data", type=Path, help=DATA_HELP)
+    evaluate_parser.add_argument("--mnist", "--data", type=Path, dest="mnist", help=MNIST_HELP)
     evaluate_parser.add_argument("--pendigits", type=Path, help=PENDIGITS_HELP)
     evaluate_parser.add_argument("--unipen", type=Path, help=UNIPEN_HELP)
     evaluate_parser.add_argument(
@@ -120,8 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict_parser.add_argument("--model", type=Path, default=SHIPPED_MODEL, help="the .keras model file")
     predict_parser.set_defaults(command=run_predict)
 
-    prepare_parser = commands.add_parser(
-        "prepare",
+    draw_ahead_parser = commands.add_parser(
+        "draw-ahead", aliases=["prepare"],  # its name until 2026-12: scripts that call it keep working
         help="draw the pen digits a retrain draws into the cache, so the next retrain skips that",
         description="Draw every pen digit a retrain with the model in use's settings draws (the sidebar "
                     "starts from them; both collections' "
@@ -131,9 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "killed midway leaves only whole files.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    prepare_parser.add_argument("--pendigits", type=Path, help=PENDIGITS_HELP)
-    prepare_parser.add_argument("--unipen", type=Path, help=UNIPEN_HELP)
-    prepare_parser.set_defaults(command=run_prepare)
+    draw_ahead_parser.add_argument("--pendigits", type=Path, help=PENDIGITS_HELP)
+    draw_ahead_parser.add_argument("--unipen", type=Path, help=UNIPEN_HELP)
+    draw_ahead_parser.set_defaults(command=run_draw_ahead)
 
     defaults = ServeConfig()
     serve_parser = commands.add_parser(
@@ -142,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Start REPLICAS `streamlit run app.py` processes on local ports and nginx in front of them "
                     "(deploy/nginx.conf: sticky sessions by cookie, WebSockets). A replica that dies is "
                     "restarted; Ctrl-C or SIGTERM stops everything. Needs nginx (apt-get install nginx). "
-                    "The replicas share $DIGITNET_RETRAINED_DIR and $DIGITNET_DATA_DIR.",
+                    "The replicas share $DIGITNET_RETRAINED_DIR and $DIGITNET_DRAWINGS_DIR.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     serve_parser.add_argument("--replicas", type=int, default=defaults.replicas, help="how many page processes")
@@ -152,8 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run_prepare(args: argparse.Namespace) -> int:
-    prepare_in_background(args.pendigits, args.unipen)
+def run_draw_ahead(args: argparse.Namespace) -> int:
+    draw_ahead(args.pendigits, args.unipen)
     return 0
 
 
@@ -182,7 +177,7 @@ def run_train(args: argparse.Namespace) -> int:
     except ValueError as exc:
         log.error("error: %s", exc)
         return 2
-    data = DataFiles(args.data, args.pendigits, args.unipen, args.room)
+    data = DataFiles(args.mnist, args.pendigits, args.unipen, args.room)
     if args.report:
         return run_reported_retrain(config, data, args.out)
     from digitnet.training.train import save_run
@@ -194,7 +189,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     classifier = load_classifier(args.model)
-    data = load_mnist(args.data)
+    data = load_mnist(args.mnist)
     result = evaluate(classifier, data.upright())
     log.info("MNIST test accuracy: %.4f on %d images", result.accuracy, len(data.y_test))
     log.info("per digit: %s", _per_digit(result))

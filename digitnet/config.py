@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
+import logging
 import os
 import signal
 from collections.abc import Mapping
@@ -23,11 +24,14 @@ UNIPEN_FILE = PACKAGE_DIR.parent / "data" / "unipen-1a-digits.tra.gz"
 
 
 CACHE_ENV = "DIGITNET_CACHE_DIR"
-DATA_ENV = "DIGITNET_DATA_DIR"
-# Held by `python -m digitnet prepare` in the cache folder while it draws: one at a time.
-PREPARE_LOCK = "prepare.lock"
-# "0" stops the page's server from drawing the pen digits in the background when it starts (tests do).
-PREPARE_ENV = "DIGITNET_PREPARE"
+# Where visitors' drawings live: the collected ones and the rooms' store.
+DRAWINGS_ENV = "DIGITNET_DRAWINGS_DIR"
+# Held by `python -m digitnet draw-ahead` in the cache folder while it draws: one at a time.
+DRAW_AHEAD_LOCK = "draw-ahead.lock"
+# "0" stops the page's server from drawing the pen digits ahead when it starts (tests do).
+DRAW_AHEAD_ENV = "DIGITNET_DRAW_AHEAD"
+# Settings renamed, new name -> old name: the old one still works for one release, with a warning.
+RENAMED_ENV = {DRAWINGS_ENV: "DIGITNET_DATA_DIR", DRAW_AHEAD_ENV: "DIGITNET_PREPARE"}
 
 
 def child_environment(base: dict[str, str] | None = None) -> dict[str, str]:
@@ -56,12 +60,27 @@ def cache_dir(env: Mapping[str, str] | None = None) -> Path:
     return Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "digitnet" / "drawn"
 
 
-def data_dir(env: Mapping[str, str] | None = None) -> Path:
-    """Where visitors' drawings live, the collected ones and the rooms': $DIGITNET_DATA_DIR, else the
-    user's data folder (XDG), never inside the project's models/."""
+def setting(name: str, env: Mapping[str, str] | None = None) -> str | None:
+    """The environment setting `name` in `env` (default: this process's), or, when only its old name
+    (RENAMED_ENV) is set, that one's value, with a warning to rename it."""
     env = os.environ if env is None else env
-    if env.get(DATA_ENV):
-        return Path(env[DATA_ENV])
+    if env.get(name):
+        return env[name]
+    old = RENAMED_ENV.get(name)
+    if old and env.get(old):
+        logging.getLogger(__name__).warning("%s is now called %s: rename it, the old name goes in the next release",
+                                            old, name)
+        return env[old]
+    return None
+
+
+def drawings_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Where visitors' drawings live, the collected ones and the rooms': $DIGITNET_DRAWINGS_DIR, else
+    the user's data folder (XDG), never inside the project's models/."""
+    env = os.environ if env is None else env
+    found = setting(DRAWINGS_ENV, env)
+    if found:
+        return Path(found)
     return Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "digitnet" / "drawings"
 
 

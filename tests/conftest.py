@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from digitnet.config import DRAWINGS_ENV
 from digitnet.data.mnist import MNIST_ENV, Mnist
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,11 +20,11 @@ ROOT = Path(__file__).resolve().parent.parent
 def drawing_cache(tmp_path_factory) -> Path:
     """Drawn pen digits are cached in a folder of the test run's own, not the user's cache; and the
     page's servers do not draw the real pen digits in the background (a test that wants it asks)."""
-    from digitnet.config import CACHE_ENV, PREPARE_ENV
+    from digitnet.config import CACHE_ENV, DRAW_AHEAD_ENV
 
     folder = tmp_path_factory.mktemp("drawn-cache")
     os.environ[CACHE_ENV] = str(folder)
-    os.environ[PREPARE_ENV] = "0"
+    os.environ[DRAW_AHEAD_ENV] = "0"
     return folder
 
 
@@ -176,7 +177,7 @@ def train_env(tmp_path, tiny_mnist, tiny_pen_file, tiny_unipen_file) -> dict[str
              x_test=tiny_mnist.x_test, y_test=tiny_mnist.y_test)
     return {**os.environ, MNIST_ENV: str(path), "DIGITNET_PENDIGITS": str(tiny_pen_file),
             "DIGITNET_UNIPEN": str(tiny_unipen_file),
-            "DIGITNET_DATA_DIR": str(tmp_path / "drawings")}
+            DRAWINGS_ENV: str(tmp_path / "drawings")}
 
 
 def corrupt_store(path: Path) -> None:

@@ -13,7 +13,9 @@ import streamlit as st
 from conftest import ROOT, as_canvas, corrupt_store, stroke_image
 from PIL import Image
 from streamlit.testing.v1 import AppTest
+from waiting import eventually
 
+from digitnet.config import DRAWINGS_ENV
 from digitnet.serving.auth import ADMIN_PASSWORD_ENV
 from digitnet.serving.limits import RerunBudget
 from digitnet.serving.store import RETRAINED_ENV
@@ -51,7 +53,7 @@ def canvas(monkeypatch, tmp_path, tiny_mnist):
     for name in [name for name in sys.modules if name == "ui" or name.startswith("ui.")]:
         monkeypatch.delitem(sys.modules, name)  # the page's sections import the stand-in afresh
     monkeypatch.setenv(RETRAINED_ENV, str(tmp_path / "retrained"))
-    monkeypatch.setenv("DIGITNET_DATA_DIR", str(tmp_path / "drawings"))
+    monkeypatch.setenv(DRAWINGS_ENV, str(tmp_path / "drawings"))
     monkeypatch.delenv(ADMIN_PASSWORD_ENV, raising=False)
     st.cache_resource.clear()  # a fresh model store and training job for each test, as in a new server
     return fake
@@ -88,14 +90,10 @@ def start_long_retrain(at: AppTest) -> None:
     at.button(key="retrain").click().run()
 
 
-def wait_until_idle(at: AppTest, seconds: float = 120) -> None:
+def wait_until_idle(at: AppTest) -> None:
     """Rerun the page until no training runs, then once more so every panel shows the final state."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and at.button(key="retrain").disabled:
-        time.sleep(0.5)
-        at.run()
+    eventually(lambda: not at.run().button(key="retrain").disabled, "the retrain to end", every=0.5)
     at.run()
-    assert not at.button(key="retrain").disabled
 
 
 def run_with_switch_on(canvas, switch: str, digit: str) -> AppTest:
@@ -254,10 +252,7 @@ def test_bad_data_makes_the_sidebar_retrain_fail_clearly(canvas, monkeypatch, tm
     monkeypatch.setenv("DIGITNET_MNIST", str(bad))
     at = run_app()
     at.button(key="retrain").click().run()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and "Training failed" not in section(at, "training"):
-        time.sleep(0.3)
-        at.run()
+    eventually(lambda: "Training failed" in section(at.run(), "training"), "the retrain to fail", every=0.3)
     assert "lacks the array(s) y_train, x_test, y_test" in section(at, "training")
     assert "unchanged" in section(at, "training")
     assert not (tmp_path / "retrained" / "digitnet.keras").exists()
@@ -336,7 +331,7 @@ def test_why_this_answer_shows_saliency_and_look_alikes(canvas, monkeypatch, mni
 
 
 def test_confirming_and_correcting_save_labelled_drawings_once(canvas, monkeypatch, tmp_path):
-    monkeypatch.setenv("DIGITNET_DATA_DIR", str(tmp_path / "drawings"))
+    monkeypatch.setenv(DRAWINGS_ENV, str(tmp_path / "drawings"))
     canvas.image = as_canvas(stroke_image("7"))
     at = run_app()
     assert section(at, "drawings-count").startswith("0 drawings: 0: 0, 1: 0")
@@ -497,7 +492,7 @@ def test_a_phone_with_a_wrong_room_code_is_told_so(canvas):
 def test_a_phone_in_a_room_whose_store_broke_is_told_so(canvas, tmp_path):
     from digitnet.serving.room import Rooms
 
-    rooms = Rooms(tmp_path / "drawings" / "rooms.sqlite3")  # where the page's store is: DIGITNET_DATA_DIR
+    rooms = Rooms(tmp_path / "drawings" / "rooms.sqlite3")  # where the page's store is: DIGITNET_DRAWINGS_DIR
     code = rooms.open()
     corrupt_store(rooms.path)
     at = new_app()
@@ -558,7 +553,7 @@ def test_a_forged_room_code_is_never_shown_back(canvas):
 def test_a_phone_in_a_room_sends_its_drawing_to_the_wall_once_every_two_seconds(canvas, tmp_path):
     from digitnet.serving.room import Rooms
 
-    rooms = Rooms(tmp_path / "drawings" / "rooms.sqlite3")  # where the page's store is: DIGITNET_DATA_DIR
+    rooms = Rooms(tmp_path / "drawings" / "rooms.sqlite3")  # where the page's store is: DIGITNET_DRAWINGS_DIR
     code = rooms.open()
     rooms.set_prompt(code, 7)
     canvas.image = as_canvas(stroke_image("7"))

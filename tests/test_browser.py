@@ -4,13 +4,13 @@ import math
 import os
 import re
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
+from waiting import TIMEOUT_S, eventually
 
 from chromium import ANSWER, CANVAS, free_port, settled, start_app, wait_for_app
-from digitnet.config import PREPARE_ENV
+from digitnet.config import DRAW_AHEAD_ENV, DRAWINGS_ENV
 from digitnet.serving.store import RETRAINED_ENV
 
 # The README's pictures are refreshed only on request (`make screenshots`): tests leave the repo as it was.
@@ -45,7 +45,7 @@ def server(mnist_path, tmp_path, drawings_dir):
     retrained models and drawings: no test depends on what another did."""
     port = free_port()
     env = {**os.environ, "DIGITNET_MNIST": str(mnist_path), RETRAINED_ENV: str(tmp_path / "retrained"),
-           "DIGITNET_DATA_DIR": str(drawings_dir)}
+           DRAWINGS_ENV: str(drawings_dir)}
     env.pop("DIGITNET_ADMIN_PASSWORD", None)
     process = start_app(port, env)
     try:
@@ -63,7 +63,7 @@ def fresh_server(mnist_path, tmp_path, drawings_dir):
     """A server that draws the retrain's pen digits in the background once its page first runs, as
     one does for real (into the test run's cache: only the first such server draws them all)."""
     env = {**os.environ, "DIGITNET_MNIST": str(mnist_path), RETRAINED_ENV: str(tmp_path / "retrained"),
-           "DIGITNET_DATA_DIR": str(drawings_dir), PREPARE_ENV: "1"}
+           DRAWINGS_ENV: str(drawings_dir), DRAW_AHEAD_ENV: "1"}
     env.pop("DIGITNET_ADMIN_PASSWORD", None)
     port = free_port()
     process = start_app(port, env)
@@ -74,13 +74,9 @@ def fresh_server(mnist_path, tmp_path, drawings_dir):
         process.wait(10)
 
 
-def wait_for_background_drawing(log: Path, finished_before: int, seconds: float = 600) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if log.exists() and log.read_text().count("are drawn and cached") > finished_before:
-            return
-        time.sleep(1)
-    pytest.fail(f"the background drawing did not finish: {log.read_text() if log.exists() else 'no log'}")
+def wait_for_background_drawing(log: Path, finished_before: int) -> None:
+    eventually(lambda: log.exists() and log.read_text().count("are drawn and cached") > finished_before,
+               "the pen digits drawn in the background", timeout=2 * TIMEOUT_S, every=1)
 
 
 @pytest.fixture
@@ -162,7 +158,7 @@ def test_drawn_digits_are_read_and_clear_empties_the_canvas(page):
 
 
 def test_retrain_from_the_sidebar_shows_progress_then_new_curves(browser, fresh_server, drawing_cache):
-    log = drawing_cache / "prepare.log"
+    log = drawing_cache / "draw-ahead.log"
     finished_before = log.read_text().count("are drawn and cached") if log.exists() else 0
     page = browser.new_page(viewport={"width": 1400, "height": 1100})
     page.goto(fresh_server)  # the page's first run starts the drawing
@@ -284,7 +280,7 @@ def test_retrain_including_my_drawings(saved_drawings, page):
 def test_two_app_processes_sharing_a_folder_act_as_one(browser, mnist_path, tmp_path):
     """Two `streamlit run` replicas behind one load balancer: the same retrain, one at a time, one model."""
     shared = {"DIGITNET_MNIST": str(mnist_path), RETRAINED_ENV: str(tmp_path / "retrained"),
-              "DIGITNET_DATA_DIR": str(tmp_path / "drawings")}
+              DRAWINGS_ENV: str(tmp_path / "drawings")}
     env = {**os.environ, **shared}
     env.pop("DIGITNET_ADMIN_PASSWORD", None)
     ports = [free_port(), free_port()]

@@ -24,7 +24,7 @@ def tiny_npz(tiny_mnist, tmp_path_factory):
 @pytest.fixture(scope="module")
 def tiny_model(tiny_npz, tiny_pen_file, tiny_unipen_file, tmp_path_factory):
     out = tmp_path_factory.mktemp("model")
-    assert main(["train", "--data", str(tiny_npz), "--pendigits", str(tiny_pen_file),
+    assert main(["train", "--mnist", str(tiny_npz), "--pendigits", str(tiny_pen_file),
                  "--unipen", str(tiny_unipen_file), "--out", str(out),
                  "--epochs", "1", "--hidden-units", "8", "--batch-size", "32",
                  "--test-writer-share", "0.34", "--validation-writer-share", "0.17"]) == 0
@@ -44,7 +44,7 @@ def test_train_help_lists_every_setting(capsys):
         main(["train", "--help"])
     out = capsys.readouterr().out
     for flag in ("--epochs", "--batch-size", "--learning-rate", "--dropout", "--validation-split",
-                 "--augment", "--data", "--out", "--pendigits", "--unipen", "--no-pen-digits", "--pen-copies",
+                 "--augment", "--mnist", "--out", "--pendigits", "--unipen", "--no-pen-digits", "--pen-copies",
                  "--test-writer-share"):
         assert flag in out
 
@@ -55,17 +55,17 @@ def test_train_writes_model_history_and_curves(tiny_model):
 
 
 def test_train_refuses_bad_settings_and_bad_data(tmp_path, tiny_npz):
-    assert main(["train", "--data", str(tiny_npz), "--out", str(tmp_path), "--epochs", "0"]) == 2
+    assert main(["train", "--mnist", str(tiny_npz), "--out", str(tmp_path), "--epochs", "0"]) == 2
     bad = tmp_path / "bad.npz"
     np.savez(bad, x_train=np.zeros((2, 28, 28), np.uint8))
-    assert main(["train", "--data", str(bad), "--out", str(tmp_path)]) == 1
+    assert main(["train", "--mnist", str(bad), "--out", str(tmp_path)]) == 1
     assert not (tmp_path / MODEL_FILENAME).exists()
 
 
 def test_evaluate_prints_mnist_and_the_writers_it_never_saw(tiny_model, tiny_npz, tiny_pen_file, tiny_unipen_file,
                                                             caplog):
     caplog.set_level("INFO")
-    assert main(["evaluate", "--model", str(tiny_model), "--data", str(tiny_npz),
+    assert main(["evaluate", "--model", str(tiny_model), "--mnist", str(tiny_npz),
                  "--pendigits", str(tiny_pen_file), "--unipen", str(tiny_unipen_file)]) == 0
     assert "MNIST test accuracy:" in caplog.text
     assert "true\\pred" in caplog.text
@@ -84,10 +84,10 @@ def test_evaluate_prints_mnist_and_the_writers_it_never_saw(tiny_model, tiny_npz
 
 def test_a_model_that_never_saw_pen_digits_is_measured_on_every_writer(tiny_npz, tiny_pen_file, tiny_unipen_file,
                                                                        tmp_path, caplog):
-    assert main(["train", "--data", str(tiny_npz), "--out", str(tmp_path), "--epochs", "1",
+    assert main(["train", "--mnist", str(tiny_npz), "--out", str(tmp_path), "--epochs", "1",
                  "--hidden-units", "8", "--no-pen-digits"]) == 0
     caplog.set_level("INFO")
-    assert main(["evaluate", "--model", str(tmp_path / MODEL_FILENAME), "--data", str(tiny_npz),
+    assert main(["evaluate", "--model", str(tmp_path / MODEL_FILENAME), "--mnist", str(tiny_npz),
                  "--pendigits", str(tiny_pen_file), "--unipen", str(tiny_unipen_file)]) == 0
     assert "6 writers it never saw (1 2 3 4 5 6)" in caplog.text and "on 180 digits" in caplog.text
     assert "4 writers it never saw (1 2 3 4)" in caplog.text and "on 72 digits" in caplog.text

@@ -5,7 +5,7 @@ import io
 import numpy as np
 import pytest
 
-from digitnet.config import data_dir
+from digitnet.config import DRAWINGS_ENV, RENAMED_ENV, drawings_dir
 from digitnet.data.collected import CollectedDrawings, with_drawings
 from digitnet.data.mnist import Mnist
 
@@ -69,11 +69,18 @@ def test_bad_label_is_refused(store):
 
 
 def test_default_folder_is_the_users_not_the_projects(monkeypatch, tmp_path):
-    monkeypatch.delenv("DIGITNET_DATA_DIR", raising=False)
+    monkeypatch.delenv(DRAWINGS_ENV, raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
-    assert data_dir() == tmp_path / "digitnet" / "drawings"
-    monkeypatch.setenv("DIGITNET_DATA_DIR", str(tmp_path / "mine"))
-    assert data_dir() == tmp_path / "mine"
+    assert drawings_dir() == tmp_path / "digitnet" / "drawings"
+    monkeypatch.setenv(DRAWINGS_ENV, str(tmp_path / "mine"))
+    assert drawings_dir() == tmp_path / "mine"
+
+
+def test_the_setting_s_old_name_still_works_and_says_to_rename_it(monkeypatch, tmp_path, caplog):
+    monkeypatch.delenv(DRAWINGS_ENV, raising=False)
+    monkeypatch.setenv(RENAMED_ENV[DRAWINGS_ENV], str(tmp_path / "old"))
+    assert drawings_dir() == tmp_path / "old"
+    assert f"{RENAMED_ENV[DRAWINGS_ENV]} is now called {DRAWINGS_ENV}" in caplog.text
 
 
 def test_drawings_are_oversampled_and_shuffled_into_mnist(store, tiny_mnist):

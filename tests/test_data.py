@@ -61,7 +61,7 @@ def test_offline_download_says_how_to_supply_a_file(tmp_path, monkeypatch):
     monkeypatch.delenv(MNIST_ENV, raising=False)
     monkeypatch.setattr(digitnet.data.mnist, "_keras_files", lambda: [tmp_path / "datasets" / "mnist.npz"])
     monkeypatch.setattr(digitnet.data.mnist, "DOWNLOAD_CODE", "raise OSError('Name or service not known')")
-    with pytest.raises(DataError, match=f"Name or service not known.*--data .*{MNIST_ENV}"):
+    with pytest.raises(DataError, match=f"Name or service not known.*--mnist .*{MNIST_ENV}"):
         load_mnist()
 
 

@@ -25,6 +25,7 @@ from bench.strangers import (
     rerun,
 )
 from chromium import phone_sends
+from digitnet.config import DRAWINGS_ENV
 from digitnet.serving.room import ROOMS_FILENAME, RoomLimits, Rooms
 
 
@@ -107,7 +108,7 @@ def test_a_flood_of_new_sessions_sending_to_a_room_is_held_to_one_address_s_pace
         browser, tmp_path):
     """A script opening a new session for every drawing, from 127.0.0.2, against a room; a phone on
     127.0.0.1 sends meanwhile and is not held back."""
-    server = start_one({**os.environ, "DIGITNET_DATA_DIR": str(tmp_path / "drawings")})
+    server = start_one({**os.environ, DRAWINGS_ENV: str(tmp_path / "drawings")})
     flood = []
     try:
         rooms = Rooms(tmp_path / "drawings" / ROOMS_FILENAME)

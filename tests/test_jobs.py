@@ -4,10 +4,10 @@ the model in use, success swaps it."""
 import dataclasses
 import os
 import signal
-import time
 
 import numpy as np
 import pytest
+from waiting import TIMEOUT_S, eventually
 
 from digitnet import TrainConfig
 from digitnet.cli import build_parser
@@ -46,21 +46,11 @@ def slow_env(env, tmp_path, tiny_mnist):
     return env
 
 
-def wait_for(condition, seconds: float = 120):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("the condition never held")
-
-
 def test_success_saves_and_swaps_the_model(store, env):
     job = TrainingJob(store, env)
     assert store.active_path() == store.shipped
     assert job.start(QUICK)
-    status = job.wait(180)
+    status = job.wait(TIMEOUT_S)
     assert status.state == SUCCEEDED, status.message
     assert status.epochs_done == 2 and len(status.curves["val_accuracy"]) == 2
     assert status.message.startswith("Done: MNIST test accuracy")
@@ -76,7 +66,7 @@ def test_success_saves_and_swaps_the_model(store, env):
 def test_pen_digits_are_learned_by_default_and_reported(store, env):
     job = TrainingJob(store, env)
     assert job.start(QUICK.replace(pen_digits=True, test_writer_share=0.34, validation_writer_share=0.17))
-    status = job.wait(180)
+    status = job.wait(TIMEOUT_S)
     assert status.state == SUCCEEDED, status.message
     assert "real people it never saw" in status.message
     assert [s["name"] for s in store.load().record.sources] == ["MNIST", "UCI pen digits", "UNIPEN"]
@@ -88,22 +78,22 @@ def test_one_retrain_at_a_time_across_app_processes_then_cancel(store, slow_env)
     assert job.start(LONG)
     assert other_app.status().running
     assert not other_app.start(QUICK)
-    wait_for(lambda: job.status().epochs_done >= 1)
+    eventually(lambda: job.status().epochs_done >= 1, "an epoch done")
     other_app.cancel()  # any page may cancel it
-    status = job.wait(60)
+    status = job.wait(TIMEOUT_S)
     assert status.state == CANCELLED
     assert "unchanged" in status.message and "after" in status.message
     assert store.active_path() == store.shipped
     assert not JobFiles(store.retrained_dir).cancel_path.exists()
     assert other_app.start(QUICK)  # a new run may start once the last one ended
-    assert other_app.wait(180).state == SUCCEEDED
+    assert other_app.wait(TIMEOUT_S).state == SUCCEEDED
 
 
 def test_cancel_before_the_first_epoch_stops_the_data_loading(store, env):
     job = TrainingJob(store, env)
     assert job.start(QUICK.replace(pen_digits=True, pen_copies=5, test_writer_share=0.34, validation_writer_share=0.17))
     job.cancel()
-    status = job.wait(30)
+    status = job.wait(TIMEOUT_S)
     assert status.state == CANCELLED and "after 0 complete epochs" in status.message
     assert store.active_path() == store.shipped
 
@@ -111,15 +101,15 @@ def test_cancel_before_the_first_epoch_stops_the_data_loading(store, env):
 def test_a_killed_training_process_leaves_the_model_and_says_so(store, slow_env):
     job = TrainingJob(store, slow_env)
     assert job.start(LONG)
-    running = wait_for(lambda: (s := job.status()).epochs_done >= 1 and s)
+    running = eventually(lambda: (s := job.status()).epochs_done >= 1 and s, "an epoch done")
     assert running.state == RUNNING and 0 < running.fraction_done < 1
     assert running.seconds_left() > 0
     os.kill(running.pid, signal.SIGKILL)  # as the out-of-memory killer would
-    status = wait_for(lambda: (s := job.status()).state != RUNNING and s, 30)
+    status = eventually(lambda: (s := job.status()).state != RUNNING and s, "the retrain to stop")
     assert status.state == FAILED and "stopped unexpectedly" in status.message
     assert store.active_path() == store.shipped
     assert job.start(QUICK)  # the lock died with the process: nothing is stuck
-    assert job.wait(180).state == SUCCEEDED
+    assert job.wait(TIMEOUT_S).state == SUCCEEDED
 
 
 def test_bad_data_fails_the_retrain_and_keeps_the_model(store, env, tmp_path):
@@ -128,7 +118,7 @@ def test_bad_data_fails_the_retrain_and_keeps_the_model(store, env, tmp_path):
     env["DIGITNET_MNIST"] = str(bad)
     job = TrainingJob(store, env)
     assert job.start(QUICK)
-    status = job.wait(60)
+    status = job.wait(TIMEOUT_S)
     assert status.state == FAILED
     assert "lacks the array(s) y_train, x_test, y_test" in status.message and "unchanged" in status.message
     assert store.active_path() == store.shipped
@@ -140,7 +130,7 @@ def test_a_broken_pen_digit_file_fails_the_retrain(store, env, tmp_path):
     env["DIGITNET_PENDIGITS"] = str(broken)
     job = TrainingJob(store, env)
     assert job.start(QUICK.replace(pen_digits=True))
-    status = job.wait(60)
+    status = job.wait(TIMEOUT_S)
     assert status.state == FAILED and "truncated" in status.message
     assert store.active_path() == store.shipped
 
@@ -161,7 +151,7 @@ def test_a_leftover_lock_file_does_not_block(store, env):
     job = TrainingJob(store, env)
     assert job.status().state == FAILED
     assert job.start(QUICK)
-    assert job.wait(180).state == SUCCEEDED
+    assert job.wait(TIMEOUT_S).state == SUCCEEDED
 
 
 def test_retrain_with_drawings_reports_before_and_after(store, env, tiny_mnist, tmp_path):
@@ -172,7 +162,7 @@ def test_retrain_with_drawings_reports_before_and_after(store, env, tiny_mnist, 
         corrections.add(tiny_mnist.x_test[0].astype(np.float32) / 255, int(tiny_mnist.y_test[0]))
     job = TrainingJob(store, env)
     assert job.start(QUICK.replace(include_drawings=True, drawing_repeats=5))
-    status = job.wait(180)
+    status = job.wait(TIMEOUT_S)
     assert status.state == SUCCEEDED, status.message
     assert "test drawings" in status.message and "before" in status.message and "after" in status.message
 
@@ -187,7 +177,7 @@ def test_learning_from_a_room_trains_on_its_prompted_drawings_and_scores_on_a_fi
         rooms.send(code, str(phone), tiny_mnist.x_test[0] / np.float32(255), 0, 0.5)
     job = TrainingJob(store, env)
     assert job.start(QUICK.replace(drawing_repeats=5), room=code)
-    status = job.wait(180)
+    status = job.wait(TIMEOUT_S)
     assert status.state == SUCCEEDED, status.message
     assert "On the room's 2 test drawings (never trained on):" in status.message  # ids 5 and 10 of 10
     assert store.load().record.sources[0]["source"].endswith("+ 8 drawings x5")
@@ -244,19 +234,19 @@ def test_the_pen_digits_are_drawn_in_the_background_once_and_a_retrain_finds_the
     import sys
 
     from digitnet import TrainConfig, load_pendigits, load_unipen
-    from digitnet.config import CACHE_ENV, PREPARE_ENV
-    from digitnet.training.jobs import start_preparing_drawings
+    from digitnet.config import CACHE_ENV, DRAW_AHEAD_ENV
+    from digitnet.training.ahead import start_drawing_ahead
     from digitnet.training.recipe import training_sets
 
     cache = tmp_path / "cache"
-    env = {**os.environ, CACHE_ENV: str(cache), PREPARE_ENV: "1", "DIGITNET_PENDIGITS": str(tiny_pen_file),
+    env = {**os.environ, CACHE_ENV: str(cache), DRAW_AHEAD_ENV: "1", "DIGITNET_PENDIGITS": str(tiny_pen_file),
            "DIGITNET_UNIPEN": str(tiny_unipen_file)}
-    assert start_preparing_drawings({**env, PREPARE_ENV: "0"}) is None
-    first = start_preparing_drawings(env)
-    second = subprocess.run([sys.executable, "-m", "digitnet", "prepare"], env=env, capture_output=True,
+    assert start_drawing_ahead({**env, DRAW_AHEAD_ENV: "0"}) is None
+    first = start_drawing_ahead(env)
+    second = subprocess.run([sys.executable, "-m", "digitnet", "draw-ahead"], env=env, capture_output=True,
                             text=True, timeout=120)  # while the first holds the lock, or after it
-    assert first.wait(120) == 0 and second.returncode == 0
-    said = (cache / "prepare.log").read_text() + second.stderr
+    assert first.wait(TIMEOUT_S) == 0 and second.returncode == 0
+    said = (cache / "draw-ahead.log").read_text() + second.stderr
     # One drew; the other found the lock held, or (had the first already finished) found it all drawn.
     assert said.count("are drawn and cached") == 2 or said.count("are drawn and cached") == 1 and \
         said.count("already being drawn") == 1, said
@@ -279,10 +269,8 @@ def test_a_killed_preparation_leaves_only_whole_files(tmp_path, tiny_pen_file, t
     cache = tmp_path / "cache"
     env = {**os.environ, CACHE_ENV: str(cache), "DIGITNET_PENDIGITS": str(tiny_pen_file),
            "DIGITNET_UNIPEN": str(tiny_unipen_file)}
-    process = subprocess.Popen([sys.executable, "-m", "digitnet", "prepare"], env=env, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while not list(cache.glob("*.npz")) and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.05)
+    process = subprocess.Popen([sys.executable, "-m", "digitnet", "draw-ahead"], env=env, start_new_session=True)
+    eventually(lambda: list(cache.glob("*.npz")) or process.poll() is not None, "a first cached file", every=0.01)
     os.killpg(process.pid, signal.SIGKILL)  # the command and its drawing workers, midway
     process.wait(10)
     for path in cache.glob("*.npz"):
@@ -302,7 +290,7 @@ def test_a_deleted_lock_file_does_not_let_a_second_retrain_start(store, slow_env
         assert main(["train", "--out", str(store.retrained_dir), "--report", "--epochs", "1"]) == 3
     finally:
         job.cancel()
-        assert job.wait(60).state == CANCELLED
+        assert job.wait(TIMEOUT_S).state == CANCELLED
 
 
 def test_a_deleted_retrained_folder_does_not_let_a_second_retrain_start(store, slow_env):
@@ -311,7 +299,7 @@ def test_a_deleted_retrained_folder_does_not_let_a_second_retrain_start(store, s
     job = TrainingJob(store, slow_env)
     assert job.start(LONG)
     try:
-        wait_for(lambda: job.status().epochs_done >= 1)
+        eventually(lambda: job.status().epochs_done >= 1, "an epoch done")
         shutil.rmtree(store.retrained_dir)
         assert job.status().running
         assert not job.start(QUICK)
@@ -329,8 +317,8 @@ def test_cancel_ends_a_frozen_retrain(store, slow_env, monkeypatch):
     pid = job.status().pid
     os.kill(pid, signal.SIGSTOP)  # frozen: it will never see the cancel file
     job.cancel()
-    status = wait_for(lambda: (s := job.status()).state == CANCELLED and s, 30)
+    status = eventually(lambda: (s := job.status()).state == CANCELLED and s, "the retrain cancelled")
     assert "did not answer Cancel" in status.message
     assert not digitnet.training.jobs.is_training_process(pid)
     assert job.start(QUICK)  # Retrain is back for everyone
-    assert job.wait(120).state == SUCCEEDED
+    assert job.wait(TIMEOUT_S).state == SUCCEEDED

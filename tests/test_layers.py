@@ -55,3 +55,35 @@ def test_the_rule_is_checked_on_real_imports(tmp_path):
     bad.write_text("from digitnet.training.jobs import TrainingJob\nimport digitnet.data.render\n")
     assert {n for n in digitnet_imports(bad) if not may_import("serving", n)} == {
         "digitnet.training.jobs", "digitnet.training.jobs.TrainingJob", "digitnet.data.render"}
+
+
+def test_the_package_imports_its_names_where_a_tool_can_follow_them_and_only_training_stays_lazy():
+    import digitnet
+
+    tree = ast.parse((ROOT / "digitnet" / "__init__.py").read_text())
+    imported = {alias.asname or alias.name for node in tree.body if isinstance(node, ast.ImportFrom)
+                for alias in node.names}
+    lazy = set(digitnet.__all__) - imported
+    assert lazy == {"TrainingRun", "save_run", "train"}
+    assert digitnet.to_mnist.__module__ == "digitnet.serving.preprocess"
+
+
+def test_where_things_are_names_every_module_and_only_modules_that_exist():
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Where things are", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```", 2)[1]
+    named, folders = set(), []  # folders: (indent, path) of the folder lines above the current one
+    for line in block.strip("\n").splitlines():
+        indent = len(line) - len(line.lstrip())
+        while folders and folders[-1][0] >= indent:
+            folders.pop()
+        parent = folders[-1][1] if folders else ""
+        if line.split()[0].endswith("/"):
+            folders.append((indent, parent + line.split()[0]))
+            continue
+        named |= {parent + name for name in re.findall(r"(?<![/\w])(\w+\.py)\b", line)}
+    modules = {"app.py"} | {str(path.relative_to(ROOT)) for folder in ("ui", "digitnet")
+                            for path in (ROOT / folder).rglob("*.py") if path.name not in ("__init__.py", "__main__.py")}
+    assert named == modules, f"not named: {sorted(modules - named)}; named but missing: {sorted(named - modules)}"

@@ -10,6 +10,7 @@ import time
 import numpy as np
 import pytest
 from conftest import ROOT, corrupt_store
+from waiting import eventually
 
 from digitnet.serving.room import (CODE_LENGTH, COUNTS, MAX_OPEN_ROOMS, ROOM_HOURS, SEND_INTERVAL_S, UNSHOWN_S,
                                   RoomError, RoomLimits, Rooms, RoomStoreError, normalised, prompt_words, summary)
@@ -145,9 +146,7 @@ def test_writers_in_several_processes_lose_no_drawing(rooms):
 def test_a_writer_killed_midway_leaves_only_whole_drawings(rooms):
     code = rooms.open()
     process = writer(rooms, code, "phone", -1)
-    deadline = time.monotonic() + 30
-    while rooms.state(code).drawings < 20 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: rooms.state(code).drawings >= 20, "20 drawings written")
     os.kill(process.pid, signal.SIGKILL)
     process.wait(10)
     state = rooms.state(code, tiles=10_000)

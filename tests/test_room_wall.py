@@ -13,7 +13,7 @@ import pytest
 from chromium import ANSWER, CANVAS, free_port, settled, start_app, wait_for_app
 from test_browser import SCREENSHOTS, touch_draw
 
-from digitnet.config import SHIPPED_MODEL, TrainConfig
+from digitnet.config import DRAWINGS_ENV, SHIPPED_MODEL, TrainConfig
 from digitnet.data.mnist import load_mnist
 from digitnet.serving.classifier import load_classifier, weights_path
 from digitnet.serving.links import is_loopback
@@ -34,7 +34,7 @@ def room_server(mnist_path, tmp_path):
     history["weights"] = load_classifier(retrained / SHIPPED_MODEL.name).fingerprint
     (retrained / "history.json").write_text(json.dumps(history))
     env = {**os.environ, "DIGITNET_MNIST": str(mnist_path), RETRAINED_ENV: str(retrained),
-           "DIGITNET_DATA_DIR": str(tmp_path / "drawings")}
+           DRAWINGS_ENV: str(tmp_path / "drawings")}
     env.pop("DIGITNET_ADMIN_PASSWORD", None)
     port = free_port()
     process = start_app(port, env, address="0.0.0.0")  # as `make run`: phones on the network reach it

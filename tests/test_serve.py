@@ -7,7 +7,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -15,8 +14,10 @@ from urllib.parse import urlsplit
 import pytest
 from conftest import ROOT
 from test_browser import CANVAS_HOST, answer, clear, draw, model_card, retrain_settings
+from waiting import eventually
 
 from chromium import CANVAS, free_port, phone_sends, settled, wait_for_app
+from digitnet.config import DRAWINGS_ENV
 from digitnet.replicas import NGINX_TEMPLATE, ServeError, render_nginx_config
 from digitnet.serving.store import RETRAINED_ENV
 
@@ -61,11 +62,9 @@ class Serve:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def wait_ready(self) -> None:
-        deadline = time.monotonic() + 120
-        while "Ctrl-C stops it all" not in self.log() and time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"make serve stopped: {self.log()}")
-            time.sleep(0.2)
+        eventually(lambda: "Ctrl-C stops it all" in self.log() or self.process.poll() is not None, "make serve")
+        if self.process.poll() is not None:
+            pytest.fail(f"make serve stopped: {self.log()}")
         wait_for_app(self.port)
 
     def log(self) -> str:
@@ -108,7 +107,7 @@ def _descends_from(pid: int, ancestor: int) -> bool:
 def serve(mnist_path, tmp_path):
     nginx_binary()
     env = {**os.environ, "DIGITNET_MNIST": str(mnist_path), RETRAINED_ENV: str(tmp_path / "retrained"),
-           "DIGITNET_DATA_DIR": str(tmp_path / "drawings")}
+           DRAWINGS_ENV: str(tmp_path / "drawings")}
     env.pop("DIGITNET_ADMIN_PASSWORD", None)
     server = Serve(env, tmp_path / "serve.log")
     try:
@@ -189,17 +188,12 @@ def test_a_killed_replica_is_not_the_rooms_problem(browser, serve):
     port = first_replica.rsplit(":", 1)[1]
     os.kill(serve.replica_pids()[port], signal.SIGKILL)
     # Streamlit reconnects the browser, and nginx sends it to the living replica within 10 s.
-    deadline = time.monotonic() + 10
-    while not sockets and time.monotonic() < deadline:
-        first.wait_for_timeout(100)
-    assert sockets, "the browser on the killed replica did not reconnect within 10 s"
+    eventually(lambda: sockets or first.wait_for_timeout(100), "the browser on the killed replica to reconnect")
     # Its page works: its drawing may be gone, a new one is read.
     redraw(first, "7")
     assert answer(first) == "7"
     # make serve said so and started the replica again; the other browser never noticed.
-    deadline = time.monotonic() + 60
-    while port not in serve.replica_pids() and time.monotonic() < deadline:
-        time.sleep(0.5)
+    eventually(lambda: port in serve.replica_pids(), "the replica restarted", every=0.5)
     assert f"the replica on port {port} died (killed by SIGKILL): restarting it" in serve.log()
     redraw(second, "7")
     assert answer(second) == "7"
@@ -225,10 +219,7 @@ def test_stopping_make_serve_leaves_nothing_running(serve, stop):
     else:
         serve.process.send_signal(signal.SIGTERM)  # make alone: it does not pass it on
     serve.process.wait(30)
-    deadline = time.monotonic() + 20
-    while [p for p in children if Path(f"/proc/{p}").exists()] and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not [p for p in children if Path(f"/proc/{p}").exists()]
+    eventually(lambda: not [p for p in children if Path(f"/proc/{p}").exists()], "every child to stop")
     with pytest.raises(OSError):
         urllib.request.urlopen(serve.url, timeout=2)
 

@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 import digitnet
-from digitnet.config import data_dir
+from digitnet.config import drawings_dir
 from digitnet.data.collected import CollectedDrawings
 from digitnet.serving import explain
 from digitnet.serving.auth import ADMIN_PASSWORD_ENV, WrongGuesses
@@ -15,7 +15,8 @@ from digitnet.serving.classifier import weights_path
 from digitnet.serving.room import Rooms
 from digitnet.serving.store import LoadedModel, ModelStore
 from digitnet.training.evaluate import Evaluation, evaluate
-from digitnet.training.jobs import TrainingJob, start_preparing_drawings
+from digitnet.training.ahead import start_drawing_ahead
+from digitnet.training.jobs import TrainingJob
 
 LOOK_ALIKE_POOL = 10_000  # training digits searched for look-alikes
 
@@ -27,7 +28,7 @@ def get_store() -> ModelStore:
 
 @st.cache_resource
 def collected_drawings() -> CollectedDrawings:
-    return CollectedDrawings(data_dir())
+    return CollectedDrawings(drawings_dir())
 
 
 @st.cache_resource
@@ -46,10 +47,10 @@ def get_job() -> TrainingJob:
 
 
 @st.cache_resource
-def drawings_in_the_background() -> None:
+def draw_ahead_in_the_background() -> None:
     """Once per server: draw the retrain's pen digits in a low-priority process, so that the first
     retrain from the page skips that."""
-    start_preparing_drawings()
+    start_drawing_ahead()
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the network...")

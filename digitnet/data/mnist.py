@@ -130,6 +130,6 @@ def _download_with_keras() -> None:
         reason = (result.stderr.strip().splitlines() or [f"exit code {result.returncode}"])[-1]
     raise DataError(
         f"Could not download MNIST ({reason}). Without a network, point digitnet at a local copy: "
-        f"--data path/to/mnist.npz or {MNIST_ENV}=path/to/mnist.npz "
+        f"--mnist path/to/mnist.npz or {MNIST_ENV}=path/to/mnist.npz "
         "(the layout of keras.datasets.mnist.load_data())."
     )

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from digitnet.config import data_dir
+from digitnet.config import drawings_dir
 from digitnet.errors import DigitnetError
 from digitnet.serving.limits import RerunBudget
 from digitnet.serving.prediction import DIGIT_NAMES, a_digit
@@ -202,7 +202,7 @@ class Rooms:
     replicas of `make serve` share), taking what `limits` allow."""
 
     def __init__(self, path: Path | None = None, limits: RoomLimits = RoomLimits()):
-        self.path = path or data_dir() / ROOMS_FILENAME
+        self.path = path or drawings_dir() / ROOMS_FILENAME
         self.limits = limits
         self._seen = False  # whether this process has used the store: then its file's absence is news
 

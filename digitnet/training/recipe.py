@@ -119,7 +119,7 @@ def drawing_requests(config: TrainConfig, pens: Sequence[PenDigits],
     return requests
 
 
-def prepare_drawings(config: TrainConfig, pens: Sequence[PenDigits]) -> None:
+def draw_pen_digits(config: TrainConfig, pens: Sequence[PenDigits]) -> None:
     """Draw everything a training with `config` would draw, so that it finds all of it in the cache."""
     draw_many(drawing_requests(config, pens, writer_splits(config, pens)))
 
