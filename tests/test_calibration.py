@@ -62,7 +62,7 @@ def test_evaluation_counts_confident_misreads_and_writers():
     assert result.confident_misreads == pytest.approx(1 / 2)
     assert result.per_writer() == {7: 1.0, 8: pytest.approx(1 / 3)}
     assert result.per_digit[0] == 0.0 and result.per_digit[1] == 1.0
-    assert result.summary()["misreads"] == 2
+    assert result.score().misreads == 2
     assert [result.next_mistake(i) for i in (0, 2, 3)] == [2, 3, 2]  # round to the first after the last
     right = Evaluation(labels=np.array([1, 2]), probabilities=p[:2], writers=None)
     assert right.next_mistake(0) is None

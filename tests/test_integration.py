@@ -53,7 +53,7 @@ def test_shipped_history_matches_the_model(classifier, mnist, people, record):
     assert record.sources[0]["fingerprint"] == mnist.fingerprint()
     assert len(record.curves["val_accuracy"]) == record.config.epochs
     assert record.weights == classifier.fingerprint
-    score = record.people
+    score = record.held_out_writers
     assert score.accuracy == pytest.approx(Evaluation.joined(people.values()).accuracy, abs=1e-3)
     for name, result in people.items():
         assert score.collections[name].accuracy == pytest.approx(result.accuracy, abs=1e-3)

@@ -217,7 +217,7 @@ def test_a_history_is_read_into_its_record_with_the_config_rebuilt(tmp_path):
         {"history": curves, "config": old_settings, "test_accuracy": 0.9, "trained_at": "2026-12-01T10:00:00"}))
     record = load_record(tmp_path / "history.json")
     assert record.config == TrainConfig(epochs=2) and record.epochs_completed == 2
-    assert (record.test_accuracy, record.people, record.sources) == (0.9, None, ())
+    assert (record.test_accuracy, record.held_out_writers, record.sources) == (0.9, None, ())
     assert TrainConfig.from_json(json.loads(json.dumps(config.to_json()))) == config
 
 
@@ -248,3 +248,13 @@ def test_the_store_names_the_model_in_use_its_version_and_its_settings(model, tm
     path, changed = store.active_version()
     assert path == store.retrained and changed == (store.retrained_dir / "history.json").stat().st_mtime
     assert store.settings_in_use() == TrainConfig(epochs=3, train_subset=500)
+
+
+def test_the_shipped_history_is_written_back_as_it_was_read(tmp_path):
+    from digitnet.config import HISTORY_FILENAME, SHIPPED_MODEL
+    from digitnet.serving.history import history_path, load_record, save_record
+
+    shipped = load_record(history_path(SHIPPED_MODEL))
+    assert shipped.held_out_writers and shipped.held_out_writers.collections  # a full record, not a stub
+    save_record(shipped, tmp_path / HISTORY_FILENAME)
+    assert load_record(tmp_path / HISTORY_FILENAME) == shipped

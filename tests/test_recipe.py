@@ -83,11 +83,11 @@ def test_training_records_every_source_and_the_held_out_writers(tiny_mnist, pen,
     assert (unipen_source["name"], unipen_source["fingerprint"]) == (unipen.name, unipen.fingerprint)
     assert pen_source["writers"]["test"] == sorted(run.held_out[pen.name].per_writer())
     assert unipen_source["writers"]["test"] == sorted(run.held_out[unipen.name].per_writer())
-    score = record.people
+    score = record.held_out_writers
     assert score.accuracy == pytest.approx(Evaluation.joined(run.held_out.values()).accuracy)
     assert score.writers == 3  # two of six, one of four
     assert score.collections[unipen.name].accuracy == pytest.approx(run.held_out[unipen.name].accuracy)
-    assert len(score.per_writer) == 3 and score.worst_writer[1] == min(score.per_writer.values())
+    assert len(score.every_writer) == 3 and score.worst_writer[1] == min(score.every_writer.values())
     assert record.temperature == pytest.approx(run.temperature) and run.temperature > 0
 
 

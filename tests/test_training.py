@@ -59,7 +59,7 @@ def test_save_run_writes_model_history_and_curves(tiny_mnist, tmp_path):
     x = tiny_mnist.x_test.astype(np.float32) / 255
     np.testing.assert_allclose(load_classifier(model_path).forward(x).probabilities,
                                np.asarray(run.model(x, training=False)), rtol=1e-4, atol=1e-6)
-    assert record.people is None  # MNIST alone: no real people to measure on
+    assert record.held_out_writers is None  # MNIST alone: no real people to measure on
     assert [source["name"] for source in record.sources] == ["MNIST"]
 
 
@@ -87,10 +87,10 @@ def test_a_save_stopped_after_the_model_shows_no_other_model_s_history(tiny_mnis
     save_run(train(config, tiny_mnist), tmp_path)  # the last good model and its history
     second = train(config.replace(seed=5), tiny_mnist)
 
-    def killed(path):
+    def killed(record, path):
         raise OSError("killed while saving the history")
 
-    monkeypatch.setattr(digitnet.training.train, "replaced_whole", killed)
+    monkeypatch.setattr(digitnet.training.train, "save_record", killed)
     with pytest.raises(OSError):
         save_run(second, tmp_path)
     loaded = ModelStore(shipped=tmp_path / "digitnet.keras").load()

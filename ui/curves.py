@@ -83,7 +83,7 @@ def model_card_ui(model: LoadedModel) -> None:
 
 
 def people_accuracy(record: ModelRecord | None) -> str:
-    people = record.people if record else None
+    people = record.held_out_writers if record else None
     if people is None:
         return "not measured"
     return f"{people.accuracy:.2%} ({people.writers} writers' pen digits)"

@@ -5,7 +5,7 @@ import html
 import numpy as np
 import streamlit as st
 
-from digitnet.serving.history import PeopleScore, people_sentence
+from digitnet.serving.history import HeldOutScore, held_out_sentence
 from digitnet.serving.prediction import a_digit
 from digitnet.serving.store import LoadedModel
 from ui.inputs import show_test_digit
@@ -28,7 +28,7 @@ def evaluation_ui(model: LoadedModel) -> None:
         st.caption("Confusion matrix: how often each digit (row) is read as each digit (column)")
         confusion_chart(result.confusion)
     with st.container(key="people"):
-        people_ui(model.record.people if model.record else None)
+        people_ui(model.record.held_out_writers if model.record else None)
     mistakes = result.mistakes()
     st.caption(f"{len(mistakes)} test digits it reads wrong; the first 24:")
     shown = mistakes[:24]
@@ -97,11 +97,11 @@ def confusion_spec(confusion: np.ndarray) -> dict:
     return (squares + counts).to_dict()
 
 
-def people_ui(people: PeopleScore | None) -> None:
+def people_ui(people: HeldOutScore | None) -> None:
     """How well it reads real people it never trained on, as measured when it was trained."""
     if people is None:
         st.caption("This network was not measured on real people's handwriting: retrain it with "
                    "\"Learn from real people's pen digits\" to measure it.")
         return
-    st.caption(people_sentence(people))
+    st.caption(held_out_sentence(people))
     accuracy_chart(list(people.per_digit), "accuracy", height=200)  # the caption says on whom

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from digitnet.config import HISTORY_FILENAME, TrainConfig
 from digitnet.errors import ModelFileError
+from digitnet.files import replaced_whole
 
 METRICS = ("accuracy", "val_accuracy", "loss", "val_loss")
 
@@ -19,32 +20,63 @@ def history_path(model_path: str | os.PathLike) -> Path:
 
 
 @dataclass(frozen=True)
-class PeopleScore:
-    """How a model read the pen digits of writers it never trained on, as its history.json records it."""
+class HeldOutScore:
+    """How a model read the pen digits of writers it never trained on: all collections together (with
+    `collections`), or one collection (with `per_writer`)."""
 
     accuracy: float
     per_digit: tuple[float, ...]
     writers: int
     misreads: int
+    refused: int  # drawings the page would have refused to read, counted as misreads
     confident_misreads: float  # the share of misreads said with at least 90% confidence
     calibration_error: float
-    per_writer: dict[str, float]  # accuracy per writer, keyed "collection writer"
-    collections: dict[str, "PeopleScore"]  # the same, for each collection alone; empty for a collection
+    per_writer: dict[str, float]  # one collection's: accuracy per writer, as the collection numbers them
+    collections: dict[str, "HeldOutScore"]  # all together's: each collection alone
+
+    @property
+    def every_writer(self) -> dict[str, float]:
+        """Accuracy per writer, keyed "collection writer" when there are collections."""
+        if not self.collections:
+            return self.per_writer
+        return {f"{name} {w}": a for name, score in self.collections.items() for w, a in score.per_writer.items()}
 
     @property
     def worst_writer(self) -> tuple[str, float] | None:
         """The writer read worst, and how well; None when no writer is recorded."""
-        return min(self.per_writer.items(), key=lambda item: item[1]) if self.per_writer else None
+        every = self.every_writer
+        return min(every.items(), key=lambda item: item[1]) if every else None
+
+    def to_json(self) -> dict:
+        record = {"accuracy": self.accuracy, "per_digit": list(self.per_digit), "writers": self.writers,
+                  "misreads": self.misreads, "refused": self.refused, "confident_misreads": self.confident_misreads,
+                  "calibration_error": self.calibration_error}
+        if self.collections:
+            record["collections"] = {name: score.to_json() for name, score in self.collections.items()}
+        else:
+            record["per_writer"] = self.per_writer
+        return record
+
+    @classmethod
+    def from_json(cls, record: dict) -> "HeldOutScore":
+        collections = {name: cls.from_json(value) for name, value in record.get("collections", {}).items()}
+        per_writer = {str(w): float(a) for w, a in record.get("per_writer", {}).items()}
+        return cls(
+            accuracy=float(record["accuracy"]), per_digit=tuple(float(a) for a in record["per_digit"]),
+            writers=int(record.get("writers", len(per_writer) or sum(c.writers for c in collections.values()))),
+            misreads=int(record["misreads"]), refused=int(record.get("refused", 0)),
+            confident_misreads=float(record["confident_misreads"]),
+            calibration_error=float(record["calibration_error"]), per_writer=per_writer, collections=collections)
 
 
 @dataclass(frozen=True)
 class ModelRecord:
-    """What a model's history.json says about it."""
+    """What a model's history.json says about it: the one reader and writer of that file."""
 
     config: TrainConfig
     curves: dict[str, list[float]]  # per epoch, for each of METRICS
     test_accuracy: float | None  # on MNIST's 10,000 test digits
-    people: PeopleScore | None  # on the pen digits of writers it never trained on
+    held_out_writers: HeldOutScore | None  # on the pen digits of writers it never trained on
     sources: tuple[dict, ...]  # each data source: name, file, fingerprint, and a pen collection's writer split
     trained_at: str | None  # ISO 8601, UTC
     training_seconds: float | None
@@ -54,6 +86,14 @@ class ModelRecord:
     @property
     def epochs_completed(self) -> int:
         return len(self.curves["loss"])
+
+    def to_json(self) -> dict:
+        return {
+            "config": self.config.to_json(), "history": self.curves, "test_accuracy": self.test_accuracy,
+            "held_out_writers": self.held_out_writers.to_json() if self.held_out_writers else None,
+            "temperature": self.temperature, "trained_at": self.trained_at,
+            "training_seconds": self.training_seconds, "sources": list(self.sources), "weights": self.weights,
+        }
 
 
 def load_record(path: str | os.PathLike) -> ModelRecord:
@@ -73,7 +113,7 @@ def load_record(path: str | os.PathLike) -> ModelRecord:
             config=TrainConfig.from_json(raw.get("config") or {}),
             curves={m: [float(v) for v in curves[m]] for m in METRICS},
             test_accuracy=_number_or_none(raw.get("test_accuracy")),
-            people=_people_or_none(raw.get("held_out_writers")),
+            held_out_writers=_held_out_or_none(raw.get("held_out_writers")),
             sources=tuple(s for s in raw.get("sources") or () if isinstance(s, dict)),
             trained_at=raw.get("trained_at"),
             training_seconds=_number_or_none(raw.get("training_seconds")),
@@ -84,34 +124,25 @@ def load_record(path: str | os.PathLike) -> ModelRecord:
         raise ModelFileError(f"The training history {path} is unreadable: {exc}") from exc
 
 
+def save_record(record: ModelRecord, path: str | os.PathLike) -> None:
+    """Write `record` as the history.json at `path`, replaced whole."""
+    with replaced_whole(Path(path)) as tmp:
+        tmp.write_text(json.dumps(record.to_json(), indent=2))
+
+
 def _number_or_none(value: object) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
 
 
-def _people_or_none(people: object) -> PeopleScore | None:
-    """The held-out writers' score (one collection before UNIPEN, several since); None when there is
-    none or it cannot be read."""
+def _held_out_or_none(record: object) -> HeldOutScore | None:
+    """The held-out writers' score; None when there is none or it cannot be read."""
     try:
-        return _people_score(people, "") if isinstance(people, dict) else None
+        return HeldOutScore.from_json(record) if isinstance(record, dict) else None
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
 
 
-def _people_score(people: dict, name: str) -> PeopleScore:
-    collections = {key: _people_score(value, key) for key, value in people.get("collections", {}).items()}
-    if collections:
-        per_writer = {f"{key} {w}": a for key, score in collections.items() for w, a in score.per_writer.items()}
-    else:
-        per_writer = {(f"{name} {w}" if name else str(w)): float(a) for w, a in people["per_writer"].items()}
-    return PeopleScore(
-        accuracy=float(people["accuracy"]), per_digit=tuple(float(a) for a in people["per_digit"]),
-        writers=int(people.get("writers", len(per_writer))), misreads=int(people["misreads"]),
-        confident_misreads=float(people["confident_misreads"]),
-        calibration_error=float(people["calibration_error"]), per_writer=per_writer, collections=collections,
-    )
-
-
-def people_sentence(people: PeopleScore) -> str:
+def held_out_sentence(people: HeldOutScore) -> str:
     """The held-out writers' score in words, for the page."""
     collections = "; ".join(f"{name}: {score.accuracy:.2%} of {score.writers}"
                             for name, score in people.collections.items())

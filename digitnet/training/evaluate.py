@@ -11,6 +11,7 @@ import numpy as np
 
 from digitnet.errors import DigitnetError
 from digitnet.serving.classifier import Classifier
+from digitnet.serving.history import HeldOutScore
 
 if TYPE_CHECKING:  # types only: scoring needs neither the data's loaders nor the drawing code
     from digitnet.data.drawn import Drawing
@@ -92,27 +93,23 @@ class Evaluation:
                           np.concatenate([e.probabilities for e in evaluations]),
                           refused=sum(e.refused for e in evaluations))
 
-    def summary(self) -> dict:
-        """The figures a history.json or a report records."""
-        return {
-            "accuracy": self.accuracy,
-            "per_digit": [float(a) for a in self.per_digit],
-            "per_writer": {str(w): a for w, a in self.per_writer().items()},
-            "misreads": int(len(self.mistakes())),
-            "refused": self.refused,
-            "confident_misreads": self.confident_misreads,
-            "calibration_error": self.calibration_error,
-        }
+    def score(self, collections: dict[str, "Evaluation"] | None = None) -> HeldOutScore:
+        """The figures a history.json or a report records; with `collections`, of them all together."""
+        collections = collections or {}
+        writers = (sum(len(np.unique(e.writers)) for e in collections.values() if e.writers is not None)
+                   if collections else len(self.per_writer()))
+        return HeldOutScore(
+            accuracy=self.accuracy, per_digit=tuple(float(a) for a in self.per_digit), writers=writers,
+            misreads=int(len(self.mistakes())), refused=self.refused, confident_misreads=self.confident_misreads,
+            calibration_error=self.calibration_error,
+            per_writer={} if collections else {str(w): a for w, a in self.per_writer().items()},
+            collections={name: e.score() for name, e in collections.items()})
 
 
-def people_summary(collections: dict[str, "Evaluation"]) -> dict:
+def held_out_score(collections: dict[str, Evaluation]) -> HeldOutScore:
     """What history.json records of the held-out writers: all collections together, and each one
     with its writers."""
-    together = Evaluation.joined(collections.values()).summary()
-    del together["per_writer"]
-    together["writers"] = sum(len(np.unique(e.writers)) for e in collections.values() if e.writers is not None)
-    together["collections"] = {name: e.summary() for name, e in collections.items()}
-    return together
+    return Evaluation.joined(collections.values()).score(collections)
 
 
 def evaluate(classifier: Classifier, data: Mnist) -> Evaluation:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -20,12 +19,11 @@ from digitnet.config import CURVES_FILENAME, HISTORY_FILENAME, MODEL_FILENAME, T
 from digitnet.data.mnist import Mnist
 from digitnet.data.pendigits import PenDigits
 from digitnet.errors import TrainingCancelled
-from digitnet.files import replaced_whole
 from digitnet.serving.classifier import Classifier
-from digitnet.serving.history import METRICS
+from digitnet.serving.history import METRICS, ModelRecord, save_record
 from digitnet.serving.preprocess import scale_pixels
 from digitnet.training.calibration import fit_temperature, fold_temperature
-from digitnet.training.evaluate import Evaluation, evaluate_drawings, evaluate_images, people_summary
+from digitnet.training.evaluate import Evaluation, evaluate_drawings, evaluate_images, held_out_score
 from digitnet.training.model import build_model, save_model
 from digitnet.training.plots import save_curves
 from digitnet.training.recipe import training_sets
@@ -53,20 +51,13 @@ class TrainingRun:
     temperature: float = 1.0
     trained_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
-    def to_json(self) -> dict:
-        return {
-            "config": self.config.to_json(),
-            "history": self.curves,
-            "epochs_completed": len(self.curves["loss"]),
-            "test_accuracy": self.test_accuracy,
-            "held_out_writers": people_summary(self.held_out) if self.held_out else None,
-            "temperature": self.temperature,
-            "trained_at": self.trained_at,
-            "training_seconds": round(self.seconds, 1),
-            "sources": self.sources,
-            "parameters": int(self.model.count_params()),
-            "weights": Classifier.from_keras(self.model).fingerprint,
-        }
+    def record(self) -> ModelRecord:
+        """What its history.json records."""
+        return ModelRecord(
+            config=self.config, curves=self.curves, test_accuracy=self.test_accuracy,
+            held_out_writers=held_out_score(self.held_out) if self.held_out else None, sources=tuple(self.sources),
+            trained_at=self.trained_at, training_seconds=round(self.seconds, 1), temperature=self.temperature,
+            weights=Classifier.from_keras(self.model).fingerprint)
 
 
 def train(
@@ -238,7 +229,6 @@ def save_run(run: TrainingRun, directory: str | os.PathLike) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     model_path = directory / MODEL_FILENAME
     save_model(run.model, model_path)
-    with replaced_whole(directory / HISTORY_FILENAME) as tmp:
-        tmp.write_text(json.dumps(run.to_json(), indent=2))
+    save_record(run.record(), directory / HISTORY_FILENAME)
     save_curves(run.curves, directory / CURVES_FILENAME)
     return model_path
