@@ -1,6 +1,5 @@
 """Everything the page keeps between runs and shares between sessions: every cache is here."""
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +9,7 @@ import digitnet
 from digitnet.config import drawings_dir
 from digitnet.data.collected import CollectedDrawings
 from digitnet.serving import explain
-from digitnet.serving.auth import ADMIN_PASSWORD_ENV, WrongGuesses
+from digitnet.serving.auth import WrongGuesses
 from digitnet.serving.classifier import weights_path
 from digitnet.serving.room import Rooms
 from digitnet.serving.store import LoadedModel, ModelStore
@@ -122,13 +121,4 @@ def epoch_classifier(path: str, modified: float) -> digitnet.Classifier | None:
     try:
         return digitnet.load_classifier(path)
     except digitnet.ModelFileError:
-        return None
-
-
-def admin_password() -> str | None:
-    if os.environ.get(ADMIN_PASSWORD_ENV):
-        return os.environ[ADMIN_PASSWORD_ENV]
-    try:
-        return st.secrets.get(ADMIN_PASSWORD_ENV)
-    except FileNotFoundError:
         return None

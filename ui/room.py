@@ -10,10 +10,8 @@ import segno
 import streamlit as st
 from streamlit import config
 
-import digitnet
 from digitnet.data.collected import keep_room_drawings
 from digitnet.serving import links
-from digitnet.serving.auth import password_matches
 from digitnet.serving.prediction import Prediction
 from digitnet.serving.limits import client_address
 from digitnet.serving.room import SHOWN_EVERY_S, RoomError, RoomState, prompt_words, summary
@@ -21,8 +19,8 @@ from ui import keys
 from ui.answer import presenter_answer_html, read_ui
 from ui.guard import within_budget
 from ui.inputs import clear_canvas, drawing_ui
-from ui.resources import admin_password, collected_drawings, current_model, get_job, get_rooms, get_store
-from ui.sidebar import slow_down_wrong_guess
+from ui.admin import admin_password, admin_ui, start_retrain
+from ui.resources import collected_drawings, current_model, get_job, get_rooms, get_store
 from ui.style import WALL_CSS, pixels_html
 
 ROOM_QUERY = "room"  # ?room=CODE opens the phone form of the page
@@ -112,12 +110,7 @@ def send(code: str, x, prediction: Prediction) -> None:
 
 def presenter_allowed() -> bool:
     """Whether this presenter may run a room: no admin password is set, or it was typed right."""
-    expected = admin_password()
-    if not expected:
-        return True
-    typed = st.text_input("Admin password, to start or run a room", type="password", key=keys.PASSWORD,
-                          on_change=slow_down_wrong_guess, args=(expected,))
-    return password_matches(typed, expected)
+    return admin_ui("Admin password, to start or run a room")
 
 
 def start_room_ui(allowed: bool) -> None:
@@ -227,13 +220,7 @@ def set_prompt(code: str) -> None:
 
 def learn(code: str) -> None:
     """Retrain, in its own process, on the usual data and the room's labelled drawings."""
-    try:
-        started = get_job().start(get_store().settings_in_use(), room=code)
-    except digitnet.DigitnetError as exc:
-        st.error(str(exc))
-        return
-    if not started:
-        st.warning("A training is already running: wait for it to finish.")
+    start_retrain(get_store().settings_in_use(), room=code)
 
 
 def end(code: str, keep: bool) -> None:

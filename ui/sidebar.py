@@ -3,13 +3,13 @@
 import streamlit as st
 
 import digitnet
-from digitnet.serving.auth import password_matches
 from digitnet.serving.prediction import Prediction
 from digitnet.training.jobs import CANCELLED, FAILED, SUCCEEDED, JobStatus
 from ui import keys
 from ui.curves import curves_chart
 from ui.guard import within_budget
-from ui.resources import admin_password, epoch_classifier, collected_drawings, get_job, get_store, get_wrong_guesses
+from ui.admin import admin_ui, start_retrain
+from ui.resources import collected_drawings, epoch_classifier, get_job, get_store
 from ui.style import TOP_COLOUR
 
 IDLE_POLL_SECONDS = 10.0
@@ -17,33 +17,16 @@ IDLE_POLL_SECONDS = 10.0
 
 def sidebar_ui() -> None:
     st.header("Retrain the network")
-    allowed = True
-    expected = admin_password()
-    if expected:
-        typed = st.text_input("Admin password", type="password", key=keys.PASSWORD,
-                              on_change=slow_down_wrong_guess, args=(expected,))
-        allowed = password_matches(typed, expected)
-        if typed and not allowed:
-            st.error("Wrong password.")
-        elif not allowed:
-            st.caption("Retraining, restoring and exporting need the admin password.")
-    job = get_job()
-    status = job.status()
+    allowed = admin_ui("Admin password", "Retraining, restoring and exporting need the admin password.")
+    status = get_job().status()
     config = retrain_form_ui(status.running, allowed)
     if config:
-        try:
-            started = job.start(config)
-        except digitnet.DigitnetError as exc:
-            st.error(str(exc))
-        else:
-            if started:
-                st.rerun()  # show the running state at once: progress, and the controls disabled
-            st.warning("A training is already running: wait for it to finish.")
+        start_retrain(config)
     if get_store().is_retrained():
         if st.button("Restore shipped model", key="restore", disabled=status.running or not allowed,
                      icon=":material/restore:"):
             get_store().restore_shipped()
-            job.forget()  # "everyone now uses the new model" is no longer true
+            get_job().forget()  # "everyone now uses the new model" is no longer true
             st.session_state[keys.JUST_RESTORED] = True
             st.rerun()
     if st.session_state.pop(keys.JUST_RESTORED, False):
@@ -54,13 +37,6 @@ def sidebar_ui() -> None:
     # process about 6% of its core.
     st.fragment(training_watch, run_every=1.0 if status.running else IDLE_POLL_SECONDS)(allowed)
     drawings_ui(allowed)
-
-
-def slow_down_wrong_guess(expected: str) -> None:
-    """Each new guess (not each rerun with the same one) that is wrong waits longer than the last."""
-    typed = st.session_state.get(keys.PASSWORD)
-    if typed and not password_matches(typed, expected):
-        get_wrong_guesses().wait()
 
 
 def retrain_form_ui(job_running: bool, allowed: bool) -> digitnet.TrainConfig | None:
