@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from digitnet.config import DRAWINGS_ENV
+from digitnet.config import DRAWINGS_ENV, TrainConfig
 from digitnet.data.mnist import MNIST_ENV, Mnist
 
 ROOT = Path(__file__).resolve().parent.parent
+# A retrain that takes seconds: two epochs of a small network on MNIST alone.
+QUICK_RETRAIN = TrainConfig(epochs=2, batch_size=16, hidden_units=16, learning_rate=1e-2, pen_digits=False)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -7,6 +7,7 @@ import signal
 
 import numpy as np
 import pytest
+from conftest import QUICK_RETRAIN
 from waiting import TIMEOUT_S, eventually
 
 from digitnet import TrainConfig
@@ -17,15 +18,14 @@ from digitnet.serving.store import ModelStore
 from digitnet.training.jobs import CANCELLED, FAILED, RUNNING, SUCCEEDED, JobFiles, JobStatus, TrainingJob, config_flags
 from digitnet.training.model import build_model, save_model
 
-QUICK = TrainConfig(epochs=2, batch_size=16, hidden_units=16, learning_rate=1e-2, pen_digits=False)
 # 100 epochs of batch 16 over the slow data: minutes, until the test cancels or kills it.
-LONG = QUICK.replace(epochs=100)
+LONG = QUICK_RETRAIN.replace(epochs=100)
 
 
 @pytest.fixture
 def store(tmp_path):
     shipped = tmp_path / "shipped" / "digitnet.keras"
-    save_model(build_model(QUICK), shipped)
+    save_model(build_model(QUICK_RETRAIN), shipped)
     return ModelStore(shipped=shipped, retrained_dir=tmp_path / "retrained")
 
 
@@ -49,7 +49,7 @@ def slow_env(env, tmp_path, tiny_mnist):
 def test_success_saves_and_swaps_the_model(store, env):
     job = TrainingJob(store, env)
     assert store.active_path() == store.shipped
-    assert job.start(QUICK)
+    assert job.start(QUICK_RETRAIN)
     status = job.wait(TIMEOUT_S)
     assert status.state == SUCCEEDED, status.message
     assert status.epochs_done == 2 and len(status.curves["val_accuracy"]) == 2
@@ -65,7 +65,7 @@ def test_success_saves_and_swaps_the_model(store, env):
 
 def test_pen_digits_are_learned_by_default_and_reported(store, env):
     job = TrainingJob(store, env)
-    assert job.start(QUICK.replace(pen_digits=True, test_writer_share=0.34, validation_writer_share=0.17))
+    assert job.start(QUICK_RETRAIN.replace(pen_digits=True, test_writer_share=0.34, validation_writer_share=0.17))
     status = job.wait(TIMEOUT_S)
     assert status.state == SUCCEEDED, status.message
     assert "real people it never saw" in status.message
@@ -77,7 +77,7 @@ def test_one_retrain_at_a_time_across_app_processes_then_cancel(store, slow_env)
     other_app = TrainingJob(ModelStore(shipped=store.shipped, retrained_dir=store.retrained_dir), slow_env)
     assert job.start(LONG)
     assert other_app.status().running
-    assert not other_app.start(QUICK)
+    assert not other_app.start(QUICK_RETRAIN)
     eventually(lambda: job.status().epochs_done >= 1, "an epoch done")
     other_app.cancel()  # any page may cancel it
     status = job.wait(TIMEOUT_S)
@@ -85,13 +85,13 @@ def test_one_retrain_at_a_time_across_app_processes_then_cancel(store, slow_env)
     assert "unchanged" in status.message and "after" in status.message
     assert store.active_path() == store.shipped
     assert not JobFiles(store.retrained_dir).cancel_path.exists()
-    assert other_app.start(QUICK)  # a new run may start once the last one ended
+    assert other_app.start(QUICK_RETRAIN)  # a new run may start once the last one ended
     assert other_app.wait(TIMEOUT_S).state == SUCCEEDED
 
 
 def test_cancel_before_the_first_epoch_stops_the_data_loading(store, env):
     job = TrainingJob(store, env)
-    assert job.start(QUICK.replace(pen_digits=True, pen_copies=5, test_writer_share=0.34, validation_writer_share=0.17))
+    assert job.start(QUICK_RETRAIN.replace(pen_digits=True, pen_copies=5, test_writer_share=0.34, validation_writer_share=0.17))
     job.cancel()
     status = job.wait(TIMEOUT_S)
     assert status.state == CANCELLED and "after 0 complete epochs" in status.message
@@ -108,7 +108,7 @@ def test_a_killed_training_process_leaves_the_model_and_says_so(store, slow_env)
     status = eventually(lambda: (s := job.status()).state != RUNNING and s, "the retrain to stop")
     assert status.state == FAILED and "stopped unexpectedly" in status.message
     assert store.active_path() == store.shipped
-    assert job.start(QUICK)  # the lock died with the process: nothing is stuck
+    assert job.start(QUICK_RETRAIN)  # the lock died with the process: nothing is stuck
     assert job.wait(TIMEOUT_S).state == SUCCEEDED
 
 
@@ -117,7 +117,7 @@ def test_bad_data_fails_the_retrain_and_keeps_the_model(store, env, tmp_path):
     np.savez(bad, x_train=np.zeros((4, 28, 28), np.uint8))
     env["DIGITNET_MNIST"] = str(bad)
     job = TrainingJob(store, env)
-    assert job.start(QUICK)
+    assert job.start(QUICK_RETRAIN)
     status = job.wait(TIMEOUT_S)
     assert status.state == FAILED
     assert "lacks the array(s) y_train, x_test, y_test" in status.message and "unchanged" in status.message
@@ -129,7 +129,7 @@ def test_a_broken_pen_digit_file_fails_the_retrain(store, env, tmp_path):
     broken.write_text('.SEGMENT DIGIT 0 ? "4"\n.COMMENT 4 1 0\n.PEN_DOWN\n 10 20\n')
     env["DIGITNET_PENDIGITS"] = str(broken)
     job = TrainingJob(store, env)
-    assert job.start(QUICK.replace(pen_digits=True))
+    assert job.start(QUICK_RETRAIN.replace(pen_digits=True))
     status = job.wait(TIMEOUT_S)
     assert status.state == FAILED and "truncated" in status.message
     assert store.active_path() == store.shipped
@@ -140,17 +140,17 @@ def test_a_process_that_cannot_start_says_so(tmp_path, env):
     blocked.write_text("not a folder")
     store = ModelStore(shipped=tmp_path / "none.keras", retrained_dir=blocked / "retrained")
     with pytest.raises(TrainingError, match="cannot use the folder .*Not a directory"):
-        TrainingJob(store, env).start(QUICK)
+        TrainingJob(store, env).start(QUICK_RETRAIN)
 
 
 def test_a_leftover_lock_file_does_not_block(store, env):
     files = JobFiles(store.retrained_dir)
     files.lock()  # creates the folder
     (store.retrained_dir / "training.lock").write_text("")
-    files.write(JobStatus(state=RUNNING, config=QUICK, pid=999999))  # a run whose process is long gone
+    files.write(JobStatus(state=RUNNING, config=QUICK_RETRAIN, pid=999999))  # a run whose process is long gone
     job = TrainingJob(store, env)
     assert job.status().state == FAILED
-    assert job.start(QUICK)
+    assert job.start(QUICK_RETRAIN)
     assert job.wait(TIMEOUT_S).state == SUCCEEDED
 
 
@@ -161,7 +161,7 @@ def test_retrain_with_drawings_reports_before_and_after(store, env, tiny_mnist, 
     for _ in range(40):
         corrections.add(tiny_mnist.x_test[0].astype(np.float32) / 255, int(tiny_mnist.y_test[0]))
     job = TrainingJob(store, env)
-    assert job.start(QUICK.replace(include_drawings=True, drawing_repeats=5))
+    assert job.start(QUICK_RETRAIN.replace(include_drawings=True, drawing_repeats=5))
     status = job.wait(TIMEOUT_S)
     assert status.state == SUCCEEDED, status.message
     assert "test drawings" in status.message and "before" in status.message and "after" in status.message
@@ -176,7 +176,7 @@ def test_learning_from_a_room_trains_on_its_prompted_drawings_and_scores_on_a_fi
     for phone in range(10):
         rooms.send(code, str(phone), tiny_mnist.x_test[0] / np.float32(255), 0, 0.5)
     job = TrainingJob(store, env)
-    assert job.start(QUICK.replace(drawing_repeats=5), room=code)
+    assert job.start(QUICK_RETRAIN.replace(drawing_repeats=5), room=code)
     status = job.wait(TIMEOUT_S)
     assert status.state == SUCCEEDED, status.message
     assert "On the room's 2 test drawings (never trained on):" in status.message  # ids 5 and 10 of 10
@@ -184,7 +184,7 @@ def test_learning_from_a_room_trains_on_its_prompted_drawings_and_scores_on_a_fi
 
 
 def test_restore_shipped_and_a_broken_retrained_model_falls_back(store):
-    save_model(build_model(QUICK), store.retrained)
+    save_model(build_model(QUICK_RETRAIN), store.retrained)
     assert store.active_path() == store.retrained
     weights_path(store.retrained).write_bytes(b"truncated")
     loaded = store.load()
@@ -197,14 +197,14 @@ def test_restore_shipped_and_a_broken_retrained_model_falls_back(store):
 
 
 def test_config_flags_give_back_the_config():
-    config = QUICK.replace(epochs=7, augment=False, learning_rate=0.0125, include_drawings=True)
+    config = QUICK_RETRAIN.replace(epochs=7, augment=False, learning_rate=0.0125, include_drawings=True)
     args = build_parser().parse_args(["train", *config_flags(config)])
     names = [setting.name for setting in dataclasses.fields(TrainConfig)]
     assert TrainConfig(**{name: getattr(args, name) for name in names}) == config
 
 
 def test_status_survives_a_round_trip_and_estimates_time_left():
-    status = JobStatus(state=RUNNING, config=QUICK.replace(epochs=4), epochs_done=1, started=100.0,
+    status = JobStatus(state=RUNNING, config=QUICK_RETRAIN.replace(epochs=4), epochs_done=1, started=100.0,
                        curves={"loss": [0.5]}, pid=1)
     again = JobStatus.from_json(status.to_json())
     assert again == status
@@ -284,7 +284,7 @@ def test_a_deleted_lock_file_does_not_let_a_second_retrain_start(store, slow_env
     try:
         (store.retrained_dir / "training.lock").unlink()
         assert other_app.status().running  # the process it names runs: not "stopped unexpectedly"
-        assert not other_app.start(QUICK)
+        assert not other_app.start(QUICK_RETRAIN)
         # Even a training process started by hand finds the first one running, and says so.
         from digitnet.cli import main
         assert main(["train", "--out", str(store.retrained_dir), "--report", "--epochs", "1"]) == 3
@@ -302,7 +302,7 @@ def test_a_deleted_retrained_folder_does_not_let_a_second_retrain_start(store, s
         eventually(lambda: job.status().epochs_done >= 1, "an epoch done")
         shutil.rmtree(store.retrained_dir)
         assert job.status().running
-        assert not job.start(QUICK)
+        assert not job.start(QUICK_RETRAIN)
     finally:
         job._child.kill()
         job._child.wait(10)
@@ -320,5 +320,5 @@ def test_cancel_ends_a_frozen_retrain(store, slow_env, monkeypatch):
     status = eventually(lambda: (s := job.status()).state == CANCELLED and s, "the retrain cancelled")
     assert "did not answer Cancel" in status.message
     assert not digitnet.training.jobs.is_training_process(pid)
-    assert job.start(QUICK)  # Retrain is back for everyone
+    assert job.start(QUICK_RETRAIN)  # Retrain is back for everyone
     assert job.wait(TIMEOUT_S).state == SUCCEEDED

@@ -9,7 +9,7 @@ from digitnet.data.pendigits import load_unipen
 from digitnet.serving.history import load_record
 from digitnet.training.recipe import held_out_drawings, training_sets
 
-QUICK = TrainConfig(epochs=3, batch_size=16, hidden_units=32, learning_rate=1e-2,
+WITH_WRITERS = TrainConfig(epochs=3, batch_size=16, hidden_units=32, learning_rate=1e-2,
                     test_writer_share=0.34, validation_writer_share=0.17)
 
 
@@ -24,7 +24,7 @@ def unipen(tiny_unipen_file):
 
 
 def test_no_writer_is_on_two_sides(tiny_mnist, pen):
-    sets = training_sets(QUICK, tiny_mnist, [pen])
+    sets = training_sets(WITH_WRITERS, tiny_mnist, [pen])
     split = sets.splits[pen.name]
     train_writers = set(sets.train.writers.tolist()) - {0}  # 0: MNIST's anonymous writers
     assert train_writers == set(split.train)
@@ -35,21 +35,21 @@ def test_no_writer_is_on_two_sides(tiny_mnist, pen):
 
 
 def test_each_collection_is_split_and_held_out_on_its_own(tiny_mnist, pen, unipen):
-    sets = training_sets(QUICK, tiny_mnist, [pen, unipen])
+    sets = training_sets(WITH_WRITERS, tiny_mnist, [pen, unipen])
     assert set(sets.held_out) == {"UCI pen digits", "UNIPEN"}
     for collection in (pen, unipen):
         split = sets.splits[collection.name]
         held_out = sets.held_out[collection.name]
         np.testing.assert_array_equal(held_out.y, collection.select(split.test).labels)
         assert not set(split.test) & set(split.train) and not set(split.test) & set(split.validation)
-    n_val = int(len(tiny_mnist.x_train) * QUICK.validation_split)
+    n_val = int(len(tiny_mnist.x_train) * WITH_WRITERS.validation_split)
     trained = sum(np.count_nonzero(np.isin(c.writers, sets.splits[c.name].train)) for c in (pen, unipen))
-    assert len(sets.train) == len(tiny_mnist.x_train) - n_val + QUICK.pen_copies * trained
+    assert len(sets.train) == len(tiny_mnist.x_train) - n_val + WITH_WRITERS.pen_copies * trained
 
 
 def test_adds_each_training_writer_s_digits_pen_copies_times(tiny_mnist, pen):
-    sets = training_sets(QUICK.replace(pen_copies=3), tiny_mnist, [pen])
-    n_val = int(len(tiny_mnist.x_train) * QUICK.validation_split)
+    sets = training_sets(WITH_WRITERS.replace(pen_copies=3), tiny_mnist, [pen])
+    n_val = int(len(tiny_mnist.x_train) * WITH_WRITERS.validation_split)
     pen_train = np.count_nonzero(np.isin(pen.writers, sets.splits[pen.name].train))
     assert len(sets.train) == len(tiny_mnist.x_train) - n_val + 3 * pen_train
     assert sets.train.x.dtype == np.uint8 and sets.train.x.shape[1:] == (28, 28)
@@ -57,13 +57,13 @@ def test_adds_each_training_writer_s_digits_pen_copies_times(tiny_mnist, pen):
 
 
 def test_mnist_alone_when_asked(tiny_mnist, pen):
-    sets = training_sets(QUICK.replace(pen_digits=False), tiny_mnist, [pen])
+    sets = training_sets(WITH_WRITERS.replace(pen_digits=False), tiny_mnist, [pen])
     assert sets.held_out == {} and sets.splits == {}
     assert len(sets.train) + len(sets.validation) == len(tiny_mnist.x_train)
 
 
 def test_held_out_drawings_are_the_same_every_time_and_in_order(tiny_mnist, pen):
-    split = training_sets(QUICK, tiny_mnist, [pen]).splits[pen.name]
+    split = training_sets(WITH_WRITERS, tiny_mnist, [pen]).splits[pen.name]
     first, second = held_out_drawings(pen, split.test), held_out_drawings(pen, split.test)
     np.testing.assert_array_equal(first.x, second.x)
     np.testing.assert_array_equal(first.y, pen.select(split.test).labels)
@@ -73,7 +73,7 @@ def test_held_out_drawings_are_the_same_every_time_and_in_order(tiny_mnist, pen)
 def test_training_records_every_source_and_the_held_out_writers(tiny_mnist, pen, unipen, tmp_path):
     from digitnet.training.evaluate import Evaluation
 
-    run = train(QUICK, tiny_mnist, [pen, unipen])
+    run = train(WITH_WRITERS, tiny_mnist, [pen, unipen])
     assert set(run.held_out) == {pen.name, unipen.name}
     save_run(run, tmp_path)
     record = load_record(tmp_path / HISTORY_FILENAME)
@@ -104,11 +104,11 @@ def test_drawings_the_page_would_refuse_are_left_out_and_counted_wrong(tiny_mnis
     path = tmp_path / "dots.tra"
     path.write_text(pen_text(digits))
     pen = load_pendigits(path)
-    sets = training_sets(QUICK.replace(test_writer_share=0.25, validation_writer_share=0.25), tiny_mnist, [pen])
+    sets = training_sets(WITH_WRITERS.replace(test_writer_share=0.25, validation_writer_share=0.25), tiny_mnist, [pen])
     held_out = sets.held_out[pen.name]
     assert held_out.refused == 1 and len(held_out) == 3
     assert np.count_nonzero(sets.train.writers) == 2 * 3 * 2  # two writers' three 1s, twice; no dots
-    result = evaluate_drawings(Classifier.from_keras(build_model(QUICK)), held_out)
+    result = evaluate_drawings(Classifier.from_keras(build_model(WITH_WRITERS)), held_out)
     assert result.accuracy <= 3 / 4
 
 

@@ -10,18 +10,17 @@ import tomllib
 
 import numpy as np
 import pytest
-from conftest import ROOT, as_canvas, stroke_image
+from conftest import QUICK_RETRAIN, ROOT, as_canvas, stroke_image
 from PIL import Image
 from waiting import TIMEOUT_S
 
-from digitnet import BlankImageError, ImageError, ModelFileError, TrainConfig, load_classifier, open_image, to_mnist
+from digitnet import BlankImageError, ImageError, ModelFileError, load_classifier, open_image, to_mnist
 from digitnet.serving.auth import password_matches
 from digitnet.serving.classifier import Classifier, weights_path
 from digitnet.serving.store import ModelStore
 from digitnet.training.jobs import SUCCEEDED, TrainingJob
 from digitnet.training.model import build_model, save_model
 
-QUICK = TrainConfig(epochs=2, batch_size=16, hidden_units=16, learning_rate=1e-2, pen_digits=False)
 
 
 def png_bytes(image: Image.Image, **save_args) -> bytes:
@@ -103,7 +102,7 @@ def test_nan_inf_and_wrong_shapes_name_the_problem(bad):
     with pytest.raises(ImageError):
         to_mnist(bad)
     with pytest.raises(ImageError):
-        Classifier.from_keras(build_model(QUICK)).predict_proba(bad)
+        Classifier.from_keras(build_model(QUICK_RETRAIN)).predict_proba(bad)
 
 
 # Model files
@@ -148,7 +147,7 @@ while True:
 
 def test_killing_a_save_midway_leaves_a_loadable_model(tmp_path):
     path = tmp_path / "digitnet.keras"
-    save_model(build_model(QUICK), path)
+    save_model(build_model(QUICK_RETRAIN), path)
     process = subprocess.Popen([sys.executable, "-c", SAVE_FOREVER, str(path)], cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert process.stdout.readline().strip() == b"ready"
@@ -165,7 +164,7 @@ def test_killing_a_save_midway_leaves_a_loadable_model(tmp_path):
 
 def test_threads_predict_from_whole_models_while_a_retrain_swaps(tmp_path, tiny_mnist, train_env):
     shipped = tmp_path / "shipped" / "digitnet.keras"
-    save_model(build_model(QUICK), shipped)
+    save_model(build_model(QUICK_RETRAIN), shipped)
     store = ModelStore(shipped=shipped, retrained_dir=tmp_path / "retrained")
     cache: dict[tuple[str, float], Classifier] = {}
     cache_lock = threading.Lock()
@@ -208,8 +207,8 @@ def test_threads_predict_from_whole_models_while_a_retrain_swaps(tmp_path, tiny_
         for thread in threads:
             thread.start()
         job = TrainingJob(store, train_env)
-        assert job.start(QUICK)
-        assert not job.start(QUICK)  # a second retrain is refused while one runs
+        assert job.start(QUICK_RETRAIN)
+        assert not job.start(QUICK_RETRAIN)  # a second retrain is refused while one runs
         assert job.wait(TIMEOUT_S).state == SUCCEEDED
         new = load_classifier(store.retrained).predict_proba(x)
         assert new_model_answered.wait(TIMEOUT_S), "no session answered from the new model"

@@ -8,12 +8,12 @@ from digitnet.config import CURVES_FILENAME, HISTORY_FILENAME, MODEL_FILENAME
 from digitnet.serving.history import load_record
 from digitnet.training.train import augment
 
-QUICK = TrainConfig(epochs=3, batch_size=16, hidden_units=32, learning_rate=1e-2, pen_digits=False)
+MNIST_ONLY = TrainConfig(epochs=3, batch_size=16, hidden_units=32, learning_rate=1e-2, pen_digits=False)
 
 
 def test_reports_every_epoch_and_learns(tiny_mnist):
     reports = []
-    run = train(QUICK, tiny_mnist, on_epoch_end=lambda epoch, metrics: reports.append((epoch, metrics)))
+    run = train(MNIST_ONLY, tiny_mnist, on_epoch_end=lambda epoch, metrics: reports.append((epoch, metrics)))
     assert [epoch for epoch, _ in reports] == [1, 2, 3]
     assert set(reports[0][1]) == {"accuracy", "val_accuracy", "loss", "val_loss"}
     assert run.curves["loss"][-1] < run.curves["loss"][0]
@@ -23,7 +23,7 @@ def test_reports_every_epoch_and_learns(tiny_mnist):
 
 def test_the_network_after_each_epoch_is_reported(tiny_mnist):
     networks = []
-    run = train(QUICK, tiny_mnist, on_epoch_weights=lambda epoch, classifier: networks.append((epoch, classifier)))
+    run = train(MNIST_ONLY, tiny_mnist, on_epoch_weights=lambda epoch, classifier: networks.append((epoch, classifier)))
     assert [epoch for epoch, _ in networks] == [1, 2, 3]
     x = tiny_mnist.x_test[:8].astype(np.float32) / 255
     # The last epoch's network is the trained one (before its temperature is folded in: same answers).
@@ -34,18 +34,18 @@ def test_the_network_after_each_epoch_is_reported(tiny_mnist):
 def test_cancel_between_batches(tiny_mnist):
     reports = []
     with pytest.raises(TrainingCancelled, match="after 1 complete epoch"):
-        train(QUICK.replace(epochs=50), tiny_mnist, on_epoch_end=lambda epoch, metrics: reports.append(epoch),
+        train(MNIST_ONLY.replace(epochs=50), tiny_mnist, on_epoch_end=lambda epoch, metrics: reports.append(epoch),
               should_stop=lambda: len(reports) >= 1)
     assert reports == [1]
 
 
 def test_bad_config_is_refused(tiny_mnist):
     with pytest.raises(ValueError, match="epochs"):
-        train(QUICK.replace(epochs=0), tiny_mnist)
+        train(MNIST_ONLY.replace(epochs=0), tiny_mnist)
 
 
 def test_save_run_writes_model_history_and_curves(tiny_mnist, tmp_path):
-    run = train(QUICK.replace(epochs=2), tiny_mnist)
+    run = train(MNIST_ONLY.replace(epochs=2), tiny_mnist)
     model_path = save_run(run, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [MODEL_FILENAME, "digitnet.npz", HISTORY_FILENAME, CURVES_FILENAME])
@@ -65,7 +65,7 @@ def test_save_run_writes_model_history_and_curves(tiny_mnist, tmp_path):
 
 def test_augment_moves_the_digit_but_keeps_its_ink(tiny_mnist):
     x = tiny_mnist.x_train[:32].astype(np.float32) / 255
-    moved = np.asarray(augment(x, QUICK.replace(max_stroke_change=0.0)))
+    moved = np.asarray(augment(x, MNIST_ONLY.replace(max_stroke_change=0.0)))
     assert moved.shape == x.shape
     assert not np.allclose(moved, x)
     np.testing.assert_allclose(moved.sum(axis=(1, 2)), x.sum(axis=(1, 2)), rtol=0.35)
@@ -73,7 +73,7 @@ def test_augment_moves_the_digit_but_keeps_its_ink(tiny_mnist):
 
 def test_augment_thickens_and_thins_strokes(tiny_mnist):
     x = tiny_mnist.x_train[:64].astype(np.float32) / 255
-    still = QUICK.replace(max_shift_px=0.0, max_rotation_deg=0.0, max_zoom=0.0, max_stroke_change=1.0)
+    still = MNIST_ONLY.replace(max_shift_px=0.0, max_rotation_deg=0.0, max_zoom=0.0, max_stroke_change=1.0)
     ratio = np.asarray(augment(x, still)).sum(axis=(1, 2)) / x.sum(axis=(1, 2))
     assert ratio.max() > 1.3 and ratio.min() < 0.7
 

@@ -15,13 +15,13 @@ from digitnet.serving.store import LoadedModel
 from ui import keys
 from ui.explanations import why_ui
 from ui.guard import within_budget
-from ui.inputs import DRAW, NUMBER, TEST_DIGIT, UPLOAD, drawing_ui, test_digit_ui, upload_ui
+from ui.inputs import ON_CANVAS, NUMBER, TEST_DIGIT, UPLOAD, drawing_ui, test_digit_ui, upload_ui
 from ui.inside import inside_ui, presenter_inside_ui
 from ui.resources import current_model, collected_drawings
 from ui.style import pixels_html
 
-PROMPTS = {
-    DRAW: "Draw a digit from 0 to 9 on the black square, and I'll tell you which one it is.",
+INVITATIONS = {
+    ON_CANVAS: "Draw a digit from 0 to 9 on the black square, and I'll tell you which one it is.",
     UPLOAD: "Upload a photo or a scan of one handwritten digit, and I'll tell you which one it is.",
     TEST_DIGIT: "Pick a test digit in the \"How good is it\" tab.",
 }
@@ -32,41 +32,41 @@ def draw_and_read(presenter: bool) -> None:
     """Canvas (or upload) and answer in one fragment: a stroke reruns only this part of the page."""
     within_budget()  # a stroke's run is this fragment's alone
     model = current_model()
-    sources = [DRAW, NUMBER, UPLOAD] + ([] if presenter else [TEST_DIGIT])
-    source = st.segmented_control("Input", sources, default=DRAW, key=keys.SOURCE, label_visibility="collapsed")
+    sources = [ON_CANVAS, NUMBER, UPLOAD] + ([] if presenter else [TEST_DIGIT])
+    source = st.segmented_control("Input", sources, default=ON_CANVAS, key=keys.SOURCE, label_visibility="collapsed")
     if source == NUMBER:
         image = drawing_ui("number")
         with st.container(key="answer"):
             number_ui(image, model)
         return
-    prompt = PROMPTS.get(source, PROMPTS[DRAW])
+    invitation = INVITATIONS.get(source, INVITATIONS[ON_CANVAS])
     left, right = st.columns([1, 1.4], gap="large")
     with left:
         if source == UPLOAD:
             image = upload_ui()
             if image is None and st.session_state.get(keys.UPLOADED_FILE) is not None:
-                prompt = ""  # a file that cannot be read: the uploader has said why, no invitation beside it
+                invitation = ""  # a file that cannot be read: the uploader has said why, no invitation beside it
         elif source == TEST_DIGIT:
             image = test_digit_ui(model)
         else:
             image = drawing_ui("digit")
     with right.container(key="answer"):
-        read = answer_ui(image, model, presenter, prompt)
+        read = answer_ui(image, model, presenter, invitation)
     if presenter and read:
         presenter_inside_ui(*read, model)
 
 
-def answer_ui(image, model: LoadedModel, presenter: bool, prompt: str) -> tuple[np.ndarray, Prediction] | None:
-    """The network's answer for `image`: the digit, a sentence, the bars and the 28x28 input; `prompt`
+def answer_ui(image, model: LoadedModel, presenter: bool, invitation: str) -> tuple[np.ndarray, Prediction] | None:
+    """The network's answer for `image`: the digit, a sentence, the bars and the 28x28 input; `invitation`
     while there is nothing to read, and the reason when what is there is not a digit. Returns the
     28x28 input and the prediction, or None when there was nothing to read."""
-    read = read_ui(image, model, prompt)
+    read = read_ui(image, model, invitation)
     if read is None:
         return None
     x, prediction = read
     drawing_id = hashlib.sha256(x.tobytes()).hexdigest()  # which drawing this is, to act on it once
     if presenter:
-        st.markdown(presenter_answer_html(prediction), unsafe_allow_html=True)
+        st.markdown(big_answer_html(prediction), unsafe_allow_html=True)
         if st.session_state.get(keys.SPEAK):
             say_once(spoken(prediction), drawing_id)
         return x, prediction
@@ -87,8 +87,8 @@ def answer_ui(image, model: LoadedModel, presenter: bool, prompt: str) -> tuple[
     return x, prediction
 
 
-def read_ui(image, model: LoadedModel, prompt: str) -> tuple[np.ndarray, Prediction] | None:
-    """The 28x28 input and the network's prediction for `image`; None, with `prompt` or the reason
+def read_ui(image, model: LoadedModel, invitation: str) -> tuple[np.ndarray, Prediction] | None:
+    """The 28x28 input and the network's prediction for `image`; None, with `invitation` or the reason
     shown, when there is nothing to read."""
     try:
         x = digitnet.to_mnist(image) if image is not None else None
@@ -101,15 +101,15 @@ def read_ui(image, model: LoadedModel, prompt: str) -> tuple[np.ndarray, Predict
         st.error(f"Cannot read this image: {exc}")
         return None
     if x is None:
-        if prompt:
-            st.info(prompt)
+        if invitation:
+            st.info(invitation)
         return None
     prediction = Prediction(model.classifier.predict_proba(x))
     st.session_state[keys.CURRENT_INPUT] = x  # for the retrain's epoch-by-epoch answers
     return x, prediction
 
 
-def presenter_answer_html(prediction: Prediction) -> str:
+def big_answer_html(prediction: Prediction) -> str:
     """The answer as presenter mode and a room's phones show it: huge, with the three likeliest bars."""
     return answer_html(str(prediction.digit), prediction.sentence()) + probability_bars_html(prediction, top=3)
 

@@ -17,7 +17,7 @@ from ui.resources import test_scores, version
 # without changing the drawing, which so survives a switch to presenter mode.
 CANVAS = {"digit": (280, 280, 20), "number": (720, 240, 16)}
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
-DRAW, NUMBER, UPLOAD, TEST_DIGIT = "Draw", "Several digits", "Upload a photo", "A test digit"
+ON_CANVAS, NUMBER, UPLOAD, TEST_DIGIT = "Draw", "Several digits", "Upload a photo", "A test digit"
 # Scrolls to the input picker (the segmented control, keyed keys.SOURCE), with the answer beside it.
 SCROLL_TO_INPUT_SCRIPT = f"""<script>
 document.querySelector(".st-key-{keys.SOURCE}").scrollIntoView({{behavior: "smooth", block: "start"}});

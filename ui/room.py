@@ -16,7 +16,7 @@ from digitnet.serving.prediction import Prediction
 from digitnet.serving.limits import client_address
 from digitnet.serving.room import SHOWN_EVERY_S, RoomError, RoomState, prompt_words, summary
 from ui import keys
-from ui.answer import presenter_answer_html, read_ui
+from ui.answer import big_answer_html, read_ui
 from ui.guard import within_budget
 from ui.inputs import clear_canvas, drawing_ui
 from ui.admin import admin_password, admin_ui, start_retrain
@@ -85,10 +85,10 @@ def phone_drawing_ui(code: str) -> None:
     sent = st.session_state.pop(keys.ROOM_SENT, None)
     if sent:
         (st.success if sent[0] == "ok" else st.warning)(sent[1])
-    read = read_ui(image, model, prompt="" if sent else "Draw a digit from 0 to 9.")
+    read = read_ui(image, model, invitation="" if sent else "Draw a digit from 0 to 9.")
     if read is not None:
         st.button("Send to the screen", key="send", type="primary", on_click=send, args=(code, *read))
-        st.markdown(presenter_answer_html(read[1]), unsafe_allow_html=True)
+        st.markdown(big_answer_html(read[1]), unsafe_allow_html=True)
 
 
 def send(code: str, x, prediction: Prediction) -> None:

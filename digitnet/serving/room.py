@@ -36,7 +36,7 @@ CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0 and O, no 1 and I: re
 # two days on average (docs/room-network.md). Four letters took 13 minutes.
 CODE_LENGTH = 6
 ROOMS_FILENAME = "rooms.sqlite3"
-WALL_TILES = 60  # the most tiles a wall shows; more never fit a projector
+LATEST_TILES = 60  # how many of the newest drawings `state` reads unless asked for fewer
 MAX_OPEN_ROOMS = 20  # a flood of Start a room clicks fills no disk
 ROOM_HOURS = 12.0  # a room left open this long ends by itself, its drawings deleted
 # When MAX_OPEN_ROOMS are open, rooms whose wall no projector has shown for this long end to make room:
@@ -362,7 +362,7 @@ class Rooms:
             _tally(db, code, [(prompt, int(answer), 1)])
             return int(cursor.lastrowid)
 
-    def state(self, code: str, tiles: int = WALL_TILES) -> RoomState:
+    def state(self, code: str, tiles: int = LATEST_TILES) -> RoomState:
         """What the wall shows now, read from tallies and the newest rows only: as fast in a full room."""
         with self._database(write=False) as db:
             code = _open_room(db, code, writing=False)
