@@ -5,7 +5,7 @@ import streamlit as st
 from digitnet.serving.prediction import a_digit
 from ui import keys, views
 from ui.answer import draw_and_read
-from ui.curves import curves_ui, glance_ui, model_card_ui
+from ui.curves import curves_ui, model_card_ui
 from ui.evaluation import evaluation_ui
 from ui.guard import within_budget
 from ui.resources import current_model, draw_ahead_in_the_background
@@ -61,8 +61,6 @@ if keys.JUST_SAVED in st.session_state:
 draw_tab, learned_tab, good_tab = st.tabs(views.VIEWS, key=keys.VIEW, on_change="rerun")
 with draw_tab:
     draw_and_read(presenter)
-    if not presenter:
-        glance_ui(model)
 if presenter:
     st.stop()  # the audience sees only the canvas and the answer (the tab bar is hidden)
 

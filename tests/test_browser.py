@@ -333,6 +333,7 @@ def touch_strokes(page, strokes: list, scale: float = 1.0) -> None:
 
 
 SCREENS = {
+    "desktop": ({"width": 1400, "height": 1000}, False, ""),
     "phone": ({"width": 390, "height": 844}, True, ""),
     "phone-presenter": ({"width": 390, "height": 844}, True, "?presenter=1"),
     "projector": ({"width": 1280, "height": 720}, False, "?presenter=1"),
@@ -363,6 +364,9 @@ def test_the_answer_is_on_screen_after_drawing_without_scrolling(browser, server
             for element in (page.get_by_role("button", name="Clear"), page.locator(".probability-bars")):
                 box = element.bounding_box()
                 assert box["y"] + box["height"] <= viewport["height"], box
+        if not query and not touch:  # a visitor's desk: how it learned, under the canvas, beside the answer
+            glance, reply = page.locator("figure.glance").bounding_box(), page.locator(ANSWER).bounding_box()
+            assert glance["y"] + glance["height"] / 2 <= viewport["height"] and glance["x"] + glance["width"] <= reply["x"]
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / f"screen-{screen}.png"))
     finally:

@@ -16,6 +16,7 @@ from ui import keys
 from ui.explanations import why_ui
 from ui.guard import within_budget
 from ui.inputs import ON_CANVAS, NUMBER, TEST_DIGIT, UPLOAD, drawing_ui, test_digit_ui, upload_ui
+from ui.curves import glance_ui
 from ui.inside import inside_ui, presenter_inside_ui
 from ui.resources import current_model, collected_drawings
 from ui.style import pixels_html
@@ -38,6 +39,8 @@ def draw_and_read(presenter: bool) -> None:
         image = drawing_ui("number")
         with st.container(key="answer"):
             number_ui(image, model)
+        if not presenter:
+            glance_ui(model)
         return
     invitation = INVITATIONS.get(source, INVITATIONS[ON_CANVAS])
     left, right = st.columns([1, 1.4], gap="large")
@@ -50,6 +53,8 @@ def draw_and_read(presenter: bool) -> None:
             image = test_digit_ui(model)
         else:
             image = drawing_ui("digit")
+        if not presenter:  # under the canvas, on the first screen beside the answer
+            glance_ui(model)
     with right.container(key="answer"):
         read = answer_ui(image, model, presenter, invitation)
     if presenter and read:

@@ -19,6 +19,9 @@ PAGE_CSS = """
 .st-key-canvas-digit, .st-key-canvas-number {margin-top: 1rem;}  /* room for the canvas' own toolbar */
 @media (max-width: 640px) {
   [data-testid="stMainBlockContainer"] {padding-top: 3.25rem;}
+  /* Columns stack on a phone: the chart under the canvas would push the answer off the first screen.
+     The tab "How it learned" has it. */
+  [data-testid="stElementContainer"]:has(figure.glance) {display: none;}
   h1 {font-size: 1.35rem !important; padding: 0 0 0.5rem 0 !important;}
   .st-key-intro {display: none;}
   .digit-answer {font-size: 4.5rem !important;}
