@@ -33,11 +33,12 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.run import ROOT, Row, format_table, write_results
+from bench.run import BENCH_DOCS, ROOT, Row, format_table, write_results
 from digitnet.config import DRAWINGS_ENV
 from digitnet.replicas import free_port
 from digitnet.serving.room import ROOMS_FILENAME, UNLIMITED, Rooms
-from tests.chromium import ANSWER, CANVAS, CHROMIUM, CHROMIUM_FLAGS, phone_first_visit, start_app, wait_for_app
+from tests.chromium import ANSWER, CANVAS, CHROMIUM, CHROMIUM_FLAGS, mouse_strokes, phone_first_visit, start_app, wait_for_app
+from tests.processes import command_of, cpu_seconds, descendants, rss_mb
 
 STROKE_PERIOD = 1.5  # seconds between a visitor's strokes
 PHASE_SECONDS = 15.0  # how long each room size draws, after every visitor has arrived
@@ -85,13 +86,8 @@ def record(browser, url: str, viewport: dict = DESKTOP) -> Recording:
     page.wait_for_timeout(11_000)  # long enough for two of the phone's prompt polls, one of the sidebar's
     for number, points in enumerate(RECORDED_STROKES, start=1):
         before = len(sent)
-        box = page.locator(CANVAS).bounding_box()
-        scale = box["width"] / 280  # the phone form shows the 280-pixel canvas larger
-        page.mouse.move(box["x"] + points[0][0] * scale, box["y"] + points[0][1] * scale)
-        page.mouse.down()
-        for x, y in points[1:]:
-            page.mouse.move(box["x"] + x * scale, box["y"] + y * scale, steps=6)
-        page.mouse.up()
+        scale = page.locator(CANVAS).bounding_box()["width"] / 280  # the phone form shows the canvas larger
+        mouse_strokes(page, [points], scale, steps=6)
         page.locator(ANSWER).wait_for(timeout=30_000)
         deadline = time.monotonic() + 10
         while len(canvas_reruns(sent[before:])) < 1 and time.monotonic() < deadline:
@@ -143,24 +139,46 @@ class RerunFailed(Exception):
     """A rerun ended with an exception on the page, an error status, or no answer in time."""
 
 
-async def _wait_finished(ws, timeout: float) -> None:
-    """Read server messages until the rerun in flight finishes; raise RerunFailed if it did not succeed."""
+async def connect(url: str, source: str | None = None, cookie: str = ""):
+    """A new session on the page at `url`, as a browser tab opens one: from the address `source` (one of
+    127.0.0.0/8) when given, with `cookie` (a replica's sticky-session cookie) when given."""
+    import websockets
+
+    return await websockets.connect(url.replace("http://", "ws://") + "/_stcore/stream", subprotocols=["streamlit"],
+                                    max_size=None, open_timeout=30, local_addr=(source, 0) if source else None,
+                                    additional_headers={"Cookie": cookie} if cookie else None)
+
+
+async def rerun(ws, message: bytes, timeout: float = 60) -> dict:
+    """Send one rerun message; read until its run ends. What the page showed: its alerts, exceptions
+    and finishing status."""
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-    ok = (ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY)
-    failure = None
+    await ws.send(message)
+    shown = {"alerts": [], "exceptions": [], "finished": None}
     async with asyncio.timeout(timeout):
-        while True:
+        while shown["finished"] is None:
             msg = ForwardMsg.FromString(await ws.recv())
-            kind = msg.WhichOneof("type")
-            if kind == "delta" and msg.delta.new_element.WhichOneof("type") == "exception":
-                failure = f"exception on the page: {msg.delta.new_element.exception.message[:200]}"
-            elif kind == "script_finished":
-                if msg.script_finished not in ok:
-                    failure = failure or f"rerun ended with status {msg.script_finished}"
-                if failure:
-                    raise RerunFailed(failure)
-                return
+            if msg.WhichOneof("type") == "delta":
+                element = msg.delta.new_element
+                if element.WhichOneof("type") == "alert":
+                    shown["alerts"].append(element.alert.body)
+                elif element.WhichOneof("type") == "exception":
+                    shown["exceptions"].append(element.exception.message)
+            elif msg.WhichOneof("type") == "script_finished":
+                shown["finished"] = msg.script_finished
+    return shown
+
+
+async def rerun_ok(ws, message: bytes, timeout: float) -> None:
+    """Send one rerun message and read until its run ends; RerunFailed unless it ran without an error."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    shown = await rerun(ws, message, timeout)
+    if shown["exceptions"]:
+        raise RerunFailed(f"exception on the page: {shown['exceptions'][0][:200]}")
+    if shown["finished"] not in (ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY):
+        raise RerunFailed(f"rerun ended with status {shown['finished']}")
 
 
 def _route_cookie(url: str) -> str:
@@ -177,13 +195,10 @@ async def visit(url: str, recording: Recording, room: "Room", rng: random.Random
     import websockets
 
     await asyncio.sleep(rng.uniform(0, room.arrival_seconds))
-    ws_url = url.replace("http://", "ws://") + "/_stcore/stream"
     try:
         cookie = await asyncio.to_thread(_route_cookie, url)
-        async with websockets.connect(ws_url, subprotocols=["streamlit"], max_size=None, open_timeout=30,
-                                      additional_headers={"Cookie": cookie} if cookie else None) as ws:
-            await ws.send(recording.load)
-            await _wait_finished(ws, answer_timeout)
+        async with await connect(url, cookie=cookie) as ws:
+            await rerun_ok(ws, recording.load, answer_timeout)
             room.arrived()
             await room.full.wait()
             next_poll = time.monotonic() + rng.uniform(0, recording.poll_every)
@@ -191,13 +206,11 @@ async def visit(url: str, recording: Recording, room: "Room", rng: random.Random
             stroke = 0
             while time.monotonic() < room.until:
                 started = time.monotonic()
-                await ws.send(recording.strokes[stroke % len(recording.strokes)])
-                await _wait_finished(ws, answer_timeout)
+                await rerun_ok(ws, recording.strokes[stroke % len(recording.strokes)], answer_timeout)
                 room.result.latencies_ms.append((time.monotonic() - started) * 1000)
                 stroke += 1
                 if recording.poll is not None and time.monotonic() >= next_poll:
-                    await ws.send(recording.poll)
-                    await _wait_finished(ws, answer_timeout)
+                    await rerun_ok(ws, recording.poll, answer_timeout)
                     room.result.polls += 1
                     next_poll += recording.poll_every
                 await asyncio.sleep(max(started + STROKE_PERIOD - time.monotonic(), 0))
@@ -254,12 +267,9 @@ async def _hold_sessions(url: str, recording: Recording, visitors: int, hold: as
 
     async def one() -> None:
         try:
-            async with websockets.connect(url.replace("http://", "ws://") + "/_stcore/stream",
-                                          subprotocols=["streamlit"], max_size=None, open_timeout=30) as ws:
-                await ws.send(recording.load)
-                await _wait_finished(ws, 60)
-                await ws.send(recording.strokes[0])
-                await _wait_finished(ws, 60)
+            async with await connect(url) as ws:
+                await rerun_ok(ws, recording.load, 60)
+                await rerun_ok(ws, recording.strokes[0], 60)
                 drawn.append(1)
                 await hold.wait()
         except (RerunFailed, TimeoutError, OSError, websockets.WebSocketException) as exc:
@@ -268,60 +278,9 @@ async def _hold_sessions(url: str, recording: Recording, visitors: int, hold: as
     await asyncio.gather(*(one() for _ in range(visitors)))
 
 
-def descendants(pid: int) -> list[int]:
-    """`pid` and every process below it, from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(parent, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        todo += children.get(current, [])
-    return found
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User plus system CPU time used so far by `pids`."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mb(pids: list[int]) -> float:
-    """Resident memory of `pids` in MB."""
-    total = 0
-    for pid in pids:
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-    return total / 1024
-
-
 def streamlit_pids(root: int) -> list[int]:
     """The `streamlit run` processes at or under `root`: what serves the page (nginx aside)."""
-    found = []
-    for pid in descendants(root):
-        try:
-            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"streamlit" in b" ".join(command) and b"run" in command:
-            found.append(pid)
-    return found
+    return [pid for pid in descendants(root) if "streamlit" in " ".join(command_of(pid)) and "run" in command_of(pid)]
 
 
 @dataclass
@@ -455,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     rows = measure(args.visitors, args.replicas)
     print(format_table(rows))
-    write_results(rows, ROOT / "bench" / "room-results.json")
+    write_results(rows, ROOT / "bench" / "room-results.json", table=BENCH_DOCS / "room.md")
     return 0
 
 

@@ -25,9 +25,11 @@ import numpy as np
 
 from digitnet.config import DRAWINGS_ENV
 from digitnet.replicas import free_port
-from tests.chromium import ANSWER, CANVAS, CHROMIUM, CHROMIUM_FLAGS, start_app, wait_for_app
+from tests.chromium import ANSWER, CANVAS, CHROMIUM, CHROMIUM_FLAGS, DIGIT_STROKES, clear, mouse_strokes, start_app, wait_for_app
+from tests.processes import rss_mb
 
 ROOT = Path(__file__).resolve().parent.parent
+BENCH_DOCS = ROOT / "docs" / "bench"  # the latest table of each benchmark, for people
 RESULTS = ROOT / "bench" / "results.json"
 
 log = logging.getLogger("bench")
@@ -64,10 +66,27 @@ def format_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def write_results(rows: list[Row], path: Path = RESULTS) -> None:
+def markdown_table(rows: list[Row], measured_at: str) -> str:
+    """The rows as the table docs/bench/ keeps: each figure beside its same-run baseline."""
+    lines = [f"Measured {measured_at} on this machine; read the ratios, not the times alone.", "",
+             "| figure | measured | baseline, same run | ratio | target |", "| --- | --- | --- | --- | --- |"]
+    for row in rows:
+        baseline = f"{row.baseline:.4g} {row.baseline_name}" if row.baseline is not None else ""
+        ratio = f"{row.ratio:.2f}x" if row.ratio is not None else ""
+        verdict = {True: ": met", False: ": **not met**", None: ""}[row.met] if row.target else ""
+        lines.append(f"| {row.name.strip()} | {row.value:.4g} {row.unit} | {baseline} | {ratio} | {row.target}{verdict} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_results(rows: list[Row], path: Path = RESULTS, table: Path | None = None) -> None:
+    """The rows as JSON at `path` (for tools), and as a Markdown table at `table` (for people: docs/bench/)."""
+    measured_at = time.strftime("%Y-%m-%dT%H:%M:%S")
     records = [{**asdict(row), "ratio": row.ratio} for row in rows]
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"measured_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "rows": records}, indent=2))
+    path.write_text(json.dumps({"measured_at": measured_at, "rows": records}, indent=2))
+    if table is not None:
+        table.parent.mkdir(parents=True, exist_ok=True)
+        table.write_text(markdown_table(rows, measured_at))
 
 
 def timed_calls(function, calls: int, warmup: int = 20) -> list[float]:
@@ -231,19 +250,10 @@ def train_seed(data) -> tuple[float, float]:
 
 def peak_rss_mb(pid: int) -> float:
     """The process's peak resident memory so far (VmHWM), in MB."""
-    return _status_mb(pid, "VmHWM")
-
-
-def rss_mb(pid: int) -> float:
-    """The process's resident memory now (VmRSS), in MB."""
-    return _status_mb(pid, "VmRSS")
-
-
-def _status_mb(pid: int, field: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
+        if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no {field} in /proc/{pid}/status")
+    raise RuntimeError(f"no VmHWM in /proc/{pid}/status")
 
 
 def page_rows(workdir: Path, strokes: int = 21) -> list[Row]:
@@ -266,7 +276,7 @@ def page_rows(workdir: Path, strokes: int = 21) -> list[Row]:
             page.get_by_role("button", name="Retrain").wait_for(timeout=60_000)
             visits = _visit_times(browser, port)
             times = _stroke_times(page, strokes)
-            serving_mb, serving_peak_mb = rss_mb(server.pid), peak_rss_mb(server.pid)
+            serving_mb, serving_peak_mb = rss_mb([server.pid]), peak_rss_mb(server.pid)
             busy_times = _stroke_times_during_retrain(page, strokes)
             retrain_mb = peak_rss_mb(server.pid)
             floor_ready, floor_visits, floor_times = _echo_page(browser, strokes)
@@ -297,13 +307,6 @@ def _seconds(command: list[str]) -> float:
     started = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True)
     return time.perf_counter() - started
-
-
-STROKES = {
-    "1": [(145, 45), (140, 140), (138, 235)],
-    "0": [(140 + 55 * np.sin(t / 20 * 2 * np.pi), 140 - 90 * np.cos(t / 20 * 2 * np.pi)) for t in range(21)],
-    "7": [(75, 60), (205, 60), (160, 140), (120, 235)],
-}
 
 
 def _open_page(browser, port: int):
@@ -337,20 +340,10 @@ def _stroke_times(page, strokes: int) -> list[float]:
 
 def _stroke_to_answer(page, digit: str) -> float:
     """Draw one digit in one stroke on a cleared canvas; ms from mouse up to its answer on the page."""
-    from playwright.sync_api import expect
-
     if page.locator(ANSWER).count():
-        page.get_by_role("button", name="Clear").click()
-        page.locator(ANSWER).wait_for(state="detached", timeout=30_000)
-        expect(page.locator(CANVAS)).to_have_count(1, timeout=20_000)  # the cleared canvas has gone
+        clear(page)
         page.wait_for_timeout(300)
-    box = page.locator(CANVAS).bounding_box()
-    points = STROKES[digit]
-    page.mouse.move(box["x"] + points[0][0], box["y"] + points[0][1])
-    page.mouse.down()
-    for x, y in points[1:]:
-        page.mouse.move(box["x"] + x, box["y"] + y, steps=6)
-    page.mouse.up()
+    mouse_strokes(page, DIGIT_STROKES[digit], steps=6)
     started = time.perf_counter()
     page.locator(ANSWER).wait_for(timeout=30_000, state="attached")
     return (time.perf_counter() - started) * 1000
@@ -406,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
             rows += retrain_rows(data, pens, Path(workdir))
             rows += page_rows(Path(workdir))
     print(format_table(rows))
-    write_results(rows)
+    write_results(rows, table=BENCH_DOCS / "run.md")
     print(f"\nwritten to {RESULTS}")
     return 0
 

@@ -30,12 +30,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from bench.room import PHONE, Recording, canvas_reruns, cpu_seconds, record, rss_mb, run_async, start_one
-from bench.run import ROOT, Row, format_table, write_results
+from bench.room import PHONE, Recording, canvas_reruns, connect, record, rerun, run_async, start_one
+from bench.run import BENCH_DOCS, ROOT, Row, format_table, write_results
 from digitnet.config import DRAW_AHEAD_ENV, DRAWINGS_ENV
 from digitnet.serving.room import (BUSY, CODE_ALPHABET, CODE_LENGTH, MAX_OPEN_ROOMS, ROOMS_FILENAME, UNLIMITED,
                                    RoomLimits, Rooms)
-from tests.chromium import ANSWER, CANVAS, CHROMIUM, CHROMIUM_FLAGS
+from tests.chromium import ANSWER, CANVAS, CHROMIUM, CHROMIUM_FLAGS, draw
+from tests.processes import cpu_seconds, rss_mb
 
 log = logging.getLogger("bench.strangers")
 
@@ -87,36 +88,6 @@ def canvas_value(stroke: bytes, png: bytes | None = None, data_url: str | None =
     return json.dumps(value)
 
 
-async def rerun(ws, message: bytes, timeout: float = 60) -> dict:
-    """Send one rerun message; read until its run ends. What the page showed: its alerts, exceptions
-    and finishing status."""
-    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
-    await ws.send(message)
-    shown = {"alerts": [], "exceptions": [], "finished": None}
-    async with asyncio.timeout(timeout):
-        while shown["finished"] is None:
-            msg = ForwardMsg.FromString(await ws.recv())
-            if msg.WhichOneof("type") == "delta":
-                element = msg.delta.new_element
-                if element.WhichOneof("type") == "alert":
-                    shown["alerts"].append(element.alert.body)
-                elif element.WhichOneof("type") == "exception":
-                    shown["exceptions"].append(element.exception.message)
-            elif msg.WhichOneof("type") == "script_finished":
-                shown["finished"] = msg.script_finished
-    return shown
-
-
-async def connect(url: str, source: str | None = None):
-    """A new session on the page at `url`, from the address `source` (one of 127.0.0.0/8) when given."""
-    import websockets
-
-    return await websockets.connect(url.replace("http://", "ws://") + "/_stcore/stream", subprotocols=["streamlit"],
-                                    max_size=None, open_timeout=30,
-                                    local_addr=(source, 0) if source else None)
-
-
 @dataclass(frozen=True)
 class SendRecording:
     """What Chromium sent while a phone joined a room, drew a 1 and pressed Send to the screen."""
@@ -136,12 +107,7 @@ def record_send(browser, url: str) -> SendRecording:
         frame if isinstance(frame, bytes) else frame.encode())))
     page.goto(url, timeout=60_000)
     page.locator(CANVAS).wait_for(timeout=60_000)
-    box = page.locator(CANVAS).bounding_box()
-    scale = box["width"] / 280
-    page.mouse.move(box["x"] + 140 * scale, box["y"] + 40 * scale)
-    page.mouse.down()
-    page.mouse.move(box["x"] + 140 * scale, box["y"] + 240 * scale, steps=8)
-    page.mouse.up()
+    draw(page, "1", scale=page.locator(CANVAS).bounding_box()["width"] / 280)
     page.locator(ANSWER).wait_for(timeout=30_000)
     page.get_by_role("button", name="Send to the screen").click()
     page.get_by_text("is on the screen").wait_for(timeout=30_000)
@@ -470,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     rows = measure()
     print(format_table(rows))
-    write_results(rows, ROOT / "bench" / "strangers-results.json")
+    write_results(rows, ROOT / "bench" / "strangers-results.json", table=BENCH_DOCS / "strangers.md")
     return 0
 
 

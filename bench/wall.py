@@ -26,11 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.room import PageServer, cpu_seconds, record, run_room, start_serve
-from bench.run import ROOT, Row, format_table, write_results
+from bench.room import PageServer, record, run_room, start_serve
+from bench.run import BENCH_DOCS, ROOT, Row, format_table, write_results
 from digitnet.config import DRAW_AHEAD_ENV, DRAWINGS_ENV
 from digitnet.serving.room import ROOMS_FILENAME, UNLIMITED, RoomError, Rooms
 from tests.chromium import CHROMIUM, CHROMIUM_FLAGS
+from tests.processes import cpu_seconds
 
 log = logging.getLogger("bench")
 
@@ -154,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     rows = measure(args.visitors, args.replicas)
     print(format_table(rows))
-    write_results(rows, RESULTS)
+    write_results(rows, RESULTS, table=BENCH_DOCS / "wall.md")
     return 0
 
 

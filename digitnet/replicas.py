@@ -55,6 +55,14 @@ def render_nginx_config(template: str, listen: str, replica_ports: list[int], pr
     return text
 
 
+def nginx_binary() -> str:
+    """Where nginx is (Debian puts it in /usr/sbin, often not on a user's PATH); ServeError when it is not."""
+    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
+    if found is None:
+        raise ServeError("nginx is not installed: install it with `sudo apt-get install -y nginx`")
+    return found
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -106,9 +114,7 @@ class Server:
         self.stopping = False
 
     def start(self) -> None:
-        nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
-        if nginx is None:
-            raise ServeError("nginx is not installed: install it with `sudo apt-get install -y nginx`")
+        nginx = nginx_binary()
         for replica in self.replicas:
             replica.start()
         deadline = time.monotonic() + STARTUP_SECONDS

@@ -5,15 +5,15 @@ The tests import it as `chromium` (pytest puts tests/ on the path), the benchmar
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-
-import pytest
 
 from digitnet.replicas import free_port
 
@@ -23,23 +23,17 @@ CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-CANVAS = '[data-testid="stBidiComponentIsolated"] canvas.upper-canvas'
+CANVAS_HOST = '[data-testid="stBidiComponentIsolated"]'  # the canvas component, a shadow root
+CANVAS = f"{CANVAS_HOST} canvas.upper-canvas"
 ANSWER = '[data-testid="digit-answer"]'
 # Set while Streamlit runs the page's script for this browser tab, and "notRunning" once it is done.
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 BUSY = '[data-testid="stApp"]:is([data-test-script-state="running"], [data-test-script-state="rerunRequested"])'
 
-__all__ = ["ANSWER", "CANVAS", "CHROMIUM", "CHROMIUM_FLAGS", "IDLE", "ROOM_WIFI", "FirstVisit", "free_port",
-           "phone_first_visit", "require_chromium", "start_app", "wait_for_app"]
-
-
-def require_chromium() -> None:
-    """Fail in CI, skip elsewhere, when Chromium is not installed."""
-    if not Path(CHROMIUM).exists():
-        message = "Chromium not found at /usr/bin/chromium: install it with `sudo apt-get install -y chromium`"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+__all__ = ["ANSWER", "CANVAS", "CANVAS_HOST", "CHROMIUM", "CHROMIUM_FLAGS", "DIGIT_STROKES", "IDLE", "NUMBER_2026",
+           "ROOM_WIFI", "SCREENSHOTS", "FirstVisit", "answer", "clear", "draw", "free_port", "model_card",
+           "mouse_strokes", "phone_first_visit", "phone_sends", "retrain_settings", "start_app",
+           "touch_draw", "touch_strokes", "type_number", "wait_for_app"]
 
 
 def start_app(port: int, env: dict[str, str], script: Path = ROOT / "app.py",
@@ -120,10 +114,105 @@ def phone_first_visit(browser, url: str, network: dict = ROOM_WIFI, timeout_ms: 
         context.close()
 
 
+# The README's pictures are refreshed only on request (`make screenshots`): tests leave the repo as it was.
+SCREENSHOTS = Path(os.environ.get("DIGITNET_SCREENSHOTS") or Path(tempfile.gettempdir()) / "digitnet-screenshots")
+
+# "2026" on the 720 x 240 strip of the several-digits mode, 180 px per digit.
+NUMBER_2026 = [
+    [(40, 80), (80, 50), (125, 70), (120, 110), (45, 190), (135, 190)],
+    [(270 + 45 * math.sin(t / 20 * 2 * math.pi), 120 - 75 * math.cos(t / 20 * 2 * math.pi)) for t in range(21)],
+    [(400, 80), (440, 50), (485, 70), (480, 110), (405, 190), (495, 190)],
+    [(660, 45), (610, 100), (595, 160), (625, 195), (660, 180), (665, 140), (630, 125), (600, 150)],
+]
+
+
+# Strokes in canvas pixels (the canvas is 280 x 280).
+DIGIT_STROKES = {
+    "1": [[(145, 45), (140, 140), (138, 235)]],
+    "0": [[(140 + 55 * math.sin(t / 20 * 2 * math.pi), 140 - 90 * math.cos(t / 20 * 2 * math.pi))
+           for t in range(21)]],
+    "7": [[(75, 60), (205, 60), (160, 140), (120, 235)]],
+}
+
+
+def mouse_strokes(page, strokes: list, scale: float = 1.0, steps: int = 8, pause_ms: float = 0) -> None:
+    """Draw `strokes` (lists of canvas pixels) with the mouse, `scale` times larger, pausing `pause_ms`
+    after each."""
+    box = page.locator(CANVAS).bounding_box()
+    for stroke in strokes:
+        x, y = stroke[0]
+        page.mouse.move(box["x"] + x * scale, box["y"] + y * scale)
+        page.mouse.down()
+        for x, y in stroke[1:]:
+            page.mouse.move(box["x"] + x * scale, box["y"] + y * scale, steps=steps)
+        page.mouse.up()
+        if pause_ms:
+            page.wait_for_timeout(pause_ms)
+
+
+def draw(page, digit: str, scale: float = 1.0) -> None:
+    """Draw `digit` with the mouse."""
+    mouse_strokes(page, DIGIT_STROKES[digit], scale)
+
+
+def touch_strokes(page, strokes: list, scale: float = 1.0) -> None:
+    """Draw with a finger: the DevTools protocol's touch events, as a phone's browser sends them."""
+    box = page.locator(CANVAS).bounding_box()
+    session = page.context.new_cdp_session(page)
+    for stroke in strokes:
+        points = [(box["x"] + x * scale, box["y"] + y * scale) for x, y in stroke]
+        # Finer steps between the stroke's corners, as a moving finger reports them.
+        path = [points[0]] + [(a[0] + (b[0] - a[0]) * t / 8, a[1] + (b[1] - a[1]) * t / 8)
+                              for a, b in zip(points, points[1:]) for t in range(1, 9)]
+        session.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": path[0][0], "y": path[0][1]}]})
+        for x, y in path[1:]:
+            session.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
+        session.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+
+
+def touch_draw(page, digit: str, scale: float = 1.0) -> None:
+    """Draw `digit` with a finger."""
+    touch_strokes(page, DIGIT_STROKES[digit], scale)
+
+
+def answer(page) -> str:
+    """The digit the page answered, once it shows one."""
+    page.locator(ANSWER).wait_for(timeout=30_000)
+    return page.locator(ANSWER).inner_text().strip()
+
+
+def clear(page) -> None:
+    """Click Clear, and wait until the answer and the old canvas are gone."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("button", name="Clear").click()
+    page.locator(ANSWER).wait_for(state="detached", timeout=30_000)
+    expect(page.locator(CANVAS)).to_have_count(1, timeout=20_000)  # the old canvas has gone
+
+
+def model_card(page):
+    """Open the tab "How it learned"; return its model card."""
+    page.get_by_role("tab", name="How it learned").click()
+    return page.locator(".st-key-model-card")
+
+
+def retrain_settings(page, epochs: int, images: int):
+    """Set a short retrain in the sidebar; return the sidebar."""
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    type_number(sidebar.get_by_label("Epochs"), epochs)
+    sidebar.get_by_text("Advanced").click()
+    type_number(sidebar.get_by_label("Training images (0 = all 60,000)"), images)
+    settled(page, after_change=True)
+    return sidebar
+
+
+def type_number(field, value: int) -> None:
+    field.fill(str(value))
+    field.press("Enter")
+
+
 def phone_sends(browser, url: str, code: str, cookie: str | None = None) -> None:
     """A phone opens room `code`, draws a 7 with a finger and sends it; returns once it is on the screen."""
-    from test_browser import touch_draw
-
     context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
     if cookie:
         context.add_cookies([{"name": "digitnet_replica", "value": cookie, "url": url}])

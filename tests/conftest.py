@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import os
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 import pytest
@@ -30,13 +31,31 @@ def drawing_cache(tmp_path_factory) -> Path:
     return folder
 
 
+def unavailable(message: str) -> NoReturn:
+    """What a test needs is not on this machine: a failure in CI (CI=true), a skip elsewhere."""
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def nginx() -> str:
+    """Where nginx is."""
+    from digitnet.replicas import ServeError, nginx_binary
+
+    try:
+        return nginx_binary()
+    except ServeError as exc:
+        unavailable(str(exc))
+
+
 @pytest.fixture(scope="module")
 def browser():
     """Debian's Chromium, headless, driven by Playwright: one per test module."""
-    from chromium import CHROMIUM, CHROMIUM_FLAGS, require_chromium
+    from chromium import CHROMIUM, CHROMIUM_FLAGS
     from playwright.sync_api import sync_playwright
 
-    require_chromium()
+    if not Path(CHROMIUM).exists():
+        unavailable(f"Chromium not found at {CHROMIUM}: install it with `sudo apt-get install -y chromium`")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield browser
@@ -53,9 +72,7 @@ def mnist_path() -> Path:
             f"MNIST file not found at {path}: download mnist.npz (the layout of "
             f"keras.datasets.mnist.load_data()) and set {MNIST_ENV}=/path/to/mnist.npz"
         )
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(message)
     return path
 
 
@@ -153,9 +170,7 @@ def shared_data(name: str, what: str) -> Path:
     """A data file beside the project; in CI its absence is a failure, not a skip."""
     path = ROOT.parent / "shared" / "data" / name
     if not path.is_file():
-        if os.environ.get("CI"):
-            pytest.fail(f"{what} not found at {path}")
-        pytest.skip(f"{what} not found at {path}")
+        unavailable(f"{what} not found at {path}")
     return path
 
 

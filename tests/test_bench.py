@@ -17,8 +17,11 @@ def test_table_and_json_carry_every_row(tmp_path):
     table = format_table(rows)
     assert "35.00x" in table and "(met)" in table and "(NOT met)" in table
     path = tmp_path / "results.json"
-    write_results(rows, path)
+    write_results(rows, path, tmp_path / "results.md")
     records = json.loads(path.read_text())["rows"]
+    markdown = (tmp_path / "results.md").read_text()
+    assert "| latency | 2 ms | 70 ms model.predict | 35.00x | <= 2 ms: met |" in markdown
+    assert "| accuracy | 97 % | 20 squashed | 4.85x | >= 98%: **not met** |" in markdown
     assert [r["name"] for r in records] == ["latency", "accuracy"]
     assert records[0]["ratio"] == 35.0 and records[1]["met"] is False
 

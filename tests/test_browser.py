@@ -1,38 +1,18 @@
 """The real page in headless Chromium: draw with the mouse, read the answer, clear, retrain."""
 
-import math
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import pytest
 from waiting import TIMEOUT_S, eventually
 
-from chromium import ANSWER, CANVAS, free_port, settled, start_app, wait_for_app
+from chromium import (ANSWER, CANVAS, CANVAS_HOST, NUMBER_2026, SCREENSHOTS, answer, clear, draw, free_port, model_card,
+                      mouse_strokes, retrain_settings, settled, start_app, touch_draw, touch_strokes, wait_for_app)
 from digitnet.config import DRAW_AHEAD_ENV, DRAWINGS_ENV
 from digitnet.serving.store import RETRAINED_ENV
 
-# The README's pictures are refreshed only on request (`make screenshots`): tests leave the repo as it was.
-SCREENSHOTS = Path(os.environ.get("DIGITNET_SCREENSHOTS") or Path(tempfile.gettempdir()) / "digitnet-screenshots")
 SCREENSHOT = SCREENSHOTS / "screenshot.png"
-
-# Strokes in canvas pixels (the canvas is 280 x 280).
-DIGITS = {
-    "1": [[(145, 45), (140, 140), (138, 235)]],
-    "0": [[(140 + 55 * math.sin(t / 20 * 2 * math.pi), 140 - 90 * math.cos(t / 20 * 2 * math.pi))
-           for t in range(21)]],
-    "7": [[(75, 60), (205, 60), (160, 140), (120, 235)]],
-}
-
-# "2026" on the 720 x 240 strip of the several-digits mode, 180 px per digit.
-NUMBER_2026 = [
-    [(40, 80), (80, 50), (125, 70), (120, 110), (45, 190), (135, 190)],
-    [(270 + 45 * math.sin(t / 20 * 2 * math.pi), 120 - 75 * math.cos(t / 20 * 2 * math.pi)) for t in range(21)],
-    [(400, 80), (440, 50), (485, 70), (480, 110), (405, 190), (495, 190)],
-    [(660, 45), (610, 100), (595, 160), (625, 195), (660, 180), (665, 140), (630, 125), (600, 150)],
-]
-
 
 @pytest.fixture
 def drawings_dir(tmp_path) -> Path:
@@ -89,56 +69,10 @@ def page(browser, server):
     yield page
     page.close()
 
-CANVAS_HOST = '[data-testid="stBidiComponentIsolated"]'
 # The titles of the canvas toolbar's visible buttons, from inside the component's shadow root.
 TOOLBAR_BUTTONS = f"""[...document.querySelectorAll('{CANVAS_HOST}')]
     .flatMap(host => [...host.shadowRoot.querySelectorAll("button")])
     .filter(button => getComputedStyle(button).display !== "none").map(button => button.title)"""
-
-
-def draw(page, digit: str, scale: float = 1.0) -> None:
-    box = page.locator(CANVAS).bounding_box()
-    for stroke in DIGITS[digit]:
-        x, y = stroke[0]
-        page.mouse.move(box["x"] + x * scale, box["y"] + y * scale)
-        page.mouse.down()
-        for x, y in stroke[1:]:
-            page.mouse.move(box["x"] + x * scale, box["y"] + y * scale, steps=8)
-        page.mouse.up()
-
-
-def answer(page) -> str:
-    page.locator(ANSWER).wait_for(timeout=30_000)
-    return page.locator(ANSWER).inner_text().strip()
-
-
-def clear(page) -> None:
-    from playwright.sync_api import expect
-
-    page.get_by_role("button", name="Clear").click()
-    page.locator(ANSWER).wait_for(state="detached", timeout=30_000)
-    expect(page.locator(CANVAS)).to_have_count(1, timeout=20_000)  # the old canvas has gone
-
-
-def model_card(page):
-    """Open the tab "How it learned"; return its model card."""
-    page.get_by_role("tab", name="How it learned").click()
-    return page.locator(".st-key-model-card")
-
-
-def retrain_settings(page, epochs: int, images: int):
-    """Set a short retrain in the sidebar; return the sidebar."""
-    sidebar = page.locator('[data-testid="stSidebar"]')
-    type_number(sidebar.get_by_label("Epochs"), epochs)
-    sidebar.get_by_text("Advanced").click()
-    type_number(sidebar.get_by_label("Training images (0 = all 60,000)"), images)
-    settled(page, after_change=True)
-    return sidebar
-
-
-def type_number(field, value: int) -> None:
-    field.fill(str(value))
-    field.press("Enter")
 
 
 def test_drawn_digits_are_read_and_clear_empties_the_canvas(page):
@@ -229,14 +163,7 @@ def test_a_number_written_as_four_digits_is_read(page):
     settled(page, after_change=True)
     box = page.locator(CANVAS).bounding_box()
     assert box["width"] >= 700
-    for stroke in NUMBER_2026:
-        x, y = stroke[0]
-        page.mouse.move(box["x"] + x, box["y"] + y)
-        page.mouse.down()
-        for x, y in stroke[1:]:
-            page.mouse.move(box["x"] + x, box["y"] + y, steps=6)
-        page.mouse.up()
-        page.wait_for_timeout(300)  # a person's pause between two digits: part of the drawing, not a wait
+    mouse_strokes(page, NUMBER_2026, pause_ms=300)  # a person's pause between two digits: part of the drawing
     page.get_by_text("I read the number 2026.").wait_for(timeout=30_000)
     assert answer(page) == "2026"
 
@@ -311,25 +238,6 @@ def test_two_app_processes_sharing_a_folder_act_as_one(browser, mnist_path, tmp_
         for server in servers:
             server.terminate()
             server.wait(10)
-
-
-def touch_draw(page, digit: str, scale: float = 1.0) -> None:
-    touch_strokes(page, DIGITS[digit], scale)
-
-
-def touch_strokes(page, strokes: list, scale: float = 1.0) -> None:
-    """Draw with a finger: the DevTools protocol's touch events, as a phone's browser sends them."""
-    box = page.locator(CANVAS).bounding_box()
-    session = page.context.new_cdp_session(page)
-    for stroke in strokes:
-        points = [(box["x"] + x * scale, box["y"] + y * scale) for x, y in stroke]
-        # Finer steps between the stroke's corners, as a moving finger reports them.
-        path = [points[0]] + [(a[0] + (b[0] - a[0]) * t / 8, a[1] + (b[1] - a[1]) * t / 8)
-                              for a, b in zip(points, points[1:]) for t in range(1, 9)]
-        session.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": path[0][0], "y": path[0][1]}]})
-        for x, y in path[1:]:
-            session.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
-        session.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
 
 
 SCREENS = {

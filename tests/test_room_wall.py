@@ -10,8 +10,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
-from chromium import ANSWER, CANVAS, free_port, settled, start_app, wait_for_app
-from test_browser import SCREENSHOTS, touch_draw
+from chromium import ANSWER, CANVAS, SCREENSHOTS, free_port, settled, start_app, touch_draw, wait_for_app
 
 from digitnet.config import DRAWINGS_ENV, SHIPPED_MODEL, TrainConfig
 from digitnet.data.mnist import load_mnist

@@ -58,7 +58,7 @@ def test_blank_has_no_digits():
 
 def touching_2026(squeeze: float = 0.8) -> np.ndarray:
     """ "2026" written in one go: the pen runs on from each digit into the next, so they all touch."""
-    from test_browser import NUMBER_2026
+    from chromium import NUMBER_2026
 
     image = Image.new("L", (720, 240), 0)
     draw = ImageDraw.Draw(image)

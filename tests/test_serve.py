@@ -3,7 +3,6 @@
 import base64
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -12,26 +11,17 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import ROOT
-from test_browser import CANVAS_HOST, answer, clear, draw, model_card, retrain_settings
+from conftest import ROOT, nginx
+from processes import descendants
 from waiting import eventually
 
-from chromium import CANVAS, free_port, phone_sends, settled, wait_for_app
+from chromium import (CANVAS, CANVAS_HOST, answer, clear, draw, free_port, model_card, phone_sends, retrain_settings,
+                      settled, touch_draw, wait_for_app)
 from digitnet.config import DRAWINGS_ENV
 from digitnet.replicas import NGINX_TEMPLATE, ServeError, render_nginx_config
 from digitnet.serving.store import RETRAINED_ENV
 
 REPLICA_HEADER = "X-Digitnet-Replica"
-
-
-def nginx_binary() -> str:
-    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
-    if found is None:
-        message = "nginx not found: install it with `sudo apt-get install -y nginx`"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
 
 
 def test_the_nginx_template_is_filled_in_whole_and_nginx_accepts_it(tmp_path):
@@ -40,7 +30,7 @@ def test_the_nginx_template_is_filled_in_whole_and_nginx_accepts_it(tmp_path):
     assert "listen 127.0.0.1:8501;" in text and f"pid {tmp_path}/nginx.pid;" in text
     conf = tmp_path / "nginx.conf"
     conf.write_text(text)
-    checked = subprocess.run([nginx_binary(), "-t", "-p", str(tmp_path), "-c", str(conf)],
+    checked = subprocess.run([nginx(), "-t", "-p", str(tmp_path), "-c", str(conf)],
                              capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
 
@@ -76,36 +66,17 @@ class Serve:
         for line in subprocess.run(["pgrep", "-af", "streamlit run"], capture_output=True, text=True).stdout.splitlines():
             match = re.search(r"--server.port (\d+)", line)
             pid = int(line.split()[0])
-            if match and _descends_from(pid, self.process.pid):
+            if match and pid in descendants(self.process.pid):
                 found[match.group(1)] = pid
         return found
 
     def all_pids(self) -> list[int]:
-        return [pid for pid in _all_pids() if pid != self.process.pid and _descends_from(pid, self.process.pid)]
-
-
-def _all_pids() -> list[int]:
-    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
-
-
-def _parent(pid: int) -> int:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
-def _descends_from(pid: int, ancestor: int) -> bool:
-    while pid > 1:
-        if pid == ancestor:
-            return True
-        pid = _parent(pid)
-    return False
+        return descendants(self.process.pid)[1:]
 
 
 @pytest.fixture
 def serve(mnist_path, tmp_path):
-    nginx_binary()
+    nginx()
     env = {**os.environ, "DIGITNET_MNIST": str(mnist_path), RETRAINED_ENV: str(tmp_path / "retrained"),
            DRAWINGS_ENV: str(tmp_path / "drawings")}
     env.pop("DIGITNET_ADMIN_PASSWORD", None)
@@ -283,7 +254,6 @@ def test_a_flood_of_new_sessions_from_one_address_is_refused_and_a_real_phone_is
 
 def test_a_phone_through_nginx_gets_compressed_code_no_icon_font_and_a_working_socket(browser, serve, tmp_path):
     from chromium import ANSWER, phone_first_visit
-    from test_browser import touch_draw
 
     from digitnet.serving.room import ROOMS_FILENAME, Rooms
 
