@@ -479,6 +479,15 @@ def test_a_session_asking_for_runs_faster_than_a_person_could_is_stopped_and_say
     assert not at.exception and not at.title and not at.markdown
 
 
+def projector_in_a_room() -> tuple[AppTest, str]:
+    """A presenter's page that started a room, and the room's code."""
+    at = new_app()
+    at.query_params["presenter"] = "1"
+    at.run()
+    at.button(key="start_room").click().run()
+    return at, at.session_state[keys.ROOM]
+
+
 def test_a_phone_with_a_wrong_room_code_is_told_so(canvas):
     at = new_app()
     at.query_params["room"] = "zzz zzz"
@@ -522,11 +531,7 @@ def test_a_wall_whose_store_broke_says_so_and_the_presenter_can_leave_the_room(c
 
 
 def test_a_projector_that_reloads_gets_its_room_back_until_it_ends(canvas):
-    at = new_app()
-    at.query_params["presenter"] = "1"
-    at.run()
-    at.button(key="start_room").click().run()
-    code = at.session_state[keys.ROOM]
+    at, code = projector_in_a_room()
     assert at.query_params["wall"] == code
     reloaded = new_app()  # a new session with the same address, as after a reload or a server restart
     reloaded.query_params.update({"presenter": "1", "wall": code})
@@ -573,11 +578,7 @@ def test_a_phone_in_a_room_sends_its_drawing_to_the_wall_once_every_two_seconds(
 
 
 def test_a_paused_room_tells_its_phones_and_takes_nothing_until_it_goes_on(canvas, tmp_path):
-    at = new_app()
-    at.query_params["presenter"] = "1"
-    at.run()
-    at.button(key="start_room").click().run()
-    code = at.session_state[keys.ROOM]
+    at, code = projector_in_a_room()
     at.button(key="pause_room").click().run()
     assert "Paused: phones wait" in words(at)
     canvas.image = as_canvas(stroke_image("7"))
@@ -598,11 +599,7 @@ def test_a_paused_room_tells_its_phones_and_takes_nothing_until_it_goes_on(canva
 def test_the_wall_clears_and_forgets_and_hides_all_of_one_phone(canvas, tmp_path):
     from digitnet.serving.room import UNLIMITED, Rooms
 
-    at = new_app()
-    at.query_params["presenter"] = "1"
-    at.run()
-    at.button(key="start_room").click().run()
-    code = at.session_state[keys.ROOM]
+    at, code = projector_in_a_room()
     rooms = Rooms(tmp_path / "drawings" / "rooms.sqlite3", UNLIMITED)
     x = np.zeros((28, 28), np.float32)
     x[4:24, 13:15] = 1.0
