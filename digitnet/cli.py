@@ -61,7 +61,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train, evaluate and use the digitnet handwritten-digit classifier.",
     )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    _add_train(commands)
+    _add_evaluate(commands)
+    _add_predict(commands)
+    _add_draw_ahead(commands)
+    _add_serve(commands)
+    return parser
 
+
+def _add_train(commands: argparse._SubParsersAction) -> None:
+    """`train`: fit a fresh model and save it (also the page's retrain, with --report)."""
     train_parser = commands.add_parser(
         "train",
         help="train a fresh model on MNIST and real people's pen digits, and save it",
@@ -86,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
         _add_setting(train_parser, setting)
     train_parser.set_defaults(command=run_train)
 
+
+def _add_evaluate(commands: argparse._SubParsersAction) -> None:
+    """`evaluate`: measure a model on MNIST and on the writers it never saw."""
     evaluate_parser = commands.add_parser(
         "evaluate",
         help="measure a model on MNIST's test images and on real people it never saw",
@@ -105,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate_parser.set_defaults(command=run_evaluate)
 
+
+def _add_predict(commands: argparse._SubParsersAction) -> None:
+    """`predict`: read the digit in image files."""
     predict_parser = commands.add_parser(
         "predict",
         help="read the digit in image files",
@@ -115,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict_parser.add_argument("--model", type=Path, default=SHIPPED_MODEL, help="the .keras model file")
     predict_parser.set_defaults(command=run_predict)
 
+
+def _add_draw_ahead(commands: argparse._SubParsersAction) -> None:
+    """`draw-ahead`: draw the pen digits a retrain needs into the cache."""
     draw_ahead_parser = commands.add_parser(
         "draw-ahead", aliases=["prepare"],  # its name until 2026-12: scripts that call it keep working
         help="draw the pen digits a retrain draws into the cache, so the next retrain skips that",
@@ -130,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     draw_ahead_parser.add_argument("--unipen", type=Path, help=UNIPEN_HELP)
     draw_ahead_parser.set_defaults(command=run_draw_ahead)
 
+
+def _add_serve(commands: argparse._SubParsersAction) -> None:
+    """`serve`: replicas behind nginx, for a room."""
     defaults = ServeConfig()
     serve_parser = commands.add_parser(
         "serve",
@@ -144,7 +165,6 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser.add_argument("--port", type=int, default=defaults.port, help="the port visitors open")
     serve_parser.add_argument("--host", default=defaults.host, help="the address nginx listens on")
     serve_parser.set_defaults(command=run_serve)
-    return parser
 
 
 def run_draw_ahead(args: argparse.Namespace) -> int:

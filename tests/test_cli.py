@@ -118,3 +118,10 @@ def test_runs_as_a_module():
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0
     assert "train" in result.stdout and "predict" in result.stdout
+
+
+def test_the_old_names_of_a_flag_and_a_command_still_work(tmp_path):
+    from digitnet.cli import build_parser, run_draw_ahead
+
+    assert build_parser().parse_args(["train", "--data", str(tmp_path)]).mnist == tmp_path
+    assert build_parser().parse_args(["prepare"]).command is run_draw_ahead

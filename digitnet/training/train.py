@@ -26,7 +26,7 @@ from digitnet.training.calibration import fit_temperature, fold_temperature
 from digitnet.training.evaluate import Evaluation, evaluate_drawings, evaluate_images, held_out_score
 from digitnet.training.model import build_model, save_model
 from digitnet.training.plots import save_curves
-from digitnet.training.recipe import training_sets
+from digitnet.training.recipe import TrainingSets, training_sets
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +75,27 @@ def train(
     started = time.perf_counter()
     sets = training_sets(config, data, pens)
     validation = (scale_pixels(sets.validation.x), sets.validation.y)
-    steps_per_epoch = -(-len(sets.train) // config.batch_size)
+    model, curves = _fit(config, sets, validation, _Progress(config.epochs, on_epoch_end, should_stop, on_epoch_weights))
+    temperature = _calibrate(model, validation) if config.calibrate else 1.0
+    seconds = time.perf_counter() - started
+    classifier = Classifier.from_keras(model)
+    test_accuracy = evaluate_images(classifier, sets.test.x, sets.test.y).accuracy
+    held_out = {name: evaluate_drawings(classifier, drawings) for name, drawings in sets.held_out.items()}
+    log.info("Trained %d epochs in %.1f s: MNIST test accuracy %.4f, held-out writers %s, temperature %.2f",
+             config.epochs, seconds, test_accuracy,
+             f"{Evaluation.joined(held_out.values()).accuracy:.4f}" if held_out else "none", temperature)
+    return TrainingRun(model=model, config=config, curves=curves, test_accuracy=test_accuracy, seconds=seconds,
+                       sources=sets.sources(data, pens, config), held_out=held_out, temperature=temperature)
 
+
+def _fit(config: TrainConfig, sets: TrainingSets, validation: tuple[np.ndarray, np.ndarray],
+         progress: "_Progress") -> tuple[keras.Model, dict[str, list[float]]]:
+    """A fresh network fitted to `sets.train` with a cosine-decaying learning rate; it and its curves."""
+    steps_per_epoch = -(-len(sets.train) // config.batch_size)
     model = build_model(config)
     model.optimizer.learning_rate = keras.optimizers.schedules.CosineDecay(
         config.learning_rate, decay_steps=config.epochs * steps_per_epoch, alpha=config.final_lr_fraction
     )
-    progress = _Progress(config.epochs, on_epoch_end, should_stop, on_epoch_weights)
     history = model.fit(
         _training_batches(sets.train.x, sets.train.y, config),
         validation_data=validation,
@@ -93,27 +107,14 @@ def train(
     )
     if progress.cancelled:
         raise TrainingCancelled(f"Training was cancelled after {progress.epochs_done} complete epoch(s)")
-    temperature = 1.0
-    if config.calibrate:
-        temperature = fit_temperature(Classifier.from_keras(model).predict_proba(validation[0]), validation[1])
-        fold_temperature(model, temperature)
-    seconds = time.perf_counter() - started
-    classifier = Classifier.from_keras(model)
-    test_accuracy = evaluate_images(classifier, sets.test.x, sets.test.y).accuracy
-    held_out = {name: evaluate_drawings(classifier, drawings) for name, drawings in sets.held_out.items()}
-    log.info("Trained %d epochs in %.1f s: MNIST test accuracy %.4f, held-out writers %s, temperature %.2f",
-             config.epochs, seconds, test_accuracy,
-             f"{Evaluation.joined(held_out.values()).accuracy:.4f}" if held_out else "none", temperature)
-    return TrainingRun(
-        model=model,
-        config=config,
-        curves={m: [float(v) for v in history.history[m]] for m in METRICS},
-        test_accuracy=test_accuracy,
-        seconds=seconds,
-        sources=sets.sources(data, pens, config),
-        held_out=held_out,
-        temperature=temperature,
-    )
+    return model, {m: [float(v) for v in history.history[m]] for m in METRICS}
+
+
+def _calibrate(model: keras.Model, validation: tuple[np.ndarray, np.ndarray]) -> float:
+    """Fit a temperature on the validation images and fold it into the last layer; return it."""
+    temperature = fit_temperature(Classifier.from_keras(model).predict_proba(validation[0]), validation[1])
+    fold_temperature(model, temperature)
+    return temperature
 
 
 def _training_batches(pixels: np.ndarray, labels: np.ndarray, config: TrainConfig) -> tf.data.Dataset:
