@@ -62,19 +62,32 @@ def draw_and_read(presenter: bool) -> None:
 
 
 def answer_ui(image, model: LoadedModel, presenter: bool, invitation: str) -> tuple[np.ndarray, Prediction] | None:
-    """The network's answer for `image`: the digit, a sentence, the bars and the 28x28 input; `invitation`
+    """The network's answer for `image`, as presenter mode or a visitor's desk shows it; `invitation`
     while there is nothing to read, and the reason when what is there is not a digit. Returns the
     28x28 input and the prediction, or None when there was nothing to read."""
     read = read_ui(image, model, invitation)
     if read is None:
         return None
     x, prediction = read
+    st.session_state[keys.CURRENT_INPUT] = x  # a running retrain reads it after each epoch (the sidebar)
     drawing_id = hashlib.sha256(x.tobytes()).hexdigest()  # which drawing this is, to act on it once
     if presenter:
-        st.markdown(big_answer_html(prediction), unsafe_allow_html=True)
-        if st.session_state.get(keys.SPEAK):
-            say_once(spoken(prediction), drawing_id)
-        return x, prediction
+        presenter_answer_ui(prediction, drawing_id)
+    else:
+        desk_answer_ui(x, image, prediction, model, drawing_id)
+    return x, prediction
+
+
+def presenter_answer_ui(prediction: Prediction, drawing_id: str) -> None:
+    """The huge answer, said aloud once per drawing when the presenter asked for it."""
+    st.markdown(big_answer_html(prediction), unsafe_allow_html=True)
+    if st.session_state.get(keys.SPEAK):
+        say_once(spoken(prediction), drawing_id)
+
+
+def desk_answer_ui(x: np.ndarray, image, prediction: Prediction, model: LoadedModel, drawing_id: str) -> None:
+    """The answer, the 28x28 input and the bars; Right / No, it was; and the two switches that open
+    why this answer and the network inside."""
     # One element for the answer, the 28x28 input and the bars: each stroke sends one message for all
     # three instead of six, and the picture goes inline rather than through a media file and a request.
     st.markdown(f"<div class='answer-row' style='display:flex;flex-wrap:wrap;gap:1rem;align-items:center'>"
@@ -89,7 +102,6 @@ def answer_ui(image, model: LoadedModel, presenter: bool, invitation: str) -> tu
     if kept_toggle(inner, "Inside the network", "inside", keys.INSIDE):
         with st.container(key="network"):
             inside_ui(x, prediction, model)
-    return x, prediction
 
 
 def read_ui(image, model: LoadedModel, invitation: str) -> tuple[np.ndarray, Prediction] | None:
@@ -109,9 +121,7 @@ def read_ui(image, model: LoadedModel, invitation: str) -> tuple[np.ndarray, Pre
         if invitation:
             st.info(invitation)
         return None
-    prediction = Prediction(model.classifier.predict_proba(x))
-    st.session_state[keys.CURRENT_INPUT] = x  # for the retrain's epoch-by-epoch answers
-    return x, prediction
+    return x, Prediction(model.classifier.predict_proba(x))
 
 
 def big_answer_html(prediction: Prediction) -> str:
