@@ -48,6 +48,12 @@ def test_shipped_model_reaches_target_test_accuracy(classifier, mnist):
     assert result.per_digit.min() >= 0.97
 
 
+def test_the_public_api_reads_mnist_s_own_digits_as_they_come(classifier, mnist):
+    """`x_test / 255`, slanted as people wrote them: predict_proba makes them upright itself."""
+    raw = (classifier.predict_proba(mnist.x_test / 255.0).argmax(axis=1) == mnist.y_test).mean()
+    assert raw >= 0.987 and raw == pytest.approx(evaluate(classifier, mnist.upright()).accuracy, abs=1e-3)
+
+
 def test_shipped_history_matches_the_model(classifier, mnist, people, record):
     assert record.test_accuracy == pytest.approx(evaluate(classifier, mnist.upright()).accuracy, abs=1e-3)
     assert record.sources[0]["fingerprint"] == mnist.fingerprint()

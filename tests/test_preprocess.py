@@ -241,3 +241,18 @@ def test_a_slanted_drawing_is_read_upright():
     stroke = np.array([[150, 400], [250, 100]], dtype=np.float32)  # a 1 leaning right, tablet y up
     canvas = render_canvas((stroke,), np.random.default_rng(0), PAGE_HAND)
     assert abs(_lean(to_mnist(canvas))) < 0.05
+
+
+def test_upright_straightens_a_leaning_digit_and_leaves_an_upright_one_exactly_as_it_is():
+    from digitnet.serving.preprocess import UPRIGHT_SLANT, deskew, slants, upright
+
+    leaning = np.zeros((28, 28), np.float32)
+    for row in range(4, 24):  # a 1 leaning right by half a pixel per row
+        leaning[row, 14 + (14 - row) // 2 : 16 + (14 - row) // 2] = 1.0
+    assert abs(slants(leaning[None])[0]) > UPRIGHT_SLANT
+    straightened = upright(leaning)
+    np.testing.assert_array_equal(straightened, deskew(leaning))
+    assert abs(slants(straightened[None])[0]) < UPRIGHT_SLANT
+    np.testing.assert_array_equal(upright(straightened), straightened)  # read as it is, not sheared again
+    batch = np.stack([leaning, straightened])
+    np.testing.assert_array_equal(upright(batch), np.stack([straightened, straightened]))

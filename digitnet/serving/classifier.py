@@ -15,7 +15,7 @@ import numpy as np
 from digitnet.config import SHIPPED_MODEL
 from digitnet.errors import ImageError, ModelFileError
 from digitnet.files import replaced_whole
-from digitnet.serving.preprocess import scale_pixels
+from digitnet.serving.preprocess import scale_pixels, upright
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,8 @@ class Classifier:
         return _in_batches(images, lambda batch: self.forward(batch).activations[layer])
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        """Probabilities of the ten digits: (10,) for one 28x28 image, (n, 10) for a batch."""
+        """Probabilities of the ten digits: (10,) for one 28x28 image, (n, 10) for a batch, in [0, 1],
+        white on black: to_mnist's, or MNIST's own (`x_test / 255`), slanted or not."""
         x = np.asarray(x)
         single = x.shape == INPUT_SHAPE
         if not single and (x.ndim != 3 or x.shape[1:] != INPUT_SHAPE):
@@ -129,7 +130,9 @@ class Classifier:
         return _in_batches(images, self._averaged)
 
     def _averaged(self, batch: np.ndarray) -> np.ndarray:
-        """The probabilities averaged over the batch moved by each of SHIFTS (rows, columns)."""
+        """The probabilities for the batch made upright (the network learned upright digits; to_mnist's
+        are already, and stay as they are), averaged over it moved by each of SHIFTS (rows, columns)."""
+        batch = upright(batch.astype(np.float32, copy=False))
         moved = np.concatenate([np.roll(batch, shift, axis=(1, 2)) for shift in SHIFTS])
         return self.forward(moved).probabilities.reshape(len(SHIFTS), len(batch), NUM_CLASSES).mean(axis=0)
 

@@ -28,6 +28,9 @@ MAX_STROKE_STEPS = 4
 # MNIST): each row of ink is shifted sideways until the digit leans neither way. A shear beyond this
 # (pixels sideways per pixel down) is the digit's shape, not its slant.
 MAX_SLANT = 0.6
+# A digit leaning less than this (pixels sideways per pixel down) is upright already: `upright` leaves
+# it exactly as it is. Once deskewed, a digit leans less than 1e-6 unless its slant was beyond MAX_SLANT.
+UPRIGHT_SLANT = 0.05
 DESKEW_BATCH = 1000  # images deskewed at once
 # The formats an upload is read as. Others are never tried: Pillow hands EPS to Ghostscript, for one.
 UPLOAD_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
@@ -377,13 +380,35 @@ def _fit_in_box(ink: np.ndarray) -> np.ndarray:
 def deskew(images: np.ndarray) -> np.ndarray:
     """Undo each image's slant: shift its rows sideways, about its centre of mass, until its ink's
     x-y second moment is zero. One (h, w) image or a stack of them, white on black, uint8 or float;
-    the same shape and type back. An upright digit stays as it is."""
+    the same shape and type back."""
     images = np.asarray(images)
     stack = images.reshape(-1, *images.shape[-2:])
     if len(stack) > DESKEW_BATCH:  # a few MB of working arrays at a time, not a few hundred
         parts = [deskew(stack[i : i + DESKEW_BATCH]) for i in range(0, len(stack), DESKEW_BATCH)]
         return np.concatenate(parts).reshape(images.shape)
     stack = stack.astype(np.float32)
+    upright = _sheared(stack, np.clip(slants(stack), -MAX_SLANT, MAX_SLANT)).reshape(images.shape)
+    if images.dtype == np.uint8:
+        return np.clip(np.rint(upright), 0, 255).astype(np.uint8)
+    return upright.astype(images.dtype, copy=False)
+
+
+def upright(images: np.ndarray) -> np.ndarray:
+    """`deskew` for the images that lean at least UPRIGHT_SLANT; those that do not, unchanged: a digit
+    to_mnist made, or one deskewed before, is read as it is, and a raw MNIST digit is made upright."""
+    images = np.asarray(images)
+    stack = images.reshape(-1, *images.shape[-2:])
+    leaning = np.abs(slants(stack.astype(np.float32))) >= UPRIGHT_SLANT
+    if not leaning.any():
+        return images
+    out = stack.copy()
+    out[leaning] = deskew(stack[leaning])
+    return out.reshape(images.shape)
+
+
+def slants(stack: np.ndarray) -> np.ndarray:
+    """How far each (h, w) image of the stack leans: pixels sideways per pixel down, from its ink's
+    second moments (positive: the top leans right)."""
     _, height, width = stack.shape
     rows, cols = np.arange(height, dtype=np.float32), np.arange(width, dtype=np.float32)
     row_mass = stack.sum(axis=2)
@@ -392,7 +417,15 @@ def deskew(images: np.ndarray) -> np.ndarray:
     right = cols - (stack.sum(axis=1) @ cols / mass)[:, None]  # (n, w)
     spread = (row_mass * below**2).sum(axis=1)
     lean = ((stack @ right[:, :, None])[..., 0] * below).sum(axis=1)
-    slant = np.clip(lean / np.maximum(spread, 1e-6), -MAX_SLANT, MAX_SLANT)
+    return lean / np.maximum(spread, 1e-6)
+
+
+def _sheared(stack: np.ndarray, slant: np.ndarray) -> np.ndarray:
+    """Each image's rows moved `slant * (distance below its centre of mass)` pixels to the side."""
+    _, height, width = stack.shape
+    rows, cols = np.arange(height, dtype=np.float32), np.arange(width, dtype=np.float32)
+    row_mass = stack.sum(axis=2)
+    below = rows - (row_mass @ rows / np.maximum(row_mass.sum(axis=1), 1e-6))[:, None]
     # Each output pixel reads its own row `slant * below` pixels to the side, between two pixels;
     # a black column on either side stands for everything beyond the image.
     source = cols + slant[:, None, None] * below[:, :, None]  # (n, h, w)
@@ -400,12 +433,8 @@ def deskew(images: np.ndarray) -> np.ndarray:
     weight = source - before
     before = before.astype(np.int64) + 1  # in the framed rows
     framed = np.pad(stack, ((0, 0), (0, 0), (1, 1)))
-    upright = np.take_along_axis(framed, np.clip(before, 0, width + 1), axis=2) * (1 - weight)
-    upright += np.take_along_axis(framed, np.clip(before + 1, 0, width + 1), axis=2) * weight
-    upright = upright.reshape(images.shape)
-    if images.dtype == np.uint8:
-        return np.clip(np.rint(upright), 0, 255).astype(np.uint8)
-    return upright.astype(images.dtype, copy=False)
+    sheared = np.take_along_axis(framed, np.clip(before, 0, width + 1), axis=2) * (1 - weight)
+    return sheared + np.take_along_axis(framed, np.clip(before + 1, 0, width + 1), axis=2) * weight
 
 
 def _pad_sideways(ink: np.ndarray) -> np.ndarray:
