@@ -122,6 +122,11 @@ class TrainConfig:
     # A network trained to be right is often sure when it is wrong; dividing its last layer by a
     # temperature fitted on the validation images makes its confidence honest without changing answers.
     calibrate: bool = _setting(True, "fit a temperature on the validation images and fold it into the last layer")
+    # A stronger network's answers carry how alike the digits look, which labels alone do not.
+    teacher: bool = _setting(False, "learn from the teacher's softened answers as well as the labels "
+                                    "(python -m digitnet train-teacher makes one)")
+    teacher_label_share: float = _setting(0.3, "share of the label in what the student learns; the rest is the teacher's")
+    teacher_temperature: float = _setting(3.0, "how much the teacher's answers are softened")
     include_drawings: bool = _setting(False, "also train on the drawings people confirmed or corrected")
     # A few dozen drawings among 60,000 images would change nothing: each is shown this many times.
     drawing_repeats: int = _setting(50, "how many times each collected drawing is repeated per epoch")
@@ -166,3 +171,7 @@ class TrainConfig:
             raise ValueError("test_writer_share and validation_writer_share must be in (0, 1) and leave writers to train on")
         if self.train_subset < 0:
             raise ValueError(f"train_subset must be 0 (all) or positive, got {self.train_subset}")
+        if not 0 <= self.teacher_label_share <= 1:
+            raise ValueError(f"teacher_label_share must be in [0, 1], got {self.teacher_label_share}")
+        if self.teacher_temperature <= 0:
+            raise ValueError(f"teacher_temperature must be positive, got {self.teacher_temperature}")

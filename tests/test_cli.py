@@ -125,3 +125,17 @@ def test_the_old_names_of_a_flag_and_a_command_still_work(tmp_path):
 
     assert build_parser().parse_args(["train", "--data", str(tmp_path)]).mnist == tmp_path
     assert build_parser().parse_args(["prepare"]).command is run_draw_ahead
+
+
+def test_a_teacher_is_trained_saved_and_then_taught_from(tiny_npz, tiny_pen_file, tiny_unipen_file, tmp_path,
+                                                          monkeypatch):
+    from digitnet.serving.history import load_record
+    from digitnet.training.teacher import TEACHER_ENV, TEACHER_FILENAME
+
+    data = ["--mnist", str(tiny_npz), "--pendigits", str(tiny_pen_file), "--unipen", str(tiny_unipen_file),
+            "--test-writer-share", "0.34", "--validation-writer-share", "0.17", "--batch-size", "32"]
+    assert main(["train-teacher", *data, "--out", str(tmp_path), "--epochs", "1"]) == 0
+    assert (tmp_path / TEACHER_FILENAME).is_file()
+    monkeypatch.setenv(TEACHER_ENV, str(tmp_path / TEACHER_FILENAME))
+    assert main(["train", *data, "--out", str(tmp_path / "student"), "--epochs", "1", "--teacher"]) == 0
+    assert load_record(tmp_path / "student" / "history.json").config.teacher

@@ -96,3 +96,45 @@ def test_a_save_stopped_after_the_model_shows_no_other_model_s_history(tiny_mnis
     loaded = ModelStore(shipped=tmp_path / "digitnet.keras").load()
     assert loaded.classifier.fingerprint == Classifier.from_keras(second.model).fingerprint  # the model came first
     assert loaded.record is None and any("describes another one" in w for w in loaded.warnings)
+
+
+def test_a_student_s_targets_mix_the_label_and_the_teacher_s_softened_answer():
+    from digitnet.training.teacher import soft_targets
+
+    teacher = np.array([[0.7, 0.2, 0.1] + [0.0] * 7, [0.1] * 10], np.float32)
+    labels = np.array([1, 3])
+    np.testing.assert_allclose(soft_targets(labels, teacher, 1.0, 3.0).numpy()[0], np.eye(10)[1])
+    softened = soft_targets(labels, teacher, 0.0, 2.0).numpy()
+    expected = np.sqrt(teacher[0]) / np.sqrt(teacher[0]).sum()  # p ** (1/T), renormalised, at T = 2
+    np.testing.assert_allclose(softened[0], expected, atol=1e-5)
+    np.testing.assert_allclose(softened[1], np.full(10, 0.1), atol=1e-6)
+    mixed = soft_targets(labels, teacher, 0.3, 2.0).numpy()
+    np.testing.assert_allclose(mixed, 0.3 * np.eye(10)[labels] + 0.7 * softened, atol=1e-6)
+    np.testing.assert_allclose(mixed.sum(axis=1), 1.0, atol=1e-6)
+
+
+def test_a_student_learns_from_a_teacher_and_is_saved_as_the_seed_s_network(tiny_mnist, tmp_path, monkeypatch):
+    from digitnet.training.model import load_keras_model
+    from digitnet.training.teacher import TEACHER_ENV, build_teacher
+
+    teacher = build_teacher(MNIST_ONLY)
+    teacher.fit(tiny_mnist.x_train / np.float32(255), tiny_mnist.y_train, epochs=2, batch_size=32, verbose=0)
+    teacher.save(tmp_path / "teacher.keras")
+    monkeypatch.setenv(TEACHER_ENV, str(tmp_path / "teacher.keras"))
+    reports = []
+    run = train(MNIST_ONLY.replace(teacher=True), tiny_mnist, on_epoch_end=lambda e, m: reports.append(m))
+    assert set(reports[0]) == {"accuracy", "val_accuracy", "loss", "val_loss"} and run.curves["loss"][-1] < run.curves["loss"][0]
+    save_run(run, tmp_path / "student")
+    student = load_keras_model(tmp_path / "student" / MODEL_FILENAME)
+    assert [layer.name for layer in student.layers] == [layer.name for layer in run.model.layers]
+    assert "conv" not in " ".join(layer.name for layer in student.layers)  # the dense network answers
+    assert load_record(tmp_path / "student" / HISTORY_FILENAME).config.teacher
+
+
+def test_a_retrain_asked_to_learn_from_a_missing_teacher_says_how_to_make_one(tiny_mnist, tmp_path, monkeypatch):
+    from digitnet.errors import ModelFileError
+    from digitnet.training.teacher import TEACHER_ENV
+
+    monkeypatch.setenv(TEACHER_ENV, str(tmp_path / "none.keras"))
+    with pytest.raises(ModelFileError, match="train-teacher"):
+        train(MNIST_ONLY.replace(teacher=True), tiny_mnist)

@@ -33,6 +33,12 @@ def build_model(config: TrainConfig) -> keras.Sequential:
         ],
         name="digitnet",
     )
+    compile_for_labels(model, config)
+    return model
+
+
+def compile_for_labels(model: keras.Model, config: TrainConfig) -> None:
+    """The seed's training settings: Adam, sparse categorical cross-entropy, accuracy."""
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
         loss="sparse_categorical_crossentropy",
@@ -40,7 +46,6 @@ def build_model(config: TrainConfig) -> keras.Sequential:
         # Running several small batches per call into TensorFlow cuts Python overhead by a third.
         steps_per_execution=8,
     )
-    return model
 
 
 def load_keras_model(path: str | os.PathLike):

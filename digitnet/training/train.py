@@ -19,14 +19,15 @@ from digitnet.config import CURVES_FILENAME, HISTORY_FILENAME, MODEL_FILENAME, T
 from digitnet.data.mnist import Mnist
 from digitnet.data.pendigits import PenDigits
 from digitnet.errors import TrainingCancelled
-from digitnet.serving.classifier import Classifier
+from digitnet.serving.classifier import NUM_CLASSES, Classifier
 from digitnet.serving.history import METRICS, ModelRecord, save_record
 from digitnet.serving.preprocess import scale_pixels
 from digitnet.training.calibration import fit_temperature, fold_temperature
 from digitnet.training.evaluate import Evaluation, evaluate_drawings, evaluate_images, held_out_score
-from digitnet.training.model import build_model, save_model
+from digitnet.training.model import build_model, compile_for_labels, save_model
 from digitnet.training.plots import save_curves
 from digitnet.training.recipe import TrainingSets, training_sets
+from digitnet.training.teacher import load_teacher, soft_targets
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,9 @@ def train(
     started = time.perf_counter()
     sets = training_sets(config, data, pens)
     validation = (scale_pixels(sets.validation.x), sets.validation.y)
-    model, curves = _fit(config, sets, validation, _Progress(config.epochs, on_epoch_end, should_stop, on_epoch_weights))
+    teacher = load_teacher() if config.teacher else None
+    progress = _Progress(config.epochs, on_epoch_end, should_stop, on_epoch_weights)
+    model, curves = _fit(config, sets, validation, progress, teacher)
     temperature = _calibrate(model, validation) if config.calibrate else 1.0
     seconds = time.perf_counter() - started
     classifier = Classifier.from_keras(model)
@@ -88,16 +91,23 @@ def train(
                        sources=sets.sources(data, pens, config), held_out=held_out, temperature=temperature)
 
 
-def _fit(config: TrainConfig, sets: TrainingSets, validation: tuple[np.ndarray, np.ndarray],
-         progress: "_Progress") -> tuple[keras.Model, dict[str, list[float]]]:
-    """A fresh network fitted to `sets.train` with a cosine-decaying learning rate; it and its curves."""
+def _fit(config: TrainConfig, sets: TrainingSets, validation: tuple[np.ndarray, np.ndarray], progress: "_Progress",
+         teacher: keras.Model | None = None) -> tuple[keras.Model, dict[str, list[float]]]:
+    """A fresh network fitted to `sets.train` (to the labels, or with a `teacher` to soft_targets) with a
+    cosine-decaying learning rate; it and its curves."""
     steps_per_epoch = -(-len(sets.train) // config.batch_size)
     model = build_model(config)
-    model.optimizer.learning_rate = keras.optimizers.schedules.CosineDecay(
+    schedule = keras.optimizers.schedules.CosineDecay(
         config.learning_rate, decay_steps=config.epochs * steps_per_epoch, alpha=config.final_lr_fraction
     )
+    if teacher is None:
+        model.optimizer.learning_rate = schedule
+    else:  # soft targets: the loss and accuracy of whole distributions, the labels one-hot to validate
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule), loss="categorical_crossentropy",
+                      metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")], steps_per_execution=8)
+        validation = (validation[0], keras.ops.one_hot(validation[1], NUM_CLASSES))
     history = model.fit(
-        _training_batches(sets.train.x, sets.train.y, config),
+        training_batches(sets.train.x, sets.train.y, config, teacher),
         validation_data=validation,
         epochs=config.epochs,
         steps_per_epoch=steps_per_epoch,
@@ -107,6 +117,8 @@ def _fit(config: TrainConfig, sets: TrainingSets, validation: tuple[np.ndarray, 
     )
     if progress.cancelled:
         raise TrainingCancelled(f"Training was cancelled after {progress.epochs_done} complete epoch(s)")
+    if teacher is not None:
+        compile_for_labels(model, config)  # saved as the seed's network is: sparse labels, accuracy
     return model, {m: [float(v) for v in history.history[m]] for m in METRICS}
 
 
@@ -117,8 +129,10 @@ def _calibrate(model: keras.Model, validation: tuple[np.ndarray, np.ndarray]) ->
     return temperature
 
 
-def _training_batches(pixels: np.ndarray, labels: np.ndarray, config: TrainConfig) -> tf.data.Dataset:
-    """An endless stream of shuffled batches, augmented if configured.
+def training_batches(pixels: np.ndarray, labels: np.ndarray, config: TrainConfig,
+                      teacher: keras.Model | None = None) -> tf.data.Dataset:
+    """An endless stream of shuffled batches, augmented if configured; with a `teacher`, each batch's
+    targets are soft_targets computed on that very batch.
 
     Shuffles indices and gathers each batch from the uint8 pixels, scaling it there as `scale_pixels`
     does: far less to copy than shuffling 28x28 float images one by one (and 8% faster per epoch than
@@ -128,7 +142,11 @@ def _training_batches(pixels: np.ndarray, labels: np.ndarray, config: TrainConfi
 
     def batch(indices: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         x = tf.cast(tf.gather(images, indices), tf.float32) / 255.0
-        return (augment(x, config) if config.augment else x), tf.gather(targets, indices)
+        x = augment(x, config) if config.augment else x
+        y = tf.gather(targets, indices)
+        if teacher is None:
+            return x, y
+        return x, soft_targets(y, teacher(x, training=False), config.teacher_label_share, config.teacher_temperature)
 
     # No autotuning: its thread made Keras wait up to 10 s, idle, when training ended (py-spy --native:
     # the iterator's destructor waiting on tf.data's thread pool). Without it, AUTOTUNE means one
