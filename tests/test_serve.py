@@ -6,6 +6,7 @@ import re
 import signal
 import socket
 import subprocess
+import time
 import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -239,12 +240,15 @@ def test_a_flood_of_new_sessions_from_one_address_is_refused_and_a_real_phone_is
     code = Rooms(tmp_path / "drawings" / ROOMS_FILENAME).open()
     statuses, held = [], []
     try:
+        started = time.monotonic()
         for _ in range(320):  # a script opening sessions as fast as it can, from one address
             status, connection = new_session(serve.url, "127.0.0.2")
             statuses.append(status)
             held.append(connection)
+        seconds = time.monotonic() - started
         accepted = statuses.count(101)
-        assert set(statuses) == {101, 429} and 200 <= accepted <= 260, statuses
+        # nginx's burst of 200, then 2 a second for as long as the flood took (longer on a busy machine).
+        assert set(statuses) == {101, 429} and 200 <= accepted <= 200 + 2 * seconds + 2, (seconds, statuses)
         phone_sends(browser, serve.url, code)  # a phone in the same room, from its own address, meanwhile
     finally:
         for connection in held:
