@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from digitnet.replicas import free_port
+from tests.waiting import WAIT_MS
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"  # Debian's: `apt-get install -y chromium`; never `playwright install`
@@ -33,7 +34,7 @@ BUSY = '[data-testid="stApp"]:is([data-test-script-state="running"], [data-test-
 __all__ = ["ANSWER", "CANVAS", "CANVAS_HOST", "CHROMIUM", "CHROMIUM_FLAGS", "DIGIT_STROKES", "IDLE", "NUMBER_2026",
            "ROOM_WIFI", "SCREENSHOTS", "FirstVisit", "answer", "clear", "draw", "free_port", "model_card",
            "mouse_strokes", "phone_first_visit", "phone_sends", "retrain_settings", "start_app",
-           "touch_draw", "touch_strokes", "type_number", "wait_for_app"]
+           "touch_draw", "touch_strokes", "type_number", "WAIT_MS", "wait_for_app"]
 
 
 def start_app(port: int, env: dict[str, str], script: Path = ROOT / "app.py",
@@ -62,7 +63,7 @@ def wait_for_app(port: int) -> str:
     raise RuntimeError("streamlit did not start within 60 s")
 
 
-def settled(page, after_change: bool = False, timeout_ms: float = 60_000) -> None:
+def settled(page, after_change: bool = False, timeout_ms: float = WAIT_MS) -> None:
     """Wait until the page's script has finished running for this tab, so that what it draws is on
     screen. `after_change`: a widget was just changed, so first wait (up to 2 s) for the run it asks
     for to begin, which may take the server a moment."""
@@ -70,7 +71,7 @@ def settled(page, after_change: bool = False, timeout_ms: float = 60_000) -> Non
 
     if after_change:
         try:
-            page.locator(BUSY).wait_for(state="attached", timeout=2_000)
+            page.locator(BUSY).wait_for(state="attached", timeout=WAIT_MS)
         except PlaywrightTimeout:
             pass  # the run began and ended before we looked
     page.locator(IDLE).wait_for(state="attached", timeout=timeout_ms)
@@ -89,7 +90,7 @@ class FirstVisit:
     by_url: dict[str, int]  # bytes on the wire per URL
 
 
-def phone_first_visit(browser, url: str, network: dict = ROOM_WIFI, timeout_ms: float = 60_000) -> FirstVisit:
+def phone_first_visit(browser, url: str, network: dict = ROOM_WIFI, timeout_ms: float = WAIT_MS) -> FirstVisit:
     """Open `url` in a new phone (390x844, touch, empty cache) on `network`; wait for the canvas."""
     context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
     try:
@@ -177,7 +178,7 @@ def touch_draw(page, digit: str, scale: float = 1.0) -> None:
 
 def answer(page) -> str:
     """The digit the page answered, once it shows one."""
-    page.locator(ANSWER).wait_for(timeout=30_000)
+    page.locator(ANSWER).wait_for(timeout=WAIT_MS)
     return page.locator(ANSWER).inner_text().strip()
 
 
@@ -186,8 +187,8 @@ def clear(page) -> None:
     from playwright.sync_api import expect
 
     page.get_by_role("button", name="Clear").click()
-    page.locator(ANSWER).wait_for(state="detached", timeout=30_000)
-    expect(page.locator(CANVAS)).to_have_count(1, timeout=20_000)  # the old canvas has gone
+    page.locator(ANSWER).wait_for(state="detached", timeout=WAIT_MS)
+    expect(page.locator(CANVAS)).to_have_count(1, timeout=WAIT_MS)  # the old canvas has gone
 
 
 def model_card(page):
@@ -218,10 +219,10 @@ def phone_sends(browser, url: str, code: str, cookie: str | None = None) -> None
         context.add_cookies([{"name": "digitnet_replica", "value": cookie, "url": url}])
     phone = context.new_page()
     phone.goto(f"{url}/?room={code}")
-    phone.locator(CANVAS).wait_for(timeout=60_000)
+    phone.locator(CANVAS).wait_for(timeout=WAIT_MS)
     settled(phone)
     touch_draw(phone, "7", scale=phone.locator(CANVAS).bounding_box()["width"] / 280)
-    phone.locator(ANSWER).wait_for(timeout=30_000)
+    phone.locator(ANSWER).wait_for(timeout=WAIT_MS)
     phone.get_by_role("button", name="Send to the screen").click()
-    phone.get_by_text("is on the screen").wait_for(timeout=30_000)
+    phone.get_by_text("is on the screen").wait_for(timeout=WAIT_MS)
     context.close()

@@ -58,8 +58,29 @@ def browser():
         unavailable(f"Chromium not found at {CHROMIUM}: install it with `sudo apt-get install -y chromium`")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        _wait_as_long_as_every_test(browser)
         yield browser
         browser.close()
+
+
+def _wait_as_long_as_every_test(browser) -> None:
+    """Every page and context the browser opens waits up to WAIT_MS for what a test asks (a click, a
+    locator), not Playwright's 30 s: a page answers slowly on a machine running two test suites."""
+    from waiting import WAIT_MS
+
+    open_context, open_page = browser.new_context, browser.new_page
+
+    def new_context(*args, **kwargs):
+        context = open_context(*args, **kwargs)
+        context.set_default_timeout(WAIT_MS)
+        return context
+
+    def new_page(*args, **kwargs):
+        page = open_page(*args, **kwargs)
+        page.set_default_timeout(WAIT_MS)
+        return page
+
+    browser.new_context, browser.new_page = new_context, new_page
 
 
 @pytest.fixture(scope="session")

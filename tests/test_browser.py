@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from waiting import TIMEOUT_S, eventually
 
-from chromium import (ANSWER, CANVAS, CANVAS_HOST, NUMBER_2026, SCREENSHOTS, answer, clear, draw, free_port, model_card,
-                      mouse_strokes, retrain_settings, settled, start_app, touch_draw, touch_strokes, wait_for_app)
+from chromium import (ANSWER, CANVAS, CANVAS_HOST, NUMBER_2026, SCREENSHOTS, WAIT_MS, answer, clear, draw, free_port,
+                      model_card, mouse_strokes, retrain_settings, settled, start_app, touch_draw, touch_strokes,
+                      wait_for_app)
 from digitnet.config import DRAW_AHEAD_ENV, DRAWINGS_ENV
 from digitnet.serving.store import RETRAINED_ENV
 
@@ -63,8 +64,8 @@ def wait_for_background_drawing(log: Path, finished_before: int) -> None:
 def page(browser, server):
     page = browser.new_page(viewport={"width": 1400, "height": 1100})
     page.goto(server)
-    page.locator(CANVAS).wait_for(timeout=60_000)
-    page.get_by_role("button", name="Retrain").wait_for(timeout=60_000)
+    page.locator(CANVAS).wait_for(timeout=WAIT_MS)
+    page.get_by_role("button", name="Retrain").wait_for(timeout=WAIT_MS)
     settled(page)  # the sidebar and columns laid out before the canvas is measured
     yield page
     page.close()
@@ -79,7 +80,7 @@ def test_drawn_digits_are_read_and_clear_empties_the_canvas(page):
     for digit in ("1", "0", "7"):
         draw(page, digit)
         assert answer(page) == digit
-        page.get_by_text(re.compile(rf"(this is a {digit}\.|most like a {digit})")).wait_for(timeout=10_000)
+        page.get_by_text(re.compile(rf"(this is a {digit}\.|most like a {digit})")).wait_for(timeout=WAIT_MS)
         if digit == "7":
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             settled(page)
@@ -87,7 +88,7 @@ def test_drawn_digits_are_read_and_clear_empties_the_canvas(page):
         clear(page)
         assert page.get_by_text("Draw a digit from 0 to 9").count() == 1
     # The toolbar keeps Undo but offers no "Edit" mode, which would silently stop drawing: on new canvases too.
-    page.wait_for_function(f"{TOOLBAR_BUTTONS}.includes('Undo')", timeout=10_000)
+    page.wait_for_function(f"{TOOLBAR_BUTTONS}.includes('Undo')", timeout=WAIT_MS)
     assert "Edit" not in page.evaluate(TOOLBAR_BUTTONS)
 
 
@@ -96,20 +97,20 @@ def test_retrain_from_the_sidebar_shows_progress_then_new_curves(browser, fresh_
     finished_before = log.read_text().count("are drawn and cached") if log.exists() else 0
     page = browser.new_page(viewport={"width": 1400, "height": 1100})
     page.goto(fresh_server)  # the page's first run starts the drawing
-    page.locator(CANVAS).wait_for(timeout=60_000)
+    page.locator(CANVAS).wait_for(timeout=WAIT_MS)
     wait_for_background_drawing(log, finished_before)  # as if the app had been up a few minutes
-    page.get_by_role("button", name="Retrain").wait_for(timeout=60_000)
+    page.get_by_role("button", name="Retrain").wait_for(timeout=WAIT_MS)
     draw(page, "7")
     assert answer(page) == "7"
     sidebar = retrain_settings(page, epochs=5, images=3000)
     sidebar.get_by_role("button", name="Retrain").click()
-    sidebar.get_by_text(re.compile(r"Epoch \d of 5")).first.wait_for(timeout=90_000)
+    sidebar.get_by_text(re.compile(r"Epoch \d of 5")).first.wait_for(timeout=WAIT_MS)
     assert sidebar.get_by_role("button", name="Retrain").is_disabled()
     # The drawing on the canvas, read by the network after each finished epoch.
-    sidebar.locator(".epoch-answers").get_by_text("epoch 1").wait_for(timeout=60_000)
-    page.get_by_text(re.compile(r"Done: MNIST test accuracy .*, real people it never saw")).wait_for(timeout=180_000)
+    sidebar.locator(".epoch-answers").get_by_text("epoch 1").wait_for(timeout=WAIT_MS)
+    page.get_by_text(re.compile(r"Done: MNIST test accuracy .*, real people it never saw")).wait_for(timeout=WAIT_MS)
     card = model_card(page)
-    card.get_by_text("retrained here").wait_for(timeout=30_000)
+    card.get_by_text("retrained here").wait_for(timeout=WAIT_MS)
     assert card.get_by_text(re.compile(r"Epochs:\s*5")).count() == 1
     page.get_by_role("tab", name="Draw").click()
     clear(page)
@@ -121,7 +122,7 @@ def test_presenter_mode_hides_the_sidebar_and_shows_the_big_answer(browser, serv
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(f"{server}/?presenter=1")
-    page.locator(CANVAS).wait_for(timeout=60_000)
+    page.locator(CANVAS).wait_for(timeout=WAIT_MS)
     settled(page)
     assert page.get_by_role("button", name="Retrain").count() == 0
     assert not page.get_by_role("tab", name="How it learned").is_visible()  # Draw only
@@ -135,11 +136,11 @@ def test_presenter_mode_hides_the_sidebar_and_shows_the_big_answer(browser, serv
     assert font_size >= 150
     page.screenshot(path=str(SCREENSHOT.with_name("presenter.png")))
     # Below the answer, inside the network in its simple form, lighting up the same answer.
-    page.get_by_role("heading", name="Inside the network").wait_for(timeout=30_000)
+    page.get_by_role("heading", name="Inside the network").wait_for(timeout=WAIT_MS)
     assert brightest_output(page) == 7
     # Leaving presenter mode keeps the drawing: the same canvas, shown smaller, with its ink.
     page.get_by_text("Presenter mode").click()
-    page.get_by_role("button", name="Retrain").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Retrain").wait_for(timeout=WAIT_MS)
     page.wait_for_function(f"document.querySelector({CANVAS_HOST!r}).getBoundingClientRect().width < 300")
     assert answer(page) == "7"
     assert ink_on_canvas(page) > 0.03
@@ -159,12 +160,12 @@ def ink_on_canvas(page) -> float:
 
 def test_a_number_written_as_four_digits_is_read(page):
     page.get_by_text("Several digits").click()
-    page.locator(f".st-key-canvas-number {CANVAS}").wait_for(timeout=30_000)  # the wide canvas, in place of the square
+    page.locator(f".st-key-canvas-number {CANVAS}").wait_for(timeout=WAIT_MS)  # the wide canvas, in place of the square
     settled(page, after_change=True)
     box = page.locator(CANVAS).bounding_box()
     assert box["width"] >= 700
     mouse_strokes(page, NUMBER_2026, pause_ms=300)  # a person's pause between two digits: part of the drawing
-    page.get_by_text("I read the number 2026.").wait_for(timeout=30_000)
+    page.get_by_text("I read the number 2026.").wait_for(timeout=WAIT_MS)
     assert answer(page) == "2026"
 
 
@@ -174,7 +175,7 @@ def test_a_corrected_drawing_is_counted_and_saved(page, drawings_dir):
     page.locator('[data-testid="stSelectbox"]').filter(has_text="No, it was a").click()
     page.get_by_role("option", name="7", exact=True).click()
     page.get_by_role("button", name="Save", exact=True).click()
-    page.get_by_text(re.compile(r"^1 drawing: .*7: 1")).wait_for(timeout=30_000)
+    page.get_by_text(re.compile(r"^1 drawing: .*7: 1")).wait_for(timeout=WAIT_MS)
     assert len(list((drawings_dir / "digits" / "7").glob("*.png"))) == 1
     assert len(list((drawings_dir / "originals" / "7").glob("*.png"))) == 1
 
@@ -194,14 +195,14 @@ def saved_drawings(drawings_dir, mnist_path):
 
 
 def test_retrain_including_my_drawings(saved_drawings, page):
-    page.get_by_text(re.compile(r"^20 drawings: ")).wait_for(timeout=30_000)
+    page.get_by_text(re.compile(r"^20 drawings: ")).wait_for(timeout=WAIT_MS)
     sidebar = retrain_settings(page, epochs=2, images=2000)
     sidebar.get_by_text("Include my drawings").click()
     sidebar.get_by_text("Learn from real people's pen digits").click()  # quicker: MNIST and the drawings
     settled(page, after_change=True)
     sidebar.get_by_role("button", name="Retrain").click()
-    page.get_by_text(re.compile(r"Done: MNIST test accuracy")).wait_for(timeout=120_000)
-    model_card(page).get_by_text("retrained here").wait_for(timeout=30_000)
+    page.get_by_text(re.compile(r"Done: MNIST test accuracy")).wait_for(timeout=WAIT_MS)
+    model_card(page).get_by_text("retrained here").wait_for(timeout=WAIT_MS)
 
 
 def test_two_app_processes_sharing_a_folder_act_as_one(browser, mnist_path, tmp_path):
@@ -217,7 +218,7 @@ def test_two_app_processes_sharing_a_folder_act_as_one(browser, mnist_path, tmp_
         for port in ports:
             page = browser.new_page(viewport={"width": 1400, "height": 1100})
             page.goto(wait_for_app(port))
-            page.get_by_role("button", name="Retrain").wait_for(timeout=60_000)
+            page.get_by_role("button", name="Retrain").wait_for(timeout=WAIT_MS)
             pages.append(page)
         first, second = pages
         sidebar = retrain_settings(first, epochs=3, images=3000)
@@ -225,14 +226,14 @@ def test_two_app_processes_sharing_a_folder_act_as_one(browser, mnist_path, tmp_
         settled(first, after_change=True)
         sidebar.get_by_role("button", name="Retrain").click()
         progress = re.compile(r"Epoch \d of 3")
-        first.get_by_text(progress).first.wait_for(timeout=90_000)
+        first.get_by_text(progress).first.wait_for(timeout=WAIT_MS)
         # The other replica sees the same progress and will not start a second retrain.
-        second.get_by_text(progress).first.wait_for(timeout=30_000)
+        second.get_by_text(progress).first.wait_for(timeout=WAIT_MS)
         assert second.locator('[data-testid="stSidebar"]').get_by_role("button", name="Retrain").is_disabled()
         for page in pages:
-            page.get_by_text(re.compile(r"Done: MNIST test accuracy")).wait_for(timeout=120_000)
+            page.get_by_text(re.compile(r"Done: MNIST test accuracy")).wait_for(timeout=WAIT_MS)
             card = model_card(page)
-            card.get_by_text("retrained here").wait_for(timeout=30_000)
+            card.get_by_text("retrained here").wait_for(timeout=WAIT_MS)
             assert card.get_by_text(re.compile(r"Epochs:\s*3")).count() == 1
     finally:
         for server in servers:
@@ -258,7 +259,7 @@ def test_the_answer_is_on_screen_after_drawing_without_scrolling(browser, server
     page = context.new_page()
     try:
         page.goto(f"{server}/{query}")
-        page.locator(CANVAS).wait_for(timeout=60_000)
+        page.locator(CANVAS).wait_for(timeout=WAIT_MS)
         settled(page)
         canvas = page.locator(CANVAS).bounding_box()
         assert canvas["x"] >= 0 and canvas["x"] + canvas["width"] <= viewport["width"]
@@ -285,21 +286,21 @@ def test_inside_the_network_follows_the_drawing(page):
     draw(page, "7")
     assert answer(page) == "7"
     page.get_by_text("Inside the network").click()
-    page.get_by_text(re.compile(r"strongest pushes towards 7")).wait_for(timeout=30_000)
+    page.get_by_text(re.compile(r"strongest pushes towards 7")).wait_for(timeout=WAIT_MS)
     assert brightest_output(page) == 7
-    page.get_by_text(re.compile(r"What it looks for: ink on orange pixels")).wait_for(timeout=30_000)
+    page.get_by_text(re.compile(r"What it looks for: ink on orange pixels")).wait_for(timeout=WAIT_MS)
     # Pick another neuron: its own picture and words replace the first one's.
     looks_for = page.locator('[data-testid="stImage"]').filter(has_text="What it looks for").locator("img")
     first_picture = looks_for.get_attribute("src")
     option = open_select_box(page, "Neuron (most active first)").nth(1)
     picked = re.match(r"#(\d+)", option.inner_text()).group(1)
     option.click()
-    page.get_by_text(re.compile(rf"neuron #{picked} fires at [\d.]+: number 2 by activity")).wait_for(timeout=30_000)
+    page.get_by_text(re.compile(rf"neuron #{picked} fires at [\d.]+: number 2 by activity")).wait_for(timeout=WAIT_MS)
     assert looks_for.get_attribute("src") != first_picture
     clear(page)
     draw(page, "1")
     assert answer(page) == "1"
-    page.get_by_text(re.compile(r"strongest pushes towards 1")).wait_for(timeout=30_000)
+    page.get_by_text(re.compile(r"strongest pushes towards 1")).wait_for(timeout=WAIT_MS)
 
 
 def test_a_number_fits_a_phone_and_is_read(browser, server):
@@ -307,14 +308,14 @@ def test_a_number_fits_a_phone_and_is_read(browser, server):
     page = context.new_page()
     try:
         page.goto(server)
-        page.locator(CANVAS).wait_for(timeout=60_000)
+        page.locator(CANVAS).wait_for(timeout=WAIT_MS)
         page.get_by_text("Several digits").click()
-        page.locator(f".st-key-canvas-number {CANVAS}").wait_for(timeout=30_000)  # the wide canvas, in place of the square
+        page.locator(f".st-key-canvas-number {CANVAS}").wait_for(timeout=WAIT_MS)  # the wide canvas, in place of the square
         settled(page, after_change=True)
         box = page.locator(CANVAS).bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box  # the whole strip is on screen
         touch_strokes(page, NUMBER_2026, scale=box["width"] / 720)
-        page.get_by_text("I read the number 2026.").wait_for(timeout=30_000)
+        page.get_by_text("I read the number 2026.").wait_for(timeout=WAIT_MS)
         assert answer(page) == "2026"
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / "screen-phone-number.png"))
@@ -325,15 +326,15 @@ def test_a_number_fits_a_phone_and_is_read(browser, server):
 def test_a_mistake_shown_as_the_input_is_brought_into_view(page):
     page.get_by_role("tab", name="How good is it").click()
     show = page.get_by_role("button", name="Show it as the input")
-    show.scroll_into_view_if_needed(timeout=60_000)
+    show.scroll_into_view_if_needed(timeout=WAIT_MS)
     assert not page.locator(CANVAS).is_visible()  # in the Draw tab, not open
     show.click()
-    page.get_by_text(re.compile(r"Test digit #\d+, labelled \d")).wait_for(timeout=30_000)
+    page.get_by_text(re.compile(r"Test digit #\d+, labelled \d")).wait_for(timeout=WAIT_MS)
     # Smooth scrolling takes a moment: wait for the answer to be wholly on screen.
     page.wait_for_function(f"""() => {{
         const answer = document.querySelector('{ANSWER}');
         const box = answer && answer.getBoundingClientRect();
-        return box && box.top >= 0 && box.bottom <= window.innerHeight; }}""", timeout=10_000)
+        return box && box.top >= 0 && box.bottom <= window.innerHeight; }}""", timeout=WAIT_MS)
 
 
 def open_select_box(page, label: str):
@@ -346,7 +347,7 @@ def open_select_box(page, label: str):
     for _ in range(10):
         field.click()
         try:
-            options.first.wait_for(timeout=2_000)
+            options.first.wait_for(timeout=WAIT_MS)
             return options
         except PlaywrightTimeout:
             page.keyboard.press("Escape")

@@ -85,7 +85,7 @@ def test_one_retrain_at_a_time_across_app_processes_then_cancel(store, slow_env)
     assert "unchanged" in status.message and "after" in status.message
     assert store.active_path() == store.shipped
     assert not JobFiles(store.retrained_dir).cancel_path.exists()
-    assert other_app.start(QUICK_RETRAIN)  # a new run may start once the last one ended
+    assert other_app.start(QUICK_RETRAIN.replace(train_subset=500))  # a new run may start once the last one ended
     assert other_app.wait(TIMEOUT_S).state == SUCCEEDED
 
 

@@ -186,7 +186,7 @@ def test_layer_outputs_read_many_images_in_batches(model):
     whole = classifier.forward(images / np.float32(255))
     for layer in (1, 2, -1):
         np.testing.assert_allclose(classifier.layer_outputs(images, layer), whole.activations[layer],
-                                   rtol=1e-5, atol=1e-6)
+                                   rtol=1e-5, atol=1e-5)  # batches of other sizes sum in another order
     assert classifier.layer_outputs(images[:0], -1).shape == (0, 10)
 
 

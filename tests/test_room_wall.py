@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
-from chromium import ANSWER, CANVAS, SCREENSHOTS, free_port, settled, start_app, touch_draw, wait_for_app
+from chromium import ANSWER, CANVAS, SCREENSHOTS, WAIT_MS, free_port, settled, start_app, touch_draw, wait_for_app
 
 from digitnet.config import DRAWINGS_ENV, SHIPPED_MODEL, TrainConfig
 from digitnet.data.mnist import load_mnist
@@ -62,8 +62,8 @@ def test_three_phones_draw_to_a_prompt_and_the_wall_shows_learns_from_and_ends_t
     url, drawings = room_server
     projector = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
     projector.goto(f"{url.replace('127.0.0.1', 'localhost')}/?presenter=1")  # the presenter's own laptop
-    projector.get_by_role("button", name="Start a room").click(timeout=60_000)
-    code = projector.locator(".room-code").inner_text(timeout=30_000)
+    projector.get_by_role("button", name="Start a room").click(timeout=WAIT_MS)
+    code = projector.locator(".room-code").inner_text(timeout=WAIT_MS)
     link = projector.locator(".room-link b").inner_text()
     # Phones get this machine's network address, not the presenter's localhost...
     joined = urlsplit(link)
@@ -73,42 +73,42 @@ def test_three_phones_draw_to_a_prompt_and_the_wall_shows_learns_from_and_ends_t
     link = link.replace(joined.hostname if ":" not in joined.hostname else f"[{joined.hostname}]", "127.0.0.1")
     assert link == f"{url}/?room={code}"  # tests send traffic only to loopback: the phones open it there
     projector.locator(".st-key-room_prompt").get_by_text("7", exact=True).click()
-    projector.get_by_text("Everyone draw a 7", exact=True).wait_for(timeout=30_000)
+    projector.get_by_text("Everyone draw a 7", exact=True).wait_for(timeout=WAIT_MS)
 
     phones = []
     for digit in ("7", "7", "1"):
         context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
         phone = context.new_page()
         phone.goto(link)
-        phone.get_by_text("Everyone draw a 7, then send it to the screen.").wait_for(timeout=60_000)
-        phone.locator(CANVAS).wait_for(timeout=60_000)
+        phone.get_by_text("Everyone draw a 7, then send it to the screen.").wait_for(timeout=WAIT_MS)
+        phone.locator(CANVAS).wait_for(timeout=WAIT_MS)
         settled(phone)
         touch_draw(phone, digit, scale=phone.locator(CANVAS).bounding_box()["width"] / 280)
-        phone.locator(ANSWER).wait_for(timeout=30_000)
+        phone.locator(ANSWER).wait_for(timeout=WAIT_MS)
         assert phone.locator(ANSWER).inner_text().strip() == digit
         if not phones:
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             settled(phone)
             phone.screenshot(path=str(SCREENSHOTS / "room-phone.png"))
         phone.get_by_role("button", name="Send to the screen").click()
-        phone.get_by_text(f"Sent: your {digit} is on the screen.").wait_for(timeout=30_000)
+        phone.get_by_text(f"Sent: your {digit} is on the screen.").wait_for(timeout=WAIT_MS)
         phones.append(phone)
 
     # The wall shows all three by itself, the 1 taken for a 1 marked as missing the prompt.
     wall = projector.locator(".st-key-wall")
-    wall.get_by_text("The network read 2 of your 3 sevens; this one it took for a 1.").wait_for(timeout=10_000)
+    wall.get_by_text("The network read 2 of your 3 sevens; this one it took for a 1.").wait_for(timeout=WAIT_MS)
     assert wall.locator("figure.tile").count() == 3 and wall.locator("figure.tile.missed").count() == 1
     assert "people: 3 · drawings: 3 · read right: 2 of 3" in wall.locator(".room-counters").inner_text()
 
     # Hide the miss: gone from the wall, and from what the room teaches.
     missed_id = wall.locator("figure.tile.missed figcaption span").inner_text().removeprefix("#")
     wall.locator('[data-testid="stButtonGroup"]').get_by_text(f"#{missed_id}", exact=True).click()
-    wall.get_by_text("The network read 2 of your 2 sevens.").wait_for(timeout=10_000)
+    wall.get_by_text("The network read 2 of your 2 sevens.").wait_for(timeout=WAIT_MS)
     assert wall.locator("figure.tile").count() == 2
 
     # Learn from the room: the retrain starts from the model in use's (one-epoch) settings.
     projector.get_by_role("button", name="Learn from the room").click()
-    wall.get_by_text(re.compile(r"Done: MNIST test accuracy")).wait_for(timeout=180_000)
+    wall.get_by_text(re.compile(r"Done: MNIST test accuracy")).wait_for(timeout=WAIT_MS)
 
     # A room's worth more, as 40 more phones would send them: MNIST's sevens, read by the network in use.
     rooms = Rooms(drawings / ROOMS_FILENAME, UNLIMITED)
@@ -117,14 +117,14 @@ def test_three_phones_draw_to_a_prompt_and_the_wall_shows_learns_from_and_ends_t
     for phone, x in enumerate(data.x_test[data.y_test == 7][:40] / np.float32(255)):
         p = classifier.predict_proba(x)
         rooms.send(code, f"more-{phone}", x, int(p.argmax()), float(p.max()))
-    wall.get_by_text("drawings: 42").wait_for(timeout=10_000)
+    wall.get_by_text("drawings: 42").wait_for(timeout=WAIT_MS)
     assert wall.locator("figure.tile").count() == 24  # the newest three rows of eight, beside the QR code
     projector.screenshot(path=str(SCREENSHOTS / "room-wall.png"))
 
     projector.get_by_role("button", name="End the room").click()
-    projector.get_by_role("button", name="Start a room").wait_for(timeout=30_000)
+    projector.get_by_role("button", name="Start a room").wait_for(timeout=WAIT_MS)
     phones[0].reload()
-    phones[0].get_by_text(f"There is no open room {code}").wait_for(timeout=60_000)
+    phones[0].get_by_text(f"There is no open room {code}").wait_for(timeout=WAIT_MS)
     with pytest.raises(Exception, match="no open room"):
         rooms.state(code)
     import sqlite3

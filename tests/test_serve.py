@@ -16,8 +16,8 @@ from conftest import ROOT, nginx
 from processes import descendants
 from waiting import eventually
 
-from chromium import (CANVAS, CANVAS_HOST, answer, clear, draw, free_port, model_card, phone_sends, retrain_settings,
-                      settled, touch_draw, wait_for_app)
+from chromium import (CANVAS, CANVAS_HOST, WAIT_MS, answer, clear, draw, free_port, model_card, phone_sends,
+                      retrain_settings, settled, touch_draw, wait_for_app)
 from digitnet.config import DRAWINGS_ENV
 from digitnet.replicas import NGINX_TEMPLATE, ServeError, render_nginx_config
 from digitnet.serving.store import RETRAINED_ENV
@@ -122,8 +122,8 @@ def open_on_replica(browser, serve: Serve, taken: set[str]):
     answered: set[str] = set()
     page.on("response", lambda response: answered.add(response.headers.get(REPLICA_HEADER.lower(), "")))
     page.goto(serve.url)
-    page.locator(CANVAS).wait_for(timeout=60_000)
-    page.get_by_role("button", name="Retrain").wait_for(timeout=60_000)
+    page.locator(CANVAS).wait_for(timeout=WAIT_MS)
+    page.get_by_role("button", name="Retrain").wait_for(timeout=WAIT_MS)
     settled(page)
     return page, replica, answered
 
@@ -142,10 +142,10 @@ def test_two_browsers_through_nginx_stay_on_their_replicas_and_see_one_retrain(b
     settled(first, after_change=True)
     sidebar.get_by_role("button", name="Retrain").click()
     # The other replica's visitor sees the same retrain, and then the new model.
-    second.get_by_text(re.compile(r"Epoch \d of 2|Done: MNIST test accuracy")).first.wait_for(timeout=120_000)
+    second.get_by_text(re.compile(r"Epoch \d of 2|Done: MNIST test accuracy")).first.wait_for(timeout=WAIT_MS)
     for page in (first, second):
-        page.get_by_text(re.compile(r"Done: MNIST test accuracy")).wait_for(timeout=120_000)
-        model_card(page).get_by_text("retrained here").wait_for(timeout=30_000)
+        page.get_by_text(re.compile(r"Done: MNIST test accuracy")).wait_for(timeout=WAIT_MS)
+        model_card(page).get_by_text("retrained here").wait_for(timeout=WAIT_MS)
 
 
 def test_a_killed_replica_is_not_the_rooms_problem(browser, serve):
@@ -176,9 +176,10 @@ def test_a_killed_replica_is_not_the_rooms_problem(browser, serve):
 def redraw(page, digit: str) -> None:
     """Clear the canvas and draw `digit` on the new one once it is on screen."""
     clear(page)
-    page.locator(CANVAS).wait_for(state="visible", timeout=20_000)
-    page.wait_for_function(f"document.querySelector('{CANVAS_HOST}').shadowRoot"
-                           f".querySelector('canvas.upper-canvas').getBoundingClientRect().width > 0")
+    page.locator(CANVAS).wait_for(state="visible", timeout=WAIT_MS)
+    page.wait_for_function(f"document.querySelector('{CANVAS_HOST}')?.shadowRoot"
+                           f"?.querySelector('canvas.upper-canvas')?.getBoundingClientRect().width > 0",
+                           timeout=WAIT_MS)
     draw(page, digit)
 
 
@@ -202,8 +203,8 @@ def test_phones_on_both_replicas_feed_one_wall(browser, serve):
     context.add_cookies([{"name": "digitnet_replica", "value": value, "url": serve.url}])
     projector = context.new_page()
     projector.goto(f"{serve.url}/?presenter=1")
-    projector.get_by_role("button", name="Start a room").click(timeout=60_000)
-    code = projector.locator(".room-code").inner_text(timeout=30_000)
+    projector.get_by_role("button", name="Start a room").click(timeout=WAIT_MS)
+    code = projector.locator(".room-code").inner_text(timeout=WAIT_MS)
     assert projector.get_by_text("loads faster").count() == 0  # behind nginx: no advice to use make serve
     replicas = set()
     for taken in (set(), {projector_replica}):  # one phone on the projector's replica, one on the other
@@ -212,7 +213,7 @@ def test_phones_on_both_replicas_feed_one_wall(browser, serve):
         phone_sends(browser, serve.url, code, cookie=value)
     assert len(replicas) == 2
     wall = projector.locator(".st-key-wall")
-    wall.get_by_text("people: 2 · drawings: 2").wait_for(timeout=10_000)
+    wall.get_by_text("people: 2 · drawings: 2").wait_for(timeout=WAIT_MS)
     assert wall.locator("figure.tile").count() == 2
 
 
@@ -270,7 +271,7 @@ def test_a_phone_through_nginx_gets_compressed_code_no_icon_font_and_a_working_s
     encodings: dict[str, str] = {}
     phone.on("response", lambda r: encodings.__setitem__(r.url, r.headers.get("content-encoding", "")))
     phone.goto(f"{serve.url}/?room={code}")
-    phone.locator(CANVAS).wait_for(timeout=60_000)
+    phone.locator(CANVAS).wait_for(timeout=WAIT_MS)
     # The big ones (3 MB of the 3.2 MB a phone moved uncompressed); files under 1 KB are not worth it.
     big = ("/static/js/index.", "/static/js/protobuf.", "/static/js/StreamlitMarkdown.", "/static/css/index.",
            "/_stcore/bidi-components/streamlit-drawable-canvas")
@@ -279,6 +280,6 @@ def test_a_phone_through_nginx_gets_compressed_code_no_icon_font_and_a_working_s
     # The WebSocket goes through the compressing proxy untouched: a stroke is read.
     settled(phone)
     touch_draw(phone, "7", scale=phone.locator(CANVAS).bounding_box()["width"] / 280)
-    phone.locator(ANSWER).wait_for(timeout=30_000)
+    phone.locator(ANSWER).wait_for(timeout=WAIT_MS)
     assert phone.locator(ANSWER).inner_text().strip() == "7"
     context.close()
