@@ -198,6 +198,11 @@ def _add_serve(commands: argparse._SubParsersAction) -> None:
     serve_parser.add_argument("--replicas", type=int, default=defaults.replicas, help="how many page processes")
     serve_parser.add_argument("--port", type=int, default=defaults.port, help="the port visitors open")
     serve_parser.add_argument("--host", default=defaults.host, help="the address nginx listens on")
+    serve_parser.add_argument("--upstream", action="append", default=[], metavar="HOST:PORT",
+                              help="a replica on another machine that nginx also sends visitors to (repeat it)")
+    serve_parser.add_argument("--replicas-only", action="store_true",
+                              help="no nginx: the replicas listen on every interface on --port and the ports "
+                                   "after it, for an nginx on another machine (its --upstream)")
     serve_parser.set_defaults(command=run_serve)
 
 
@@ -210,7 +215,8 @@ def run_serve(args: argparse.Namespace) -> int:
     if args.replicas < 1:
         log.error("error: --replicas must be at least 1")
         return 2
-    return serve(ServeConfig(replicas=args.replicas, port=args.port, host=args.host))
+    return serve(ServeConfig(replicas=args.replicas, port=args.port, host=args.host, upstreams=tuple(args.upstream),
+                             replicas_only=args.replicas_only))
 
 
 def _add_setting(parser: argparse.ArgumentParser, setting: dataclasses.Field) -> None:

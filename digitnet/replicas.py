@@ -39,16 +39,26 @@ class ServeError(DigitnetError):
 
 @dataclass(frozen=True)
 class ServeConfig:
-    """How many replicas, and where nginx listens for visitors."""
+    """How many replicas, where nginx listens for visitors, and the replicas of other machines."""
 
     replicas: int = os.cpu_count() or 1
     port: int = 8501
     host: str = "0.0.0.0"  # a room's phones reach it over the local network
+    upstreams: tuple[str, ...] = ()  # "host:port" of replicas on other machines, which nginx serves too
+    # No nginx: the replicas listen on every interface, on `port` and the ports after it, for an nginx on
+    # another machine to send visitors to (its `upstreams`).
+    replicas_only: bool = False
 
 
-def render_nginx_config(template: str, listen: str, replica_ports: list[int], prefix: Path) -> str:
-    """deploy/nginx.conf with its @NAME@ values filled in."""
-    servers = "\n".join(f"        server 127.0.0.1:{port} max_fails=1 fail_timeout=5s;" for port in replica_ports)
+def render_nginx_config(template: str, listen: str, replica_ports: list[int], prefix: Path,
+                        upstreams: tuple[str, ...] = ()) -> str:
+    """deploy/nginx.conf with its @NAME@ values filled in: this machine's replicas, and `upstreams`."""
+    for upstream in upstreams:
+        host, _, port = upstream.rpartition(":")
+        if not host or not port.isdigit() or any(c in host for c in " ;{}#"):
+            raise ServeError(f"{upstream!r} is not host:port, the address of a replica on another machine")
+    addresses = [f"127.0.0.1:{port}" for port in replica_ports] + list(upstreams)
+    servers = "\n".join(f"        server {address} max_fails=1 fail_timeout=5s;" for address in addresses)
     text = template.replace("@SERVERS@", servers).replace("@LISTEN@", listen).replace("@PREFIX@", str(prefix))
     if "@" in "".join(line.split("#")[0] for line in text.splitlines()):
         raise ServeError(f"{NGINX_TEMPLATE} holds a @NAME@ value that digitnet does not fill in")
@@ -81,13 +91,14 @@ class Replica:
 
     port: int
     env: dict[str, str]
+    address: str = "127.0.0.1"  # every interface ("0.0.0.0") when an nginx on another machine fronts it
     process: subprocess.Popen | None = None
     deaths: list[float] = field(default_factory=list)
     given_up: bool = False
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", "127.0.0.1",
+            [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", self.address,
              "--server.port", str(self.port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
             cwd=APP.parent, env=self.env, stdout=subprocess.DEVNULL, preexec_fn=die_with_parent,
             start_new_session=True)  # Ctrl-C reaches the supervisor alone, which stops the replicas in order
@@ -109,12 +120,15 @@ class Server:
         # glibc gives each of Streamlit's script threads a malloc arena of its own: with two, the memory of
         # visitors who have gone goes back to use (bench.room: +69 MB after 300 visitors, +29 MB with two).
         env = {"MALLOC_ARENA_MAX": "2", **child_environment()}
-        self.replicas = [Replica(free_port(), env) for _ in range(config.replicas)]
+        if config.replicas_only:
+            self.replicas = [Replica(config.port + n, env, "0.0.0.0") for n in range(config.replicas)]
+        else:
+            self.replicas = [Replica(free_port(), env) for _ in range(config.replicas)]
         self.nginx: subprocess.Popen | None = None
         self.stopping = False
 
     def start(self) -> None:
-        nginx = nginx_binary()
+        nginx = None if self.config.replicas_only else nginx_binary()
         for replica in self.replicas:
             replica.start()
         deadline = time.monotonic() + STARTUP_SECONDS
@@ -126,9 +140,13 @@ class Server:
                 if time.monotonic() > deadline:
                     raise ServeError(f"the replica on port {replica.port} did not answer within {STARTUP_SECONDS:.0f} s")
                 time.sleep(0.1)
+        if nginx is None:
+            log.info("digitnet: %d replicas on ports %s of every interface, for an nginx elsewhere; Ctrl-C "
+                     "stops them", len(self.replicas), ", ".join(str(r.port) for r in self.replicas))
+            return
         conf = self.workdir / "nginx.conf"
         conf.write_text(render_nginx_config(NGINX_TEMPLATE.read_text(), f"{self.config.host}:{self.config.port}",
-                                            [r.port for r in self.replicas], self.workdir))
+                                            [r.port for r in self.replicas], self.workdir, self.config.upstreams))
         checked = subprocess.run([nginx, "-t", "-q", "-p", str(self.workdir), "-c", str(conf)],
                                  capture_output=True, text=True)
         if checked.returncode:
@@ -146,7 +164,7 @@ class Server:
     def watch(self) -> int:
         """Restart replicas that die, until stopped; the exit code to leave with."""
         while not self.stopping:
-            if self.nginx.poll() is not None:
+            if self.nginx is not None and self.nginx.poll() is not None:
                 log.error("nginx stopped (%s): stopping the replicas", how_it_ended(self.nginx.returncode))
                 return 1
             for replica in self.replicas:

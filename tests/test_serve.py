@@ -6,6 +6,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -13,8 +14,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from conftest import ROOT, nginx
-from processes import descendants
-from waiting import eventually
+from processes import command_of, descendants
+from waiting import TIMEOUT_S, eventually
 
 from chromium import (CANVAS, CANVAS_HOST, WAIT_MS, answer, clear, draw, free_port, model_card, phone_sends,
                       retrain_settings, settled, touch_draw, wait_for_app)
@@ -34,6 +35,36 @@ def test_the_nginx_template_is_filled_in_whole_and_nginx_accepts_it(tmp_path):
     checked = subprocess.run([nginx(), "-t", "-p", str(tmp_path), "-c", str(conf)],
                              capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
+
+
+def test_replicas_on_other_machines_join_the_upstream_and_a_wrong_address_is_refused(tmp_path):
+    text = render_nginx_config(NGINX_TEMPLATE.read_text(), "127.0.0.1:8501", [9001], tmp_path,
+                               ("192.0.2.10:8601", "[2001:db8::7]:8601"))
+    assert "server 127.0.0.1:9001 " in text and "server 192.0.2.10:8601 " in text and "server [2001:db8::7]:8601 " in text
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(text)
+    checked = subprocess.run([nginx(), "-t", "-p", str(tmp_path), "-c", str(conf)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+    for wrong in ("192.0.2.10", "host:port", "a; evil:1"):
+        with pytest.raises(ServeError, match="not host:port"):
+            render_nginx_config(NGINX_TEMPLATE.read_text(), "127.0.0.1:8501", [9001], tmp_path, (wrong,))
+
+
+def test_replicas_only_serve_the_page_on_every_interface_with_no_nginx(mnist_path, tmp_path):
+    port = free_port()
+    env = {**os.environ, "DIGITNET_MNIST": str(mnist_path), DRAWINGS_ENV: str(tmp_path / "drawings")}
+    process = subprocess.Popen([sys.executable, "-m", "digitnet", "serve", "--replicas-only", "--replicas", "1",
+                                "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        wait_for_app(port)
+        children = descendants(process.pid)[1:]
+        assert children and not [pid for pid in children if "nginx" in " ".join(command_of(pid))]
+        assert any("--server.address 0.0.0.0" in " ".join(command_of(pid)) for pid in children)
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(TIMEOUT_S)
+    assert process.returncode == 0, process.stderr.read()
 
 
 def test_a_template_value_digitnet_does_not_know_is_refused(tmp_path):
