@@ -48,6 +48,26 @@ def nginx() -> str:
         unavailable(str(exc))
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL cluster for the whole test run (Debian's server, started here, stopped at the end);
+    `postgres.database()` gives each test an empty database of its own."""
+    from postgres import Cluster, server_binaries
+
+    binaries = server_binaries()
+    if binaries is None:
+        unavailable("PostgreSQL not found: install it with `sudo apt-get install -y postgresql`")
+    try:
+        import psycopg  # noqa: F401 (the store's driver, in requirements.txt)
+    except ImportError:
+        unavailable("psycopg not installed: `make test` installs requirements.txt")
+    cluster = Cluster(*binaries)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
 @pytest.fixture(scope="module")
 def browser():
     """Debian's Chromium, headless, driven by Playwright: one per test module."""

@@ -1,4 +1,4 @@
-"""The room's store: SQLite shared by every replica, concurrent writers, a killed writer, bad input."""
+"""The room's store, SQLite and PostgreSQL alike: concurrent writers, a killed writer, bad input, limits."""
 
 import os
 import signal
@@ -20,10 +20,32 @@ SEVEN[6, 8:20] = 1.0
 SEVEN[6:22, 18] = 1.0
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def new_rooms(request, tmp_path):
+    """Makes a store of each kind (once per test): a SQLite file, or a PostgreSQL database."""
+    def make(limits: RoomLimits = RoomLimits()) -> Rooms:
+        if request.param == "sqlite":
+            return Rooms(tmp_path / "rooms.sqlite3", limits)
+        return Rooms(limits=limits, url=request.getfixturevalue("postgres").database())
+    return make
+
+
 @pytest.fixture
-def rooms(tmp_path) -> Rooms:
+def rooms(new_rooms) -> Rooms:
     """A store whose phones may send as soon as they join: the tests of the other limits say when."""
+    return new_rooms(RoomLimits(join_wait_s=0))
+
+
+@pytest.fixture
+def sqlite_rooms(tmp_path) -> Rooms:
+    """A SQLite store, for what only a file can suffer: deletion, corruption, an earlier schema."""
     return Rooms(tmp_path / "rooms.sqlite3", RoomLimits(join_wait_s=0))
+
+
+def rows(rooms: Rooms, sql: str) -> list[tuple]:
+    """What `sql` reads from the store itself, of either kind."""
+    with rooms.database.transaction(write=False) as db:
+        return db.execute(sql).fetchall()
 
 
 def test_a_room_collects_drawings_labelled_by_its_prompt(rooms):
@@ -79,9 +101,8 @@ def test_a_wrong_or_ended_code_gets_one_clear_message(rooms):
     with pytest.raises(RoomError) as ended:
         rooms.send(code, "phone-b", SEVEN, 7, 0.9)
     assert str(ended.value) == str(unknown.value).replace("ZZZZZZ", code)  # a guesser cannot tell them apart
-    with sqlite3.connect(rooms.path) as db:  # nothing of it is kept but its code and times
-        assert db.execute("SELECT COUNT(*) FROM drawings").fetchone()[0] == 0
-        assert db.execute("SELECT COUNT(*) FROM phones").fetchone()[0] == 0
+    # nothing of it is kept but its code and times
+    assert rows(rooms, "SELECT COUNT(*) FROM drawings") == [(0,)] and rows(rooms, "SELECT COUNT(*) FROM phones") == [(0,)]
     assert normalised(" abc def ") == "ABCDEF"
 
 
@@ -121,9 +142,10 @@ WRITER = """
 import sys, numpy as np
 from pathlib import Path
 from digitnet.serving.room import UNLIMITED, Rooms
-path, code, phone, count = Path(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+place, code, phone, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 x = np.zeros((28, 28), np.float32); x[6, 8:20] = 1.0; x[6:22, 18] = 1.0
-store, i = Rooms(path, UNLIMITED), 0
+url = place if place.startswith("postgresql://") else None
+store, i = Rooms(None if url else Path(place), UNLIMITED, url), 0
 while count < 0 or i < count:  # a negative count: forever, each send from a new phone
     store.send(code, phone if count >= 0 else f"{phone}-{i}", x, 7, 0.9, now=1000.0 + 2.0 * i)
     i += 1
@@ -131,7 +153,8 @@ while count < 0 or i < count:  # a negative count: forever, each send from a new
 
 
 def writer(rooms: Rooms, code: str, phone: str, count: int) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", WRITER, str(rooms.path), code, phone, str(count)],
+    place = str(rooms.path) if rooms.path else rooms.database.url
+    return subprocess.Popen([sys.executable, "-c", WRITER, place, code, phone, str(count)],
                             cwd=ROOT, stderr=subprocess.PIPE, text=True)
 
 
@@ -177,52 +200,51 @@ def test_a_flood_of_new_rooms_is_capped_and_a_forgotten_room_ends_by_itself(room
         rooms.check(old)
     with pytest.raises(RoomError, match="no open room"):  # and ended for good by the next write
         rooms.send(old, "another phone", SEVEN, 7, 0.9)
-    with sqlite3.connect(rooms.path) as db:
-        assert db.execute("SELECT COUNT(*) FROM drawings").fetchone()[0] == 0  # its drawing went with it
+    assert rows(rooms, "SELECT COUNT(*) FROM drawings") == [(0,)]  # its drawing went with it
     codes = [rooms.open() for _ in range(MAX_OPEN_ROOMS)]
     with pytest.raises(RoomError, match=f"{MAX_OPEN_ROOMS} rooms are open"):
         rooms.open()
     rooms.end(codes[0])
     assert rooms.check(rooms.open())
 
-def test_the_wall_reads_while_a_phone_holds_the_write_lock(rooms):
-    code = rooms.open()
-    rooms.send(code, "phone-a", SEVEN, 7, 0.9)
-    writer = sqlite3.connect(rooms.path, isolation_level=None)
+def test_the_wall_reads_while_a_phone_holds_the_write_lock(sqlite_rooms):
+    code = sqlite_rooms.open()
+    sqlite_rooms.send(code, "phone-a", SEVEN, 7, 0.9)
+    writer = sqlite3.connect(sqlite_rooms.path, isolation_level=None)
     try:
         writer.execute("BEGIN IMMEDIATE")  # a send in the middle of its transaction
         writer.execute("INSERT INTO phones (room, phone) VALUES (?, 'phone-b')", (code,))
-        state = rooms.state(code)  # a reader that took the write lock would wait here, then fail
-        assert state.drawings == 1 and state.people == 1 and rooms.prompt(code) == (None, False)
+        state = sqlite_rooms.state(code)  # a reader that took the write lock would wait here, then fail
+        assert state.drawings == 1 and state.people == 1 and sqlite_rooms.prompt(code) == (None, False)
     finally:
         writer.execute("ROLLBACK")
         writer.close()
 
 
-def test_the_walls_counts_are_kept_as_drawings_come_not_counted_on_each_refresh(rooms):
-    code = rooms.open()
-    with sqlite3.connect(rooms.path) as db:
+def test_the_walls_counts_are_kept_as_drawings_come_not_counted_on_each_refresh(sqlite_rooms):
+    code = sqlite_rooms.open()
+    with sqlite3.connect(sqlite_rooms.path) as db:
         plan = " ".join(row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {COUNTS}", (code,)))
     assert "tallies USING INDEX" in plan and "drawings" not in plan
 
 
-def test_a_store_deleted_under_an_open_room_is_said_so_and_not_made_anew(rooms):
-    code = rooms.open()
-    rooms.send(code, "phone-a", SEVEN, 7, 0.9)
-    os.remove(rooms.path)
-    for look in (lambda: rooms.check(code), lambda: rooms.state(code), lambda: rooms.prompt(code),
-                 lambda: rooms.send(code, "phone-b", SEVEN, 7, 0.9)):
+def test_a_store_deleted_under_an_open_room_is_said_so_and_not_made_anew(sqlite_rooms):
+    code = sqlite_rooms.open()
+    sqlite_rooms.send(code, "phone-a", SEVEN, 7, 0.9)
+    os.remove(sqlite_rooms.path)
+    for look in (lambda: sqlite_rooms.check(code), lambda: sqlite_rooms.state(code), lambda: sqlite_rooms.prompt(code),
+                 lambda: sqlite_rooms.send(code, "phone-b", SEVEN, 7, 0.9)):
         with pytest.raises(RoomStoreError, match="store is gone"):
             look()
-    assert not rooms.path.exists()
-    assert rooms.check(rooms.open())  # a new room makes a new store
+    assert not sqlite_rooms.path.exists()
+    assert sqlite_rooms.check(sqlite_rooms.open())  # a new room makes a new store
 
 
-def test_a_corrupt_store_is_one_clear_error_not_a_traceback(rooms):
-    code = rooms.open()
-    corrupt_store(rooms.path)
+def test_a_corrupt_store_is_one_clear_error_not_a_traceback(sqlite_rooms):
+    code = sqlite_rooms.open()
+    corrupt_store(sqlite_rooms.path)
     with pytest.raises(RoomStoreError, match="cannot be used .*file is not a database"):
-        rooms.state(code)
+        sqlite_rooms.state(code)
 
 
 def test_rooms_no_wall_has_shown_for_a_while_make_room_for_a_presenter(rooms):
@@ -259,8 +281,8 @@ def test_a_store_made_by_an_earlier_version_keeps_its_open_rooms(tmp_path):
     assert rooms.state("ABCDEF").confusion[7].tolist() == [0, 1, 0, 0, 0, 0, 0, 2, 0, 0]
 
 
-def test_a_phone_sends_only_a_few_seconds_after_it_joined_and_a_client_that_never_joined_never(tmp_path):
-    rooms = Rooms(tmp_path / "rooms.sqlite3")
+def test_a_phone_sends_only_a_few_seconds_after_it_joined_and_a_client_that_never_joined_never(new_rooms):
+    rooms = new_rooms()
     wait = rooms.limits.join_wait_s
     code = rooms.open()
     rooms.join(code, "phone", now=100.0)
@@ -273,8 +295,8 @@ def test_a_phone_sends_only_a_few_seconds_after_it_joined_and_a_client_that_neve
     assert rooms.state(code).drawings == 1
 
 
-def test_a_flood_from_one_address_is_refused_and_other_phones_are_not_held_back(tmp_path):
-    rooms = Rooms(tmp_path / "rooms.sqlite3", RoomLimits(join_wait_s=0))
+def test_a_flood_from_one_address_is_refused_and_other_phones_are_not_held_back(new_rooms):
+    rooms = new_rooms(RoomLimits(join_wait_s=0))
     limits = rooms.limits
     code = rooms.open()
     refused, now = 0, 1000.0
@@ -293,9 +315,9 @@ def test_a_flood_from_one_address_is_refused_and_other_phones_are_not_held_back(
     assert state.drawings == taken + 10 and state.people == taken + 10  # people: phones that sent
 
 
-def test_a_room_takes_at_most_a_full_hall_s_pace_and_a_total(tmp_path):
+def test_a_room_takes_at_most_a_full_hall_s_pace_and_a_total(new_rooms):
     limits = RoomLimits(join_wait_s=0, room_burst=30, room_rate=10.0, room_drawings=40)
-    rooms = Rooms(tmp_path / "rooms.sqlite3", limits)
+    rooms = new_rooms(limits)
     code = rooms.open()
     taken = 0
     for phone in range(40):  # 40 addresses at once: the room's burst, then its pace
@@ -359,6 +381,5 @@ def test_one_address_opens_only_a_few_rooms_unless_the_presenter_typed_the_passw
     assert rooms.check(rooms.open(opener="127.0.0.9"))
     later = time.time() + UNSHOWN_S + 1  # a presenter who closed the tabs without ending the rooms
     assert rooms.check(rooms.open(opener="127.0.0.9", now=later))
-    with sqlite3.connect(rooms.path) as db:  # addresses are kept only as keyed hashes
-        stored = " ".join(str(row) for row in db.execute("SELECT * FROM rooms"))
+    stored = " ".join(str(row) for row in rows(rooms, "SELECT * FROM rooms"))  # addresses only as keyed hashes
     assert "127.0.0" not in stored

@@ -1,10 +1,10 @@
-"""A room: everyone draws on a phone, the projector shows the room. Its drawings live in SQLite.
+"""A room: everyone draws on a phone, the projector shows the room.
 
-One SQLite file in WAL mode, beside the collected drawings, which every replica on the machine
-shares: SQLite orders the writes of all replicas, a reader never sees half of a row, and a write cut
-short (a replica killed mid-send) is rolled back whole. A drawing that `send` accepted is committed,
-synchronously, before it returns. Several machines would need a database server in its place
-(PostgreSQL, say), as the README says.
+Its drawings live in one SQLite file in WAL mode, beside the collected drawings, which every replica
+on the machine shares; or, with $DIGITNET_DATABASE_URL, in a PostgreSQL database that every machine
+shares (digitnet.serving.database). Either way writers take turns, a reader never sees half of a row,
+and a write cut short (a replica killed mid-send) is rolled back whole. A drawing that `send`
+accepted is committed before it returns.
 
 A room keeps no names and no addresses: each phone is a random token its page made, and a phone's
 network address is kept only as a keyed hash, to pace what one address sends (`RoomLimits`). Ending a
@@ -17,7 +17,6 @@ import hashlib
 import hmac
 import math
 import secrets
-import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +27,7 @@ import numpy as np
 
 from digitnet.config import drawings_dir
 from digitnet.errors import DigitnetError
+from digitnet.serving.database import Connection, PostgresDatabase, SqliteDatabase, StoreGone, database_url
 from digitnet.serving.limits import RerunBudget
 from digitnet.serving.prediction import DIGIT_NAMES, a_digit
 
@@ -46,7 +46,7 @@ SHOWN_EVERY_S = 30.0  # how often an open wall says it is shown: a write, so not
 NO_ROOM = "There is no open room {code}: check the code on the screen, or ask the presenter for the new one"
 BUSY = "The screen is taking many drawings just now: wait a few seconds and send again"
 SCHEMA_VERSION = 2  # PRAGMA user_version: 1 had no limits, tallies or pause; 0, no `shown` either
-SCHEMA = """
+SQLITE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS rooms (
     code TEXT PRIMARY KEY, opened REAL NOT NULL, ended REAL, prompt INTEGER, cleared_before INTEGER DEFAULT 0,
     shown REAL, paused INTEGER NOT NULL DEFAULT 0, opener TEXT, sent INTEGER NOT NULL DEFAULT 0,
@@ -76,6 +76,34 @@ CREATE TABLE IF NOT EXISTS senders (
     PRIMARY KEY (room, sender)
 );
 CREATE TABLE IF NOT EXISTS secret (key BLOB NOT NULL);
+"""
+# The same tables in PostgreSQL's types.
+POSTGRES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS rooms (
+    code TEXT PRIMARY KEY, opened DOUBLE PRECISION NOT NULL, ended DOUBLE PRECISION, prompt INTEGER,
+    cleared_before BIGINT DEFAULT 0, shown DOUBLE PRECISION, paused INTEGER NOT NULL DEFAULT 0, opener TEXT,
+    sent INTEGER NOT NULL DEFAULT 0, tokens DOUBLE PRECISION, tokens_at DOUBLE PRECISION
+);
+CREATE TABLE IF NOT EXISTS phones (
+    room TEXT NOT NULL, phone TEXT NOT NULL, joined DOUBLE PRECISION, last_sent DOUBLE PRECISION,
+    sends INTEGER NOT NULL DEFAULT 0, stopped INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (room, phone)
+);
+CREATE TABLE IF NOT EXISTS drawings (
+    id BIGSERIAL PRIMARY KEY, room TEXT NOT NULL, phone TEXT NOT NULL, sent DOUBLE PRECISION NOT NULL,
+    prompt INTEGER, answer INTEGER NOT NULL, confidence DOUBLE PRECISION NOT NULL, pixels BYTEA NOT NULL,
+    hidden INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS drawings_by_room ON drawings (room, id);
+CREATE INDEX IF NOT EXISTS drawings_by_phone ON drawings (room, phone);
+CREATE TABLE IF NOT EXISTS tallies (
+    room TEXT NOT NULL, prompt INTEGER NOT NULL, answer INTEGER NOT NULL, drawings BIGINT NOT NULL,
+    PRIMARY KEY (room, prompt, answer)
+);
+CREATE TABLE IF NOT EXISTS senders (
+    room TEXT NOT NULL, sender TEXT NOT NULL, tokens DOUBLE PRECISION NOT NULL, tokens_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (room, sender)
+);
+CREATE TABLE IF NOT EXISTS secret (key BYTEA NOT NULL);
 """
 # Columns that stores made by earlier versions lack, added in place: their open rooms carry on.
 ADDED_COLUMNS = {
@@ -198,53 +226,30 @@ def is_room_code(code: str) -> bool:
 
 
 class Rooms:
-    """Every room of this machine, in one SQLite file (by default in the drawings folder, which the
-    replicas of `make serve` share), taking what `limits` allow."""
+    """Every room: in one SQLite file of this machine (by default in the drawings folder, which the
+    replicas of `make serve` share), or in the PostgreSQL database at `url` (default:
+    $DIGITNET_DATABASE_URL) that every machine shares; taking what `limits` allow."""
 
-    def __init__(self, path: Path | None = None, limits: RoomLimits = RoomLimits()):
-        self.path = path or drawings_dir() / ROOMS_FILENAME
+    def __init__(self, path: Path | None = None, limits: RoomLimits = RoomLimits(), url: str | None = None):
+        url = url or (None if path else database_url())
         self.limits = limits
-        self._seen = False  # whether this process has used the store: then its file's absence is news
+        self.path = None if url else path or drawings_dir() / ROOMS_FILENAME
+        self.database = PostgresDatabase(url, _prepare_postgres) if url else SqliteDatabase(self.path, _migrate)
 
     @contextmanager
-    def _database(self, write: bool = True, create: bool = False) -> Iterator[sqlite3.Connection]:
-        """A connection for one use (Streamlit runs sessions in threads; SQLite connections are not
-        shared between them), committed on success and rolled back on any error but RoomExpired.
-        Without `write`, it reads one snapshot and never waits for, nor holds up, a writer (WAL).
-        A store this process has used and that is gone is said so, not silently made anew as if its
-        rooms had never been; only `create` (opening a room) makes it again. SQLite's errors become
-        RoomStoreError."""
+    def _database(self, write: bool = True, create: bool = False) -> Iterator[Connection]:
+        """A transaction, committed on success and rolled back on any error but RoomExpired. Without
+        `write`, it reads one snapshot and never waits for, nor holds up, a writer. A SQLite store this
+        process has used and that is gone is said so, not silently made anew as if its rooms had never
+        been; only `create` (opening a room) makes it again. The store's own errors become RoomStoreError."""
         try:
-            with self._connection(write, create) as connection:
+            with self.database.transaction(write, create, keep=(RoomExpired,)) as connection:
                 yield connection
-        except sqlite3.Error as exc:
-            raise RoomStoreError(f"The rooms' store cannot be used ({exc}): try again in a moment, "
+        except StoreGone as exc:
+            raise RoomStoreError(f"The rooms' store is gone ({exc}): start a new room") from exc
+        except self.database.errors as exc:
+            raise RoomStoreError(f"The rooms' store cannot be used ({str(exc).strip()}): try again in a moment, "
                                  "or start a new room") from exc
-
-    @contextmanager
-    def _connection(self, write: bool, create: bool) -> Iterator[sqlite3.Connection]:
-        if self._seen and not create and not self.path.exists():
-            raise RoomStoreError(f"The rooms' store is gone ({self.path.name} was removed): start a new room")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-        first, self._seen = not self._seen, True
-        try:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=FULL")  # a sent drawing survives a power cut too
-            if first or create:
-                _migrate(connection)
-            connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            try:
-                yield connection
-            except RoomExpired:
-                connection.execute("COMMIT")
-                raise
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
-        finally:
-            connection.close()
 
     def open(self, now: float | None = None, opener: str | None = None) -> str:
         """Open a new room; return its code. Rooms opened ROOM_HOURS ago end first; RoomError when
@@ -291,7 +296,8 @@ class Rooms:
         now = time.time() if now is None else now
         with self._database() as db:
             code = _open_room(db, code, now)
-            db.execute("INSERT OR IGNORE INTO phones (room, phone, joined) VALUES (?, ?, ?)", (code, phone, now))
+            db.execute("INSERT INTO phones (room, phone, joined) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                       (code, phone, now))
 
     def set_prompt(self, code: str, digit: int | None) -> None:
         """Ask the room to draw `digit` (None: any digit); drawings sent from now on are labelled by it."""
@@ -336,7 +342,8 @@ class Rooms:
                 raise RoomError("The presenter took this phone's drawings off the screen")
             if limits.join_wait_s and (phone_row is None or now - joined < limits.join_wait_s):
                 raise RoomError("You just joined: draw your digit, then send it")
-            db.execute("INSERT OR IGNORE INTO phones (room, phone, joined) VALUES (?, ?, ?)", (code, phone, now))
+            db.execute("INSERT INTO phones (room, phone, joined) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                       (code, phone, now))
             if last is not None and now - last < limits.send_interval_s:
                 raise RoomError(f"One drawing every {limits.send_interval_s:.0f} seconds: wait a moment and send again")
             if sent >= limits.room_drawings:
@@ -349,18 +356,19 @@ class Rooms:
             room = _spend((tokens, tokens_at), now, limits.room_rate, limits.room_burst)
             if address is None or room is None:
                 raise RoomError(BUSY)
-            db.execute("INSERT OR REPLACE INTO senders (room, sender, tokens, tokens_at) VALUES (?, ?, ?, ?)",
+            db.execute("INSERT INTO senders (room, sender, tokens, tokens_at) VALUES (?, ?, ?, ?) ON CONFLICT"
+                       " (room, sender) DO UPDATE SET tokens = excluded.tokens, tokens_at = excluded.tokens_at",
                        (code, key, address.tokens, address.updated))
             db.execute("UPDATE rooms SET sent = sent + 1, tokens = ?, tokens_at = ? WHERE code = ?",
                        (room.tokens, room.updated, code))
             db.execute("UPDATE phones SET last_sent = ?, sends = sends + 1 WHERE room = ? AND phone = ?",
                        (now, code, phone))
-            cursor = db.execute(
+            drawing = db.execute(
                 "INSERT INTO drawings (room, phone, sent, prompt, answer, confidence, pixels)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (code, phone, now, prompt, int(answer), float(confidence), image.tobytes()))
+                " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (code, phone, now, prompt, int(answer), float(confidence), image.tobytes())).fetchone()[0]
             _tally(db, code, [(prompt, int(answer), 1)])
-            return int(cursor.lastrowid)
+            return int(drawing)
 
     def state(self, code: str, tiles: int = LATEST_TILES) -> RoomState:
         """What the wall shows now, read from tallies and the newest rows only: as fast in a full room."""
@@ -426,9 +434,14 @@ class Rooms:
             _end(db, _open_room(db, code), time.time())
 
 
-def _migrate(db: sqlite3.Connection) -> None:
-    """Make the schema, and bring a store an earlier version made up to it (once per process)."""
-    db.executescript(SCHEMA)
+def _prepare_postgres(db: Connection) -> None:
+    """Make the tables in a PostgreSQL database (one transaction, under the writers' lock)."""
+    db.execute(POSTGRES_SCHEMA)
+
+
+def _migrate(db: Connection) -> None:
+    """Make the tables in a SQLite file, and bring a store an earlier version made up to them."""
+    db.executescript(SQLITE_SCHEMA)
     if db.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
         return
     db.execute("BEGIN IMMEDIATE")
@@ -449,14 +462,14 @@ def _migrate(db: sqlite3.Connection) -> None:
     db.execute("COMMIT")
 
 
-def _keyed(db: sqlite3.Connection, address: str) -> str:
+def _keyed(db: Connection, address: str) -> str:
     """A network address as the store keeps it: a hash keyed by the store's own secret, so that the
     store's file alone never tells anyone's address."""
     row = db.execute("SELECT key FROM secret").fetchone()
     if row is None:
         row = (secrets.token_bytes(32),)
         db.execute("INSERT INTO secret (key) VALUES (?)", row)
-    return hmac.new(row[0], address.encode(), hashlib.sha256).hexdigest()[:32]
+    return hmac.new(bytes(row[0]), address.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def _spend(bucket: tuple[float | None, float | None] | None, now: float, rate: float,
@@ -468,14 +481,14 @@ def _spend(bucket: tuple[float | None, float | None] | None, now: float, rate: f
     return budget if math.isinf(burst) or budget.take(now) == 0 else None
 
 
-def _tally(db: sqlite3.Connection, code: str, changes: list[tuple[int | None, int, int]]) -> None:
+def _tally(db: Connection, code: str, changes: list[tuple[int | None, int, int]]) -> None:
     """Add (prompt, answer, drawings) to the wall's counters."""
     db.executemany("INSERT INTO tallies (room, prompt, answer, drawings) VALUES (?, ?, ?, ?)"
-                   " ON CONFLICT (room, prompt, answer) DO UPDATE SET drawings = drawings + excluded.drawings",
+                   " ON CONFLICT (room, prompt, answer) DO UPDATE SET drawings = tallies.drawings + excluded.drawings",
                    [(code, -1 if prompt is None else prompt, answer, count) for prompt, answer, count in changes])
 
 
-def _hide(db: sqlite3.Connection, code: str, which: str, arguments: tuple) -> None:
+def _hide(db: Connection, code: str, which: str, arguments: tuple) -> None:
     """Hide the room's drawings that `which` (an SQL condition) picks, and take them off the counters."""
     counts = db.execute(f"SELECT prompt, answer, COUNT(*) FROM drawings WHERE room = ? AND hidden = 0 AND {which}"
                         " GROUP BY prompt, answer", (code, *arguments)).fetchall()
@@ -483,17 +496,17 @@ def _hide(db: sqlite3.Connection, code: str, which: str, arguments: tuple) -> No
     db.execute(f"UPDATE drawings SET hidden = 1 WHERE room = ? AND hidden = 0 AND {which}", (code, *arguments))
 
 
-def _open_rooms(db: sqlite3.Connection) -> int:
+def _open_rooms(db: Connection) -> int:
     return db.execute("SELECT COUNT(*) FROM rooms WHERE ended IS NULL").fetchone()[0]
 
 
-def _end(db: sqlite3.Connection, code: str, now: float) -> None:
+def _end(db: Connection, code: str, now: float) -> None:
     for table in ("drawings", "phones", "tallies", "senders"):
         db.execute(f"DELETE FROM {table} WHERE room = ?", (code,))
     db.execute("UPDATE rooms SET ended = ?, prompt = NULL, opener = NULL WHERE code = ?", (now, code))
 
 
-def _open_room(db: sqlite3.Connection, code: str, now: float | None = None, writing: bool = True) -> str:
+def _open_room(db: Connection, code: str, now: float | None = None, writing: bool = True) -> str:
     """The open room `code` names, in rooms' spelling. A room opened ROOM_HOURS before `now` has ended
     for whatever call finds it, not only when someone starts a room; a `writing` call ends it for good.
     A code that never named a room and one whose room ended get the same answer: a guesser learns

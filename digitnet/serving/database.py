@@ -1,0 +1,134 @@
+"""Where shared state lives: a SQLite file on this machine, or a PostgreSQL server that every machine
+reaches ($DIGITNET_DATABASE_URL, psycopg 3). Both are used the same way, with SQLite's `?`
+placeholders and the SQL both speak (ON CONFLICT, RETURNING): what is stored never asks which it has.
+
+A transaction is one connection for one use: Streamlit runs sessions in threads, and neither kind of
+connection is shared between them. Writers take turns (SQLite's write lock; a PostgreSQL advisory
+lock, held by the transaction and freed by its end, a killed process's too); a reader sees one
+snapshot and never waits for a writer.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+from digitnet.errors import DigitnetError
+
+DATABASE_ENV = "DIGITNET_DATABASE_URL"
+WRITERS_LOCK = 0x64696769  # the advisory lock PostgreSQL writers take turns on ("digi")
+
+
+class Connection(Protocol):
+    """What a transaction gives: SQLite's connection, or a PostgreSQL one that speaks like it."""
+
+    def execute(self, sql: str, parameters: tuple = ...) -> Any: ...
+
+    def executemany(self, sql: str, rows: Iterable[tuple]) -> Any: ...
+
+
+class StoreGone(DigitnetError):
+    """A SQLite store this process used was removed: said so, never silently made anew."""
+
+
+class SqliteDatabase:
+    """A SQLite file in WAL mode; `prepare(connection)` makes or upgrades its tables, once per process
+    and whenever `create` asks for the file to be made."""
+
+    errors: tuple[type[Exception], ...] = (sqlite3.Error,)
+
+    def __init__(self, path: Path, prepare: Callable[[sqlite3.Connection], None]):
+        self.path = path
+        self.prepare = prepare
+        self._seen = False  # whether this process has used the file: then its absence is news
+
+    @contextmanager
+    def transaction(self, write: bool, create: bool = False,
+                    keep: tuple[type[BaseException], ...] = ()) -> Iterator[sqlite3.Connection]:
+        """A transaction, committed on success or on an exception of `keep`, rolled back on any other."""
+        if self._seen and not create and not self.path.exists():
+            raise StoreGone(f"{self.path.name} was removed")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        first, self._seen = not self._seen, True
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")  # what is committed survives a power cut too
+            if first or create:
+                self.prepare(connection)
+            connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield connection
+            except keep:
+                connection.execute("COMMIT")
+                raise
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+        finally:
+            connection.close()
+
+
+class PostgresDatabase:
+    """A PostgreSQL database; `prepare(connection)` makes its tables, once per process."""
+
+    def __init__(self, url: str, prepare: Callable[["_Postgres"], None]):
+        import psycopg
+
+        self.url = url
+        self.prepare = prepare
+        self.errors = (psycopg.Error,)
+        self._prepared = False
+
+    @contextmanager
+    def transaction(self, write: bool, create: bool = False,
+                    keep: tuple[type[BaseException], ...] = ()) -> Iterator["_Postgres"]:
+        """A transaction, committed on success or on an exception of `keep`, rolled back on any other."""
+        import psycopg
+
+        connection = psycopg.connect(self.url, connect_timeout=5)
+        try:
+            if not self._prepared or create:
+                connection.execute("SELECT pg_advisory_xact_lock(%s)", (WRITERS_LOCK,))  # one at a time
+                self.prepare(_Postgres(connection))
+                connection.commit()
+                self._prepared = True
+            if write:
+                connection.execute("SELECT pg_advisory_xact_lock(%s)", (WRITERS_LOCK,))
+            else:
+                connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            try:
+                yield _Postgres(connection)
+            except keep:
+                connection.commit()
+                raise
+            except BaseException:
+                connection.rollback()
+                raise
+            connection.commit()
+        finally:
+            connection.close()
+
+
+class _Postgres:
+    """A psycopg connection that takes SQLite's `?` placeholders."""
+
+    def __init__(self, connection):
+        self.connection = connection
+
+    def execute(self, sql: str, parameters: tuple = ()):
+        return self.connection.execute(sql.replace("?", "%s"), parameters)
+
+    def executemany(self, sql: str, rows) -> None:
+        with self.connection.cursor() as cursor:
+            cursor.executemany(sql.replace("?", "%s"), list(rows))
+
+
+def database_url() -> str | None:
+    """$DIGITNET_DATABASE_URL: a PostgreSQL server to keep shared state in; None to keep it in files."""
+    return os.environ.get(DATABASE_ENV) or None
