@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import os
 from pathlib import Path
 from typing import NoReturn
@@ -57,9 +58,7 @@ def postgres():
     binaries = server_binaries()
     if binaries is None:
         unavailable("PostgreSQL not found: install it with `sudo apt-get install -y postgresql`")
-    try:
-        import psycopg  # noqa: F401 (the store's driver, in requirements.txt)
-    except ImportError:
+    if importlib.util.find_spec("psycopg") is None:  # the store's driver, in requirements.txt
         unavailable("psycopg not installed: `make test` installs requirements.txt")
     cluster = Cluster(*binaries)
     try:
