@@ -383,3 +383,25 @@ def test_one_address_opens_only_a_few_rooms_unless_the_presenter_typed_the_passw
     assert rooms.check(rooms.open(opener="127.0.0.9", now=later))
     stored = " ".join(str(row) for row in rows(rooms, "SELECT * FROM rooms"))  # addresses only as keyed hashes
     assert "127.0.0" not in stored
+
+
+def test_a_database_server_that_restarts_costs_the_room_nothing_it_had(postgres):
+    """PostgreSQL stopped as a crash would, and started again: sends meanwhile are refused with a
+    message, nothing committed is lost, and the room goes on by itself."""
+    from postgres import Cluster, server_binaries
+
+    own = Cluster(*server_binaries())  # a cluster of its own: the shared one serves other tests
+    try:
+        rooms = Rooms(limits=RoomLimits(join_wait_s=0), url=own.database())
+        code = rooms.open()
+        kept = rooms.send(code, "a", SEVEN, 7, 0.9)
+        own.stop_server()
+        for call in (lambda: rooms.send(code, "b", SEVEN, 7, 0.9), lambda: rooms.state(code)):
+            with pytest.raises(RoomStoreError, match=r"cannot be reached\): try again in a moment") as refused:
+                call()
+            assert str(own.port) not in str(refused.value)  # phones never see where the database is
+        own.start_server()
+        rooms.send(code, "b", SEVEN, 7, 0.9)
+        assert [t.id for t in rooms.state(code).tiles][-1] == kept and rooms.state(code).drawings == 2
+    finally:
+        own.stop()

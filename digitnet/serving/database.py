@@ -10,6 +10,7 @@ snapshot and never waits for a writer.
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from digitnet.errors import DigitnetError
+
+log = logging.getLogger(__name__)
 
 DATABASE_ENV = "DIGITNET_DATABASE_URL"
 WRITERS_LOCK = 0x64696769  # the advisory lock PostgreSQL writers take turns on ("digi")
@@ -45,6 +48,10 @@ class SqliteDatabase:
         self.path = path
         self.prepare = prepare
         self._seen = False  # whether this process has used the file: then its absence is news
+
+    def describe(self, error: Exception) -> str:
+        """What went wrong, in words fit for any visitor: SQLite's own ("file is not a database")."""
+        return str(error).strip()
 
     @contextmanager
     def transaction(self, write: bool, create: bool = False,
@@ -84,6 +91,16 @@ class PostgresDatabase:
         self.prepare = prepare
         self.errors = (psycopg.Error,)
         self._prepared = False
+
+    def describe(self, error: Exception) -> str:
+        """What went wrong, in words fit for any visitor: never the server's address or the query
+        (the log has them)."""
+        import psycopg
+
+        log.warning("The database failed: %s", error)
+        if isinstance(error, psycopg.OperationalError):
+            return "the database server cannot be reached"
+        return "the database refused a change"
 
     @contextmanager
     def transaction(self, write: bool, create: bool = False,

@@ -248,8 +248,8 @@ class Rooms:
         except StoreGone as exc:
             raise RoomStoreError(f"The rooms' store is gone ({exc}): start a new room") from exc
         except self.database.errors as exc:
-            raise RoomStoreError(f"The rooms' store cannot be used ({str(exc).strip()}): try again in a moment, "
-                                 "or start a new room") from exc
+            raise RoomStoreError(f"The rooms' store cannot be used ({self.database.describe(exc)}): try again in "
+                                 "a moment, or start a new room") from exc
 
     def open(self, now: float | None = None, opener: str | None = None) -> str:
         """Open a new room; return its code. Rooms opened ROOM_HOURS ago end first; RoomError when
