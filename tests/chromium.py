@@ -71,7 +71,7 @@ def settled(page, after_change: bool = False, timeout_ms: float = WAIT_MS) -> No
 
     if after_change:
         try:
-            page.locator(BUSY).wait_for(state="attached", timeout=WAIT_MS)
+            page.locator(BUSY).wait_for(state="attached", timeout=2_000)  # a look, not a wait: see above
         except PlaywrightTimeout:
             pass  # the run began and ended before we looked
     page.locator(IDLE).wait_for(state="attached", timeout=timeout_ms)

@@ -347,7 +347,7 @@ def open_select_box(page, label: str):
     for _ in range(10):
         field.click()
         try:
-            options.first.wait_for(timeout=WAIT_MS)
+            options.first.wait_for(timeout=2_000)  # a look: a rerun may have closed the list, then click again
             return options
         except PlaywrightTimeout:
             page.keyboard.press("Escape")
