@@ -80,9 +80,7 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
                     "training_curves.png.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    train_parser.add_argument("--mnist", "--data", type=Path, dest="mnist", help=MNIST_HELP)
-    train_parser.add_argument("--pendigits", type=Path, help=PENDIGITS_HELP)
-    train_parser.add_argument("--unipen", type=Path, help=UNIPEN_HELP)
+    _add_data(train_parser)
     train_parser.add_argument("--out", type=Path, default=MODELS_DIR, help="folder to write the model into")
     train_parser.add_argument("--room", metavar="CODE",
                               help="also learn from the drawings a room's phones sent to a prompt (one in five "
@@ -92,8 +90,7 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
         help=f"run as the page's retrain: hold a lock in the folder (exit {BUSY_EXIT} if another retrain holds "
              f"it), write progress to {STATUS_FILENAME} there, and stop when training.cancel appears there",
     )
-    for setting in dataclasses.fields(TrainConfig):
-        _add_setting(train_parser, setting)
+    _add_settings(train_parser)
     train_parser.set_defaults(command=run_train)
 
 
@@ -109,9 +106,7 @@ def _add_evaluate(commands: argparse._SubParsersAction) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     evaluate_parser.add_argument("--model", type=Path, default=SHIPPED_MODEL, help="the .keras model file")
-    evaluate_parser.add_argument("--mnist", "--data", type=Path, dest="mnist", help=MNIST_HELP)
-    evaluate_parser.add_argument("--pendigits", type=Path, help=PENDIGITS_HELP)
-    evaluate_parser.add_argument("--unipen", type=Path, help=UNIPEN_HELP)
+    _add_data(evaluate_parser)
     evaluate_parser.add_argument(
         "--drawn", type=int, default=0, metavar="N",
         help="also read N test digits re-drawn like a person (random size, place and stroke)",
@@ -142,12 +137,9 @@ def _add_train_teacher(commands: argparse._SubParsersAction) -> None:
                     "and the writers the student never sees. Only the training process loads it.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--mnist", type=Path, help=MNIST_HELP)
-    parser.add_argument("--pendigits", type=Path, help=PENDIGITS_HELP)
-    parser.add_argument("--unipen", type=Path, help=UNIPEN_HELP)
+    _add_data(parser)
     parser.add_argument("--out", type=Path, default=MODELS_DIR, help="folder to write teacher.keras into")
-    for setting in dataclasses.fields(TrainConfig):
-        _add_setting(parser, setting)
+    _add_settings(parser)
     parser.set_defaults(command=run_train_teacher, epochs=6)  # a convolution learns in fewer passes
 
 
@@ -217,6 +209,19 @@ def run_serve(args: argparse.Namespace) -> int:
         return 2
     return serve(ServeConfig(replicas=args.replicas, port=args.port, host=args.host, upstreams=tuple(args.upstream),
                              replicas_only=args.replicas_only))
+
+
+def _add_data(parser: argparse.ArgumentParser) -> None:
+    """Where the data is: the MNIST file (--data, its name until 2026-12, still works) and the pen digits."""
+    parser.add_argument("--mnist", "--data", type=Path, dest="mnist", help=MNIST_HELP)
+    parser.add_argument("--pendigits", type=Path, help=PENDIGITS_HELP)
+    parser.add_argument("--unipen", type=Path, help=UNIPEN_HELP)
+
+
+def _add_settings(parser: argparse.ArgumentParser) -> None:
+    """A flag for each of TrainConfig's settings."""
+    for setting in dataclasses.fields(TrainConfig):
+        _add_setting(parser, setting)
 
 
 def _add_setting(parser: argparse.ArgumentParser, setting: dataclasses.Field) -> None:
