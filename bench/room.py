@@ -306,7 +306,7 @@ class PageServer:
 def start_one(env: dict[str, str], script: Path = ROOT / "app.py", options: tuple[str, ...] = ()) -> PageServer:
     port = free_port()
     process = start_app(port, env, script, options)
-    return PageServer(process, wait_for_app(port))
+    return PageServer(process, wait_for_app(port, process))
 
 
 def start_serve(env: dict[str, str], replicas: int) -> PageServer:
@@ -314,7 +314,7 @@ def start_serve(env: dict[str, str], replicas: int) -> PageServer:
     process = subprocess.Popen([sys.executable, "-m", "digitnet", "serve", "--replicas", str(replicas),
                                 "--port", str(port)], cwd=ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = wait_for_app(port)
+    url = wait_for_app(port, process)
     deadline = time.monotonic() + 60
     while len(streamlit_pids(process.pid)) < replicas and time.monotonic() < deadline:
         time.sleep(0.2)

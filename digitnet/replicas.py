@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import shutil
 import signal
 import socket
@@ -74,9 +75,30 @@ def nginx_binary() -> str:
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A TCP port that nothing uses now, on any interface. It is drawn at random from below the kernel's
+    ephemeral range: a port from that range (what binding port 0 gives) is also handed to outgoing
+    connections, such as a health check or nginx's to its replicas, and one can take it between our
+    choosing it and a server binding it ("Address already in use")."""
+    lowest_ephemeral = _ephemeral_ports()[0]
+    choices = range(10_000, lowest_ephemeral) if lowest_ephemeral > 11_000 else range(1_024, lowest_ephemeral)
+    for _ in range(100):
+        port = random.choice(choices)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+        return port
+    raise ServeError(f"found no free TCP port between {choices.start} and {choices.stop - 1}")
+
+
+def _ephemeral_ports() -> tuple[int, int]:
+    """The kernel's range of ports for outgoing connections (Linux's default when it cannot be read)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32_768, 60_999
 
 
 def how_it_ended(returncode: int) -> str:
@@ -153,13 +175,27 @@ class Server:
             raise ServeError(f"nginx refused its configuration: {checked.stderr.strip()}")
         self.nginx = subprocess.Popen([nginx, "-p", str(self.workdir), "-c", str(conf)], preexec_fn=die_with_parent,
                                       start_new_session=True)
-        time.sleep(0.3)
-        if self.nginx.poll() is not None:
-            raise ServeError(f"nginx stopped at once ({how_it_ended(self.nginx.returncode)}); "
-                             f"its log: {(self.workdir / 'error.log').read_text()[-500:]}")
+        self._wait_for_nginx()
         host = "localhost" if self.config.host in ("0.0.0.0", "::", "127.0.0.1") else self.config.host
         log.info("digitnet: http://%s:%d (nginx in front of %d replicas on ports %s); Ctrl-C stops it all",
                  host, self.config.port, len(self.replicas), ", ".join(str(r.port) for r in self.replicas))
+
+    def _wait_for_nginx(self) -> None:
+        """Return once nginx takes connections on its port; ServeError when it stops first (its port is
+        taken, say: nginx tries for two seconds before it gives up)."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.config.host, self.config.host)
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while self.nginx.poll() is None and time.monotonic() < deadline:
+            try:
+                socket.create_connection((host, self.config.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        if self.nginx.poll() is None:
+            raise ServeError(f"nginx did not take connections on port {self.config.port} within "
+                             f"{STARTUP_SECONDS:.0f} s")
+        raise ServeError(f"nginx stopped at once ({how_it_ended(self.nginx.returncode)}); "
+                         f"its log: {(self.workdir / 'error.log').read_text()[-500:]}")
 
     def watch(self) -> int:
         """Restart replicas that die, until stopped; the exit code to leave with."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from digitnet.replicas import free_port
-from tests.waiting import WAIT_MS
+from tests.waiting import WAIT_MS, eventually
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"  # Debian's: `apt-get install -y chromium`; never `playwright install`
@@ -50,17 +50,22 @@ def start_app(port: int, env: dict[str, str], script: Path = ROOT / "app.py",
     )  # as `make run` and `make serve` start it
 
 
-def wait_for_app(port: int) -> str:
-    """Wait until the app on `port` answers its health check; return its URL."""
+def wait_for_app(port: int, process: subprocess.Popen | None = None) -> str:
+    """Wait until the app on `port` answers its health check; return its URL. When `process` (the server)
+    stops first, fail at once rather than at the timeout."""
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+
+    def answers() -> bool:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the page server stopped (exit code {process.returncode}) before it answered")
         try:
             urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
-            return url
+            return True
         except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("streamlit did not start within 60 s")
+            return False
+
+    eventually(answers, f"the page on port {port} to answer its health check")
+    return url
 
 
 def settled(page, after_change: bool = False, timeout_ms: float = WAIT_MS) -> None:

@@ -38,7 +38,7 @@ def room_server(mnist_path, tmp_path):
     port = free_port()
     process = start_app(port, env, address="0.0.0.0")  # as `make run`: phones on the network reach it
     try:
-        yield wait_for_app(port), tmp_path / "drawings"
+        yield wait_for_app(port, process), tmp_path / "drawings"
     finally:
         process.terminate()
         process.wait(10)

@@ -57,14 +57,27 @@ def test_replicas_only_serve_the_page_on_every_interface_with_no_nginx(mnist_pat
                                 "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        wait_for_app(port)
+        try:
+            wait_for_app(port, process)
+        except RuntimeError as failure:
+            pytest.fail(f"{failure}: {process.stderr.read()}")
         children = descendants(process.pid)[1:]
         assert children and not [pid for pid in children if "nginx" in " ".join(command_of(pid))]
         assert any("--server.address 0.0.0.0" in " ".join(command_of(pid)) for pid in children)
     finally:
-        os.killpg(process.pid, signal.SIGINT)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGINT)
         process.wait(TIMEOUT_S)
     assert process.returncode == 0, process.stderr.read()
+
+
+def test_a_free_port_is_one_no_outgoing_connection_can_take_meanwhile():
+    lowest_ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = {free_port() for _ in range(20)}
+    assert all(port < lowest_ephemeral for port in ports) and len(ports) > 1
+    for port in ports:
+        with socket.socket() as sock:
+            sock.bind(("0.0.0.0", port))  # free on every interface, as nginx and `--replicas-only` bind
 
 
 def test_a_template_value_digitnet_does_not_know_is_refused(tmp_path):
@@ -87,7 +100,10 @@ class Serve:
         eventually(lambda: "Ctrl-C stops it all" in self.log() or self.process.poll() is not None, "make serve")
         if self.process.poll() is not None:
             pytest.fail(f"make serve stopped: {self.log()}")
-        wait_for_app(self.port)
+        try:
+            wait_for_app(self.port, self.process)
+        except (AssertionError, RuntimeError) as failure:
+            pytest.fail(f"{failure}; make serve printed: {self.log()}")
 
     def log(self) -> str:
         return self.log_path.read_text()
