@@ -95,6 +95,7 @@ def send(code: str, x, prediction: Prediction) -> None:
     # The room takes a phone's drawings only a few seconds after it joined, which a person drawing
     # never notices; one who was faster than that waits the rest here rather than being refused.
     joined = st.session_state.get(keys.JOINED, time.time())
+    # At most the whole wait, even when the clock was set back since the phone joined.
     time.sleep(max(0.0, min(get_rooms().limits.join_wait_s, joined + get_rooms().limits.join_wait_s - time.time())))
     try:
         get_rooms().send(code, phone_token(), x, prediction.digit, prediction.confidence, sender=sender())
