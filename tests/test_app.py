@@ -524,10 +524,44 @@ def test_a_wall_whose_store_broke_says_so_and_the_presenter_can_leave_the_room(c
     corrupt_store(path)
     at.run()
     assert not at.exception
-    assert [e.value.split(" (")[0] for e in at.error] == ["The rooms' store cannot be used"] * 2  # controls, wall
+    from ui.room import RECONNECTING
+
+    assert [e.value.split(" (")[0] for e in at.error] == ["The rooms' store cannot be used"]  # by the controls
+    assert [w.value for w in at.warning] == [RECONNECTING]  # the wall, which had nothing to show yet
     at.button(key="end_room").click().run()
     assert not at.exception and keys.ROOM not in at.session_state
     assert at.button(key="start_room")
+
+
+def test_a_room_whose_store_is_out_of_reach_keeps_its_wall_refuses_sends_plainly_then_goes_on(canvas, tmp_path):
+    from digitnet.serving.room import UNLIMITED, Rooms
+    from ui.room import NOT_SENT, OUT_OF_REACH, RECONNECTING
+
+    at, code = projector_in_a_room()
+    rooms = Rooms(tmp_path / "drawings" / "rooms.sqlite3", UNLIMITED)
+    x = np.zeros((28, 28), np.float32)
+    x[4:24, 13:15] = 1.0
+    first = rooms.send(code, "another phone", x, 1, 0.9)
+    canvas.image = as_canvas(stroke_image("7"))
+    phone = new_app()
+    phone.query_params["room"] = code
+    phone.session_state[keys.PHONE] = "phone"
+    rooms.join(code, "phone", now=time.time() - 60)  # joined a minute ago: no wait
+    phone.session_state[keys.JOINED] = time.time() - 60
+    phone.run()
+    at.run()
+    away = rooms.path.with_name("away.sqlite3")
+    rooms.path.rename(away)  # the store out of reach, as a database server restarting is
+    at.run()
+    assert not at.exception and [w.value for w in at.warning] == [RECONNECTING]
+    assert at.button_group(key=f"hide-{first}")  # the wall still shows what it had
+    phone.button(key="send").click().run()
+    assert not phone.exception and [w.value for w in phone.warning] == [OUT_OF_REACH, NOT_SENT]
+    away.rename(rooms.path)  # back: the next look catches up, and the phone sends again
+    phone.button(key="send").click().run()
+    assert phone.success and phone.success[0].value.startswith("Sent: your 7 is on the screen"), [m.value for m in (*phone.warning, *phone.error)]
+    at.run()
+    assert not at.exception and not at.warning and rooms.state(code).drawings == 2
 
 
 def test_a_projector_that_reloads_gets_its_room_back_until_it_ends(canvas):

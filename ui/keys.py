@@ -21,6 +21,7 @@ ROOM = "room"  # the code of the room this presenter's session runs
 ROOM_PROMPT = "room_prompt"  # the presenter's prompt picker: "any digit" or a digit
 ROOM_SENT = "room_sent"  # ("ok" or "error", words) after a phone's Send, to say so on the next run
 HIDE_PHONE = "hide_phone"  # the wall's switch: hiding a drawing hides all of its phone's, and stops that phone
+WALL_LAST = "wall_last"  # the last RoomState the wall read, shown while the store is out of reach
 WALL_SHOWN = "wall_shown"  # time.time() when this projector last told the store it shows its room
 JOINED = "joined"  # time.time() when this phone's session joined its room: it sends a few seconds later
 PHONE = "phone"  # this session's random token in a room: no name, no address

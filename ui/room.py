@@ -14,7 +14,7 @@ from digitnet.data.collected import keep_room_drawings
 from digitnet.serving import links
 from digitnet.serving.prediction import Prediction
 from digitnet.serving.limits import client_address
-from digitnet.serving.room import SHOWN_EVERY_S, RoomError, RoomState, prompt_words, summary
+from digitnet.serving.room import SHOWN_EVERY_S, RoomError, RoomState, RoomStoreError, normalised, prompt_words, summary
 from ui import keys
 from ui.answer import big_answer_html, read_ui
 from ui.guard import within_budget
@@ -32,6 +32,10 @@ WALL_POLL_SECONDS = 1.0  # how soon the wall shows a new drawing
 TILE_SIDE = 64  # pixels: three rows of eight fit under the controls, beside the QR code, at 1280x720
 WALL_TILES = 24  # those three rows
 PROMPT_CHOICES = ["any digit", *range(10)]
+# When the rooms' store cannot be reached: nothing it holds is lost, and it is tried again by itself.
+NOT_SENT = "Your drawing did not reach the screen: send it again in a moment."
+OUT_OF_REACH = "The screen cannot be reached just now: draw on, and send in a moment."
+RECONNECTING = "Reconnecting to the room's store: the wall catches up by itself. Phones are asked to send again."
 
 
 def sender() -> str:
@@ -56,6 +60,11 @@ def phone_ui(code: str) -> None:
         code = get_rooms().check(code)
         get_rooms().join(code, phone_token())
         st.session_state.setdefault(keys.JOINED, time.time())
+    except RoomStoreError as exc:
+        if keys.JOINED not in st.session_state:  # never in the room: nothing to draw for yet
+            st.error(f"{exc}.")
+            return
+        code = normalised(code)  # in the room already: keep drawing, and Send says when it fails
     except RoomError as exc:
         st.error(f"{exc}.")
         return
@@ -67,6 +76,9 @@ def prompt_ui(code: str) -> None:
     within_budget()  # a timer's run, but a forged client could ask for thousands
     try:
         prompt, paused = get_rooms().prompt(code)
+    except RoomStoreError:
+        st.warning(OUT_OF_REACH)
+        return
     except RoomError as exc:
         st.error(f"{exc}.")
         return
@@ -99,6 +111,9 @@ def send(code: str, x, prediction: Prediction) -> None:
     time.sleep(max(0.0, min(get_rooms().limits.join_wait_s, joined + get_rooms().limits.join_wait_s - time.time())))
     try:
         get_rooms().send(code, phone_token(), x, prediction.digit, prediction.confidence, sender=sender())
+    except RoomStoreError:
+        st.session_state[keys.ROOM_SENT] = ("error", NOT_SENT)
+        return
     except RoomError as exc:
         st.session_state[keys.ROOM_SENT] = ("error", f"{exc}.")
         return
@@ -242,6 +257,13 @@ def wall_tiles_ui(code: str) -> None:
         if time.time() - st.session_state.get(keys.WALL_SHOWN, 0.0) > SHOWN_EVERY_S:
             get_rooms().shown(code)  # a room on a projector is never ended to make room for another
             st.session_state[keys.WALL_SHOWN] = time.time()
+        st.session_state[keys.WALL_LAST] = state
+    except RoomStoreError:
+        # A database server restarting, say: the room lives on there, and the next look catches up.
+        st.warning(RECONNECTING, icon=":material/sync:")
+        state = st.session_state.get(keys.WALL_LAST)
+        if state is None:
+            return
     except RoomError as exc:
         st.error(f"{exc}.")
         return
