@@ -330,6 +330,22 @@ def test_why_this_answer_shows_saliency_and_look_alikes(canvas, monkeypatch, mni
     assert "It thinks your 0 looks like these training digits:" in section(at, "why")
 
 
+def test_a_database_out_of_reach_costs_the_page_only_what_it_keeps_there(canvas, monkeypatch):
+    from digitnet.replicas import free_port
+    from digitnet.serving.database import DATABASE_ENV
+
+    monkeypatch.setenv(DATABASE_ENV, f"postgresql://digitnet@127.0.0.1:{free_port()}/digits")  # nothing listens
+    canvas.image = as_canvas(stroke_image("7"))
+    at = run_app()
+    answer = section(at, "answer")
+    assert "this is a 7." in answer or "most like a 7" in answer  # an answer needs no database
+    assert [w.value for w in at.warning] == [
+        "The drawings cannot be counted just now (the database server cannot be reached): try again in a moment."]
+    at.button(key="confirm").click().run()
+    assert not at.exception and [e.value for e in at.error] == [
+        "The drawings cannot be saved just now (the database server cannot be reached): try again in a moment."]
+
+
 def test_confirming_and_correcting_save_labelled_drawings_once(canvas, monkeypatch, tmp_path):
     monkeypatch.setenv(DRAWINGS_ENV, str(tmp_path / "drawings"))
     canvas.image = as_canvas(stroke_image("7"))

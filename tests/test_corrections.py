@@ -126,3 +126,70 @@ def test_a_full_folder_refuses_more_drawings(tmp_path, monkeypatch):
     with pytest.raises(DrawingsError, match="2 drawings are kept already"):
         folder.add(np.zeros((28, 28), np.float32), 3)
     assert folder.counts() == [0, 1, 1, 0, 0, 0, 0, 0, 0, 0]
+
+
+# What the folder and the PostgreSQL table both do: the replicas of several machines share the table.
+
+
+@pytest.fixture(params=["folder", "postgresql"])
+def kept(request, tmp_path):
+    """A store of collected drawings of each kind: the drawings folder, or a PostgreSQL database."""
+    from digitnet.data.collected import DrawingTable
+
+    if request.param == "folder":
+        return CollectedDrawings(tmp_path / "drawings")
+    return DrawingTable(request.getfixturevalue("postgres").database())
+
+
+def test_either_store_keeps_counts_splits_exports_and_deletes_the_same(kept):
+    labels = [label for label in range(10) for _ in range(3)]
+    for i, label in enumerate(labels):
+        kept.add(digit_image(i), label, original=np.zeros((300, 300, 4), np.uint8))
+    assert kept.counts() == [3] * 10
+    drawings = kept.load()
+    assert len(drawings) == 30 and 0 < len(drawings.y_test) < 15  # one in TEST_EVERY, give or take
+    assert sorted(np.concatenate([drawings.y_train, drawings.y_test]).tolist()) == sorted(labels)
+    assert any(np.abs(drawings.x_train[0] / 255 - digit_image(i)).max() <= 1 / 255 for i in range(30))
+    with np.load(io.BytesIO(kept.export_npz())) as npz:
+        np.testing.assert_array_equal(npz["x_test"], drawings.x_test)
+        np.testing.assert_array_equal(npz["y_train"], drawings.y_train)
+    assert kept.load().y_test.tolist() == drawings.y_test.tolist()  # a drawing's split never changes
+    kept.delete_all()
+    assert kept.counts() == [0] * 10 and len(kept.load()) == 0
+
+
+def test_either_store_refuses_a_wrong_label_and_past_the_cap_changes_nothing(kept, monkeypatch):
+    from digitnet.data import collected
+    from digitnet.errors import DrawingsError
+
+    monkeypatch.setattr(collected, "MAX_DRAWINGS", 2)
+    with pytest.raises(ValueError, match="0..9"):
+        kept.add(digit_image(0), 10)
+    for label in (1, 2):
+        kept.add(digit_image(label), label)
+    with pytest.raises(DrawingsError, match="2 drawings are kept already"):
+        kept.add(digit_image(3), 3)
+    assert kept.counts() == [0, 1, 1, 0, 0, 0, 0, 0, 0, 0]
+
+
+def test_the_database_is_the_store_when_its_url_is_set(monkeypatch, tmp_path):
+    from digitnet.data.collected import DrawingTable, collected_drawings
+    from digitnet.serving.database import DATABASE_ENV
+
+    monkeypatch.setenv(DRAWINGS_ENV, str(tmp_path))
+    monkeypatch.delenv(DATABASE_ENV, raising=False)
+    assert collected_drawings() == CollectedDrawings(tmp_path)
+    monkeypatch.setenv(DATABASE_ENV, "postgresql://digitnet@127.0.0.1:1/none")
+    assert isinstance(collected_drawings(), DrawingTable)
+
+
+def test_a_database_out_of_reach_is_a_clear_error_that_names_no_server(monkeypatch):
+    from digitnet.data.collected import DrawingTable
+    from digitnet.errors import DrawingsError
+    from digitnet.replicas import free_port
+
+    table = DrawingTable(f"postgresql://digitnet:secret@127.0.0.1:{free_port()}/digits")  # nothing listens
+    for call in (table.counts, table.load, lambda: table.add(digit_image(0), 1)):
+        with pytest.raises(DrawingsError, match="cannot be reached") as raised:
+            call()
+        assert "127.0.0.1" not in str(raised.value) and "secret" not in str(raised.value)

@@ -6,8 +6,7 @@ import numpy as np
 import streamlit as st
 
 import digitnet
-from digitnet.config import drawings_dir
-from digitnet.data.collected import CollectedDrawings
+from digitnet.data import collected
 from digitnet.serving import explain
 from digitnet.serving.auth import WrongGuesses
 from digitnet.serving.classifier import weights_path
@@ -26,8 +25,8 @@ def get_store() -> ModelStore:
 
 
 @st.cache_resource
-def collected_drawings() -> CollectedDrawings:
-    return CollectedDrawings(drawings_dir())
+def collected_drawings() -> collected.CollectedDrawings | collected.DrawingTable:
+    return collected.collected_drawings()
 
 
 @st.cache_resource

@@ -3,6 +3,7 @@
 import streamlit as st
 
 import digitnet
+from digitnet.errors import DrawingsError
 from digitnet.serving.prediction import Prediction
 from digitnet.training.jobs import CANCELLED, FAILED, SUCCEEDED, JobStatus
 from ui import keys
@@ -123,7 +124,11 @@ def training_watch(allowed: bool) -> None:
 def drawings_ui(allowed: bool) -> None:
     """How many drawings have been collected per digit; export them or delete them."""
     st.subheader("Collected drawings")
-    counts = collected_drawings().counts()
+    try:
+        counts = collected_drawings().counts()
+    except DrawingsError as exc:  # kept in a database server that cannot be reached just now
+        st.warning(f"{exc}.")
+        return
     total = sum(counts)
     st.container(key="drawings-count").caption(
         f"{total} drawing{'' if total == 1 else 's'}: " + ", ".join(f"{d}: {n}" for d, n in enumerate(counts)))
@@ -135,5 +140,9 @@ def drawings_ui(allowed: bool) -> None:
     sure = st.checkbox("Yes, delete them all", key="confirm_delete")
     if st.button("Delete drawings", key="delete_drawings", disabled=not (sure and allowed),
                  icon=":material/delete_forever:"):
-        collected_drawings().delete_all()
+        try:
+            collected_drawings().delete_all()
+        except DrawingsError as exc:
+            st.error(f"{exc}.")
+            return
         st.rerun()

@@ -1,7 +1,9 @@
 """Drawings people confirmed or corrected, kept as labelled images so the network can learn from them.
 
-The 28x28 images live in `<data dir>/digits/<label>/<id>.png`, the layout Keras'
-image_dataset_from_directory reads; what was drawn lives in `<data dir>/originals/<label>/<id>.png`.
+On one machine they are files: the 28x28 images in `<drawings dir>/digits/<label>/<id>.png`, the
+layout Keras' image_dataset_from_directory reads, and what was drawn in
+`<drawings dir>/originals/<label>/<id>.png`. With $DIGITNET_DATABASE_URL they are rows of a PostgreSQL
+table that every machine shares. `collected_drawings()` gives the one in use; both have the same methods.
 """
 
 from __future__ import annotations
@@ -11,16 +13,20 @@ import io
 import logging
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from digitnet.config import drawings_dir
 from digitnet.data.mnist import Mnist
 from digitnet.errors import DrawingsError
 from digitnet.files import TEMP_PREFIX, replaced_whole
 from digitnet.serving.classifier import Classifier
+from digitnet.serving.database import PostgresDatabase, database_url
 from digitnet.serving.room import Rooms
 from digitnet.serving.preprocess import preview_image, scale_pixels
 
@@ -52,7 +58,14 @@ class Drawings:
                           for part in ("x_train", "y_train", "x_test", "y_test")))
 
 
-def keep_room_drawings(rooms: Rooms, code: str, collected: CollectedDrawings) -> int:
+def collected_drawings() -> CollectedDrawings | DrawingTable:
+    """Where the collected drawings are kept: the PostgreSQL database at $DIGITNET_DATABASE_URL when it
+    is set, else the drawings folder of this machine."""
+    url = database_url()
+    return DrawingTable(url) if url else CollectedDrawings(drawings_dir())
+
+
+def keep_room_drawings(rooms: Rooms, code: str, collected: CollectedDrawings | DrawingTable) -> int:
     """Add a room's drawings sent to a prompt (and not hidden) to the collected drawings, labelled by
     the prompt; return how many."""
     _, x, labels = rooms.labelled(code)
@@ -120,11 +133,7 @@ class CollectedDrawings:
 
     def export_npz(self) -> bytes:
         """The drawings as an .npz in the MNIST layout (the test drawings as the test set)."""
-        drawings = self.load()
-        buffer = io.BytesIO()
-        np.savez_compressed(buffer, x_train=drawings.x_train, y_train=drawings.y_train,
-                            x_test=drawings.x_test, y_test=drawings.y_test)
-        return buffer.getvalue()
+        return _npz(self.load())
 
     def delete_all(self) -> None:
         for folder in (self.digits_dir, self.originals_dir):
@@ -134,6 +143,88 @@ class CollectedDrawings:
     def _files(self, label: int) -> list[Path]:
         folder = self.digits_dir / str(label)
         return sorted(p for p in folder.glob("*.png") if not p.name.startswith(TEMP_PREFIX))
+
+
+_TABLE = """
+CREATE TABLE IF NOT EXISTS collected (
+    id BIGSERIAL PRIMARY KEY,
+    label SMALLINT NOT NULL CHECK (label BETWEEN 0 AND 9),
+    pixels BYTEA NOT NULL,  -- 28x28 bytes, 0..255, row by row
+    original BYTEA,  -- what was drawn, a PNG at most ORIGINAL_SIDE pixels across
+    added DOUBLE PRECISION NOT NULL
+)"""
+
+
+class DrawingTable:
+    """The collected drawings in the PostgreSQL database at `url`, which the replicas of every machine
+    share: CollectedDrawings' methods, one row per drawing. A drawing whose id is a multiple of
+    TEST_EVERY is a test drawing. Adding one counts and inserts in one transaction, so the cap holds
+    across machines."""
+
+    def __init__(self, url: str):
+        self.database = PostgresDatabase(url, lambda connection: connection.execute(_TABLE))
+
+    def add(self, x: np.ndarray, label: int, original: np.ndarray | Image.Image | None = None) -> int:
+        """Save a 28x28 image in [0, 1] with its label (and what was drawn); return its id."""
+        if not 0 <= int(label) <= 9:
+            raise ValueError(f"label must be a digit 0..9, got {label}")
+        pixels = (np.clip(x, 0, 1) * 255).round().astype(np.uint8)
+        drawn = None
+        if original is not None:
+            picture = original if isinstance(original, Image.Image) else Image.fromarray(original)
+            buffer = io.BytesIO()
+            preview_image(picture, ORIGINAL_SIDE).save(buffer, format="PNG")
+            drawn = buffer.getvalue()
+        with self._transaction(write=True, doing="saved") as db:
+            if db.execute("SELECT count(*) FROM collected").fetchone()[0] >= MAX_DRAWINGS:
+                raise DrawingsError(f"{MAX_DRAWINGS:,} drawings are kept already: export them and delete them "
+                                    "from the sidebar to keep more")
+            drawing = db.execute("INSERT INTO collected (label, pixels, original, added) VALUES (?, ?, ?, ?) "
+                                 "RETURNING id", (int(label), pixels.tobytes(), drawn, time.time())).fetchone()[0]
+        log.info("Saved a drawing of a %d as row %d", label, drawing)
+        return drawing
+
+    def counts(self) -> list[int]:
+        """How many drawings there are of each digit 0..9."""
+        with self._transaction(write=False, doing="counted") as db:
+            found = dict(db.execute("SELECT label, count(*) FROM collected GROUP BY label").fetchall())
+        return [found.get(label, 0) for label in range(10)]
+
+    def load(self) -> Drawings:
+        """All drawings, split into training and test drawings."""
+        with self._transaction(write=False, doing="read") as db:
+            rows = db.execute("SELECT id, label, pixels FROM collected ORDER BY id").fetchall()
+        ids = np.array([row[0] for row in rows], np.int64)
+        labels = np.array([row[1] for row in rows], np.uint8)
+        x = np.array([np.frombuffer(row[2], np.uint8).reshape(28, 28) for row in rows], np.uint8).reshape(-1, 28, 28)
+        test = ids % TEST_EVERY == 0
+        return Drawings(x[~test], labels[~test], x[test], labels[test])
+
+    def export_npz(self) -> bytes:
+        """The drawings as an .npz in the MNIST layout (the test drawings as the test set)."""
+        return _npz(self.load())
+
+    def delete_all(self) -> None:
+        with self._transaction(write=True, doing="deleted") as db:
+            db.execute("DELETE FROM collected")
+        log.info("Deleted the collected drawings in the database")
+
+    @contextmanager
+    def _transaction(self, write: bool, doing: str) -> Iterator:
+        """A transaction; the database's own errors become DrawingsError, in words fit for any visitor."""
+        try:
+            with self.database.transaction(write) as db:
+                yield db
+        except self.database.errors as exc:
+            raise DrawingsError(f"The drawings cannot be {doing} just now ({self.database.describe(exc)}): "
+                                "try again in a moment") from exc
+
+
+def _npz(drawings: Drawings) -> bytes:
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, x_train=drawings.x_train, y_train=drawings.y_train,
+                        x_test=drawings.x_test, y_test=drawings.y_test)
+    return buffer.getvalue()
 
 
 def with_drawings(data: Mnist, drawings: Drawings, repeats: int, seed: int = 0) -> Mnist:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from filelock import Timeout
 
-from digitnet.config import TrainConfig, drawings_dir
+from digitnet.config import TrainConfig
 from digitnet.serving.classifier import Classifier, save_weights
 from digitnet.serving.store import ModelStore
 from digitnet.training.jobs import (BUSY_EXIT, CANCEL_POLL_S, CANCELLED, CANCELLED_EXIT, FAILED, RUNNING, SUCCEEDED,
@@ -149,7 +149,7 @@ def train_from_files(config: TrainConfig, data: DataFiles, out: Path, reporter: 
 
     Returns the TrainingRun and a note on the collected drawings (empty without them).
     """
-    from digitnet.data.collected import CollectedDrawings, room_drawings, with_drawings
+    from digitnet.data.collected import collected_drawings, room_drawings, with_drawings
     from digitnet.serving.room import Rooms
     from digitnet.data.mnist import load_mnist
     from digitnet.data.pendigits import load_pen_collections
@@ -158,7 +158,7 @@ def train_from_files(config: TrainConfig, data: DataFiles, out: Path, reporter: 
 
     mnist = load_mnist(data.mnist)
     pens = load_pen_collections(data.pendigits, data.unipen) if config.pen_digits else ()
-    drawings = CollectedDrawings(drawings_dir()).load() if config.include_drawings else None
+    drawings = collected_drawings().load() if config.include_drawings else None
     if data.room:
         room = room_drawings(Rooms(), data.room)
         drawings = room if drawings is None else drawings.and_(room)
