@@ -35,3 +35,7 @@ class TrainingCancelled(DigitnetError):
 
 class DrawingsError(DigitnetError):
     """A drawing cannot be saved: the folder is full or cannot be written."""
+
+
+class SharedStateError(DigitnetError):
+    """The database server that every machine shares cannot be used just now."""

@@ -324,3 +324,19 @@ def test_cancel_ends_a_frozen_retrain(store, slow_env, monkeypatch):
     assert not digitnet.training.jobs.is_training_process(pid)
     assert job.start(QUICK_RETRAIN)  # Retrain is back for everyone
     assert job.wait(TIMEOUT_S).state == SUCCEEDED
+
+
+def test_a_retrain_on_one_machine_is_used_on_another_through_the_database(store, env, postgres, tmp_path):
+    from digitnet.serving.database import DATABASE_ENV
+    from digitnet.serving.versions import ModelVersions
+
+    url = postgres.database()
+    first = dataclasses.replace(store, versions=ModelVersions(url))
+    second = dataclasses.replace(store, retrained_dir=tmp_path / "second machine", versions=ModelVersions(url))
+    job = TrainingJob(first, {**env, DATABASE_ENV: url})
+    assert job.start(QUICK_RETRAIN)
+    status = job.wait(TIMEOUT_S)
+    assert status.state == SUCCEEDED, status.message
+    eventually(lambda: second.active_version()[0] == second.retrained, "the second machine to use the retrain")
+    assert second.load().classifier.fingerprint == first.load().classifier.fingerprint
+    assert second.load().record.config.epochs == QUICK_RETRAIN.epochs

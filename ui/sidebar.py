@@ -26,10 +26,14 @@ def sidebar_ui() -> None:
     if get_store().is_retrained():
         if st.button("Restore shipped model", key="restore", disabled=status.running or not allowed,
                      icon=":material/restore:"):
-            get_store().restore_shipped()
-            get_job().forget()  # "everyone now uses the new model" is no longer true
-            st.session_state[keys.JUST_RESTORED] = True
-            st.rerun()
+            try:
+                get_store().restore_shipped()
+            except digitnet.DigitnetError as exc:
+                st.error(f"{exc}.")
+            else:
+                get_job().forget()  # "everyone now uses the new model" is no longer true
+                st.session_state[keys.JUST_RESTORED] = True
+                st.rerun()
     if st.session_state.pop(keys.JUST_RESTORED, False):
         st.success("Restored the shipped model: everyone now uses it.")
     st.session_state[keys.WATCHED_RUNNING] = status.running

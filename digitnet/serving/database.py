@@ -18,12 +18,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-from digitnet.errors import DigitnetError
+from digitnet.errors import DigitnetError, SharedStateError
 
 log = logging.getLogger(__name__)
 
 DATABASE_ENV = "DIGITNET_DATABASE_URL"
 WRITERS_LOCK = 0x64696769  # the advisory lock PostgreSQL writers take turns on ("digi")
+RETRAIN_LOCK = 0x74726169  # the one a training process holds while it runs, on every machine ("trai")
 
 
 class Connection(Protocol):
@@ -149,3 +150,20 @@ class _Postgres:
 def database_url() -> str | None:
     """$DIGITNET_DATABASE_URL: a PostgreSQL server to keep shared state in; None to keep it in files."""
     return os.environ.get(DATABASE_ENV) or None
+
+
+def held_lock(url: str, key: int):
+    """A connection to the PostgreSQL database at `url` that holds the advisory lock `key` until it is
+    closed, or until its process ends however it ends (the server frees a lost connection's locks);
+    None when another connection holds it. SharedStateError when the server cannot be reached."""
+    import psycopg
+
+    try:
+        connection = psycopg.connect(url, connect_timeout=5, autocommit=True)
+        if connection.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
+            return connection
+        connection.close()
+        return None
+    except psycopg.Error as exc:
+        log.warning("The database failed: %s", exc)
+        raise SharedStateError("The database server that the machines share cannot be reached") from exc

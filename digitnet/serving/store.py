@@ -7,10 +7,12 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from digitnet.config import CURVES_FILENAME, HISTORY_FILENAME, MODEL_FILENAME, MODELS_DIR, SHIPPED_MODEL, TrainConfig
+from digitnet.config import MODEL_FILENAME, MODELS_DIR, SHIPPED_MODEL, TrainConfig
 from digitnet.errors import ModelFileError
 from digitnet.serving.classifier import Classifier, load_classifier, weights_path
+from digitnet.serving.database import database_url
 from digitnet.serving.history import ModelRecord, history_path, load_record
+from digitnet.serving.versions import ModelVersions, model_files
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,8 @@ class ModelStore:
 
     shipped: Path = SHIPPED_MODEL
     retrained_dir: Path = field(default_factory=lambda: Path(os.environ.get(RETRAINED_ENV, DEFAULT_RETRAINED_DIR)))
+    # With $DIGITNET_DATABASE_URL, the versions every machine shares: the retrained folder follows them.
+    versions: ModelVersions | None = field(default_factory=lambda: _shared_versions(), compare=False)
 
     @property
     def retrained(self) -> Path:
@@ -47,7 +51,9 @@ class ModelStore:
     def active_version(self) -> tuple[Path, float]:
         """The model file sessions should use now, and when it last changed: its weights, or a moment
         after them its history. A cache of the loaded model keys on both. Raises OSError when not even
-        the shipped model's weights are there."""
+        the shipped model's weights are there. Shared versions are looked at first (every few seconds)."""
+        if self.versions is not None:
+            self.versions.follow(self.retrained_dir)
         path = self.active_path()
         try:
             return path, _changed(path)
@@ -66,9 +72,11 @@ class ModelStore:
             return TrainConfig()
 
     def restore_shipped(self) -> None:
-        """Go back to the shipped model by removing the retrained one, its weights first."""
-        for path in (weights_path(self.retrained), self.retrained, self.retrained_dir / HISTORY_FILENAME,
-                     self.retrained_dir / CURVES_FILENAME):
+        """Go back to the shipped model by removing the retrained one, its weights first; with shared
+        versions, on every machine."""
+        if self.versions is not None:
+            self.versions.publish_shipped(self.retrained_dir)  # SharedStateError: nothing changed
+        for path in reversed(model_files(self.retrained_dir)):
             path.unlink(missing_ok=True)
         log.info("Restored the shipped model")
 
@@ -96,6 +104,11 @@ class ModelStore:
                             "another one (a save that was interrupted, or is finishing).")
             record = None
         return LoadedModel(classifier, record, path, tuple(warnings))
+
+
+def _shared_versions() -> ModelVersions | None:
+    url = database_url()
+    return ModelVersions(url) if url else None
 
 
 def _changed(model_path: Path) -> float:

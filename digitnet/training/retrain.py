@@ -11,6 +11,7 @@ import dataclasses
 import logging
 import os
 import shutil
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from filelock import Timeout
 
 from digitnet.config import TrainConfig
 from digitnet.serving.classifier import Classifier, save_weights
+from digitnet.serving.database import RETRAIN_LOCK, database_url, held_lock
 from digitnet.serving.store import ModelStore
 from digitnet.training.jobs import (BUSY_EXIT, CANCEL_POLL_S, CANCELLED, CANCELLED_EXIT, FAILED, RUNNING, SUCCEEDED,
                                     JobFiles, JobStatus, is_training_process)
@@ -102,11 +104,15 @@ def run_reported_retrain(config: TrainConfig, data: DataFiles, out: Path) -> int
     """The page's retrain, in its own process: hold the lock in `out` (BUSY_EXIT if another retrain
     runs), write the status there for the pages, train, save; the exit code says how it ended."""
     files = JobFiles(out)
+    machines = _machines_lock()
+    if machines is None:
+        return BUSY_EXIT
     lock = files.lock()
     try:
         lock.acquire(timeout=0)
     except Timeout:
         log.error("error: another retrain is running (it holds %s)", lock.lock_file)
+        machines.close()
         return BUSY_EXIT
     other = files.read()
     if other.running and other.pid != os.getpid() and is_training_process(other.pid):
@@ -117,6 +123,27 @@ def run_reported_retrain(config: TrainConfig, data: DataFiles, out: Path) -> int
         return _reported(config, data, out)
     finally:
         lock.release()
+        machines.close()
+
+
+class _NoLock:
+    """On one machine, the folder's lock is the only one."""
+
+    def close(self) -> None:
+        pass
+
+
+def _machines_lock():
+    """With $DIGITNET_DATABASE_URL, the lock that lets one retrain run at a time on every machine,
+    held by a connection of this process (SharedStateError when the server cannot be reached); None
+    when another machine's retrain holds it."""
+    url = database_url()
+    if url is None:
+        return _NoLock()
+    held = held_lock(url, RETRAIN_LOCK)
+    if held is None:
+        log.error("error: another retrain is running (on another machine)")
+    return held
 
 
 def _reported(config: TrainConfig, data: DataFiles, out: Path) -> int:
@@ -127,11 +154,9 @@ def _reported(config: TrainConfig, data: DataFiles, out: Path) -> int:
     for leftover in remove_leftovers(out):  # from a retrain killed while saving; the lock is ours
         log.info("Removed %s, left by a save that was interrupted", leftover)
     try:
-        from digitnet.training.train import save_run  # TensorFlow is imported only here, once the lock is held
-
         run, note = train_from_files(config, data, out, reporter)
         reporter.saving()
-        save_run(run, out)
+        save_shared(run, out)
     except DigitnetError as exc:
         reporter.finish(FAILED, f"Training failed: {exc}. The model in use is unchanged.")
         return 1
@@ -142,6 +167,20 @@ def _reported(config: TrainConfig, data: DataFiles, out: Path) -> int:
     reporter.finish(SUCCEEDED, f"Done: {_accuracies(run)}.{note} Everyone now uses the new model.",
                     run.test_accuracy)
     return 0
+
+
+def save_shared(run, out: Path) -> None:
+    """Save the run's model in `out`; with shared versions, as a new version every machine then uses,
+    or not at all (SharedStateError) when the database cannot take it."""
+    from digitnet.training.train import save_run
+
+    versions = ModelStore(retrained_dir=out).versions
+    if versions is None:
+        save_run(run, out)
+        return
+    with tempfile.TemporaryDirectory(prefix="digitnet-save-") as saved:
+        save_run(run, saved)
+        versions.publish(Path(saved), out)
 
 
 def train_from_files(config: TrainConfig, data: DataFiles, out: Path, reporter: JobReporter | None = None) -> tuple:
