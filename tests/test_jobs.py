@@ -340,3 +340,27 @@ def test_a_retrain_on_one_machine_is_used_on_another_through_the_database(store,
     eventually(lambda: second.active_version()[0] == second.retrained, "the second machine to use the retrain")
     assert second.load().classifier.fingerprint == first.load().classifier.fingerprint
     assert second.load().record.config.epochs == QUICK_RETRAIN.epochs
+
+
+def test_a_retrain_on_one_machine_is_seen_refused_twice_and_cancelled_from_another(store, slow_env, postgres, tmp_path):
+    from digitnet.serving.database import DATABASE_ENV
+    from digitnet.training.shared import RetrainBoard
+
+    url = postgres.database()
+    env = {**slow_env, DATABASE_ENV: url}
+    first = TrainingJob(store, env, RetrainBoard(url))
+    second = TrainingJob(dataclasses.replace(store, retrained_dir=tmp_path / "second machine"), env, RetrainBoard(url))
+    assert second.status().state == "idle"
+    assert first.start(LONG)
+    try:
+        eventually(lambda: second.status().epochs_done >= 1, "the second machine to see an epoch done")
+        assert second.status().running and second.status().config.epochs == LONG.epochs
+        assert not second.start(QUICK_RETRAIN)  # one retrain at a time, on every machine
+        second.cancel()
+        assert first.wait(TIMEOUT_S).state == CANCELLED
+        eventually(lambda: second.status().state == CANCELLED, "the second machine to see it cancelled")
+        second.forget()
+        eventually(lambda: second.status().state == "idle", "the second machine to forget it")
+    finally:
+        first.cancel()
+        first.wait(TIMEOUT_S)

@@ -113,3 +113,23 @@ def test_one_retrain_at_a_time_on_every_machine_and_a_killed_one_frees_the_lock(
         other.kill()
         other.wait(TIMEOUT_S)
         other.stdout.close()
+
+
+def test_a_retrain_whose_process_is_gone_reads_as_stopped_on_every_machine(postgres, monkeypatch):
+    import time
+
+    from conftest import QUICK_RETRAIN
+
+    from digitnet.serving.database import DATABASE_ENV
+    from digitnet.training.jobs import FAILED, RUNNING, JobStatus
+    from digitnet.training.shared import RetrainBoard, hold_retrain
+
+    url = postgres.database()
+    monkeypatch.setenv(DATABASE_ENV, url)
+    held = hold_retrain()
+    held.start(JobStatus(state=RUNNING, config=QUICK_RETRAIN, started=time.time(), message="Epoch 1 of 2 done."))
+    assert RetrainBoard(url).status().running
+    assert hold_retrain() is None  # a second training process, on any machine, is refused
+    held.close()  # its connection gone, as when its process dies: the server frees the lock
+    gone = RetrainBoard(url).status()
+    assert gone.state == FAILED and "stopped unexpectedly" in gone.message

@@ -15,6 +15,7 @@ from digitnet.serving.store import LoadedModel, ModelStore
 from digitnet.training.evaluate import Evaluation, evaluate
 from digitnet.training.ahead import start_drawing_ahead
 from digitnet.training.jobs import TrainingJob
+from digitnet.training.shared import retrain_board
 
 LOOK_ALIKE_POOL = 10_000  # training digits searched for look-alikes
 
@@ -41,7 +42,7 @@ def get_wrong_guesses() -> WrongGuesses:
 
 @st.cache_resource
 def get_job() -> TrainingJob:
-    return TrainingJob(get_store())
+    return TrainingJob(get_store(), board=retrain_board())
 
 
 @st.cache_resource

@@ -21,6 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from filelock import FileLock, Timeout
 
@@ -28,6 +29,9 @@ from digitnet.config import TrainConfig, child_environment
 from digitnet.errors import TrainingError
 from digitnet.files import replaced_whole
 from digitnet.serving.store import ModelStore
+
+if TYPE_CHECKING:
+    from digitnet.training.shared import RetrainBoard
 
 log = logging.getLogger(__name__)
 
@@ -159,13 +163,23 @@ class JobFiles:
 class TrainingJob:
     """What a page knows of the retrain: start one, watch it, cancel it."""
 
-    def __init__(self, store: ModelStore, env: dict[str, str] | None = None):
+    def __init__(self, store: ModelStore, env: dict[str, str] | None = None, board: RetrainBoard | None = None):
         self.store = store
         self.files = JobFiles(store.retrained_dir)
         self.env = env
+        self.board = board  # with a database: the retrains of the other machines
         self._child: subprocess.Popen | None = None
 
     def status(self) -> JobStatus:
+        status = self._status_here()
+        if self.board is not None and not status.running:
+            elsewhere = self.board.status()
+            if elsewhere is not None and (elsewhere.running or elsewhere.started > status.started):
+                return elsewhere
+        return status
+
+    def _status_here(self) -> JobStatus:
+        """The retrain of this machine, as its files say."""
         status = self.files.read()
         if not status.running and self._child_runs():
             # Its files are gone (the folder deleted under it), yet the process this page started runs on.
@@ -183,7 +197,7 @@ class TrainingJob:
         unwritable models folder, say)."""
         config.validate()
         try:
-            if self._child_runs() or self.files.is_busy():
+            if self._child_runs() or self.files.is_busy() or self.status().running:
                 return False
             self.files.cancel_path.unlink(missing_ok=True)
         except OSError as exc:
@@ -209,8 +223,10 @@ class TrainingJob:
 
     def cancel(self) -> None:
         """Ask the retrain to stop; kill it if it has not within CANCEL_GRACE_S (a frozen process)."""
+        if self.board is not None:
+            self.board.ask_to_stop()
         self.files.cancel_path.touch()
-        pid = self.files.read().pid or (self._child.pid if self._child_runs() else None)
+        pid = self.files.read().pid or (self._child.pid if self._child_runs() else None)  # of this machine
         if pid is not None:
             threading.Thread(target=self._end_if_deaf, args=(pid,), name="digitnet-cancel-check",
                              daemon=True).start()
@@ -240,6 +256,8 @@ class TrainingJob:
         """Forget how the last retrain ended (once its model is gone, its message is no longer true)."""
         if not self.status().running:
             self.files.status_path.unlink(missing_ok=True)
+            if self.board is not None:
+                self.board.forget()
 
     def wait(self, timeout: float | None = None) -> JobStatus:
         """Block until no retrain runs (or `timeout` seconds pass); return the status."""

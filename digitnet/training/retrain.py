@@ -21,10 +21,10 @@ from filelock import Timeout
 
 from digitnet.config import TrainConfig
 from digitnet.serving.classifier import Classifier, save_weights
-from digitnet.serving.database import RETRAIN_LOCK, database_url, held_lock
 from digitnet.serving.store import ModelStore
 from digitnet.training.jobs import (BUSY_EXIT, CANCEL_POLL_S, CANCELLED, CANCELLED_EXIT, FAILED, RUNNING, SUCCEEDED,
                                     JobFiles, JobStatus, is_training_process)
+from digitnet.training.shared import HeldRetrain, OneMachine, hold_retrain
 
 log = logging.getLogger(__name__)
 
@@ -37,20 +37,26 @@ class JobReporter:
     its history and its weights stay of one piece.
     """
 
-    def __init__(self, files: JobFiles, config: TrainConfig):
+    def __init__(self, files: JobFiles, config: TrainConfig, machines: HeldRetrain | OneMachine = OneMachine()):
         self.files = files
+        self.machines = machines  # with a database, the other machines' pages read it there too
         self._guard = threading.Lock()
         self._saving = False
         self._status = JobStatus(state=RUNNING, config=config, started=time.time(), pid=os.getpid(),
                                  message="Loading the data...")
         self.files.write(self._status)
+        self.machines.start(self._status)
         shutil.rmtree(self.files.epochs_folder, ignore_errors=True)  # the last run's epochs
         threading.Thread(target=self._watch_for_cancel, name="digitnet-cancel", daemon=True).start()
 
     def update(self, **changes) -> None:
         with self._guard:
             self._status = dataclasses.replace(self._status, **changes)
-            self.files.write(self._status)
+            self._write()
+
+    def _write(self) -> None:
+        self.files.write(self._status)
+        self.machines.write(self._status)
 
     def epoch(self, epoch: int, metrics: dict[str, float]) -> None:
         curves = {name: [*self._status.curves.get(name, []), value] for name, value in metrics.items()}
@@ -77,13 +83,13 @@ class JobReporter:
             with self._guard:
                 if self._saving or self._status.state != RUNNING:
                     return
-                if not self.files.cancel_path.exists():
+                if not (self.files.cancel_path.exists() or self.machines.stop_asked()):
                     continue
                 done = self._status.epochs_done
                 self._status = dataclasses.replace(self._status, state=CANCELLED, message=(
                     f"Training was cancelled after {done} complete epoch{'' if done == 1 else 's'}. "
                     "The model in use is unchanged."))
-                self.files.write(self._status)
+                self._write()
                 self.files.cancel_path.unlink(missing_ok=True)
             log.info("Training cancelled")
             os._exit(CANCELLED_EXIT)  # at once, wherever it was; nothing of the run was saved
@@ -104,53 +110,35 @@ def run_reported_retrain(config: TrainConfig, data: DataFiles, out: Path) -> int
     """The page's retrain, in its own process: hold the lock in `out` (BUSY_EXIT if another retrain
     runs), write the status there for the pages, train, save; the exit code says how it ended."""
     files = JobFiles(out)
-    machines = _machines_lock()
+    machines = hold_retrain()  # with a database, every machine's lock first
     if machines is None:
-        return BUSY_EXIT
-    lock = files.lock()
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        log.error("error: another retrain is running (it holds %s)", lock.lock_file)
-        machines.close()
-        return BUSY_EXIT
-    other = files.read()
-    if other.running and other.pid != os.getpid() and is_training_process(other.pid):
-        lock.release()  # its lock file was deleted under it: the process is what counts
-        log.error("error: another retrain is running (process %d)", other.pid)
-        return BUSY_EXIT
-    try:
-        return _reported(config, data, out)
-    finally:
-        lock.release()
-        machines.close()
-
-
-class _NoLock:
-    """On one machine, the folder's lock is the only one."""
-
-    def close(self) -> None:
-        pass
-
-
-def _machines_lock():
-    """With $DIGITNET_DATABASE_URL, the lock that lets one retrain run at a time on every machine,
-    held by a connection of this process (SharedStateError when the server cannot be reached); None
-    when another machine's retrain holds it."""
-    url = database_url()
-    if url is None:
-        return _NoLock()
-    held = held_lock(url, RETRAIN_LOCK)
-    if held is None:
         log.error("error: another retrain is running (on another machine)")
-    return held
+        return BUSY_EXIT
+    try:
+        lock = files.lock()
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            log.error("error: another retrain is running (it holds %s)", lock.lock_file)
+            return BUSY_EXIT
+        try:
+            other = files.read()
+            if other.running and other.pid != os.getpid() and is_training_process(other.pid):
+                # its lock file was deleted under it: the process is what counts
+                log.error("error: another retrain is running (process %d)", other.pid)
+                return BUSY_EXIT
+            return _reported(config, data, out, machines)
+        finally:
+            lock.release()
+    finally:
+        machines.close()
 
 
-def _reported(config: TrainConfig, data: DataFiles, out: Path) -> int:
+def _reported(config: TrainConfig, data: DataFiles, out: Path, machines: HeldRetrain | OneMachine) -> int:
     from digitnet.errors import DigitnetError
     from digitnet.files import remove_leftovers
 
-    reporter = JobReporter(JobFiles(out), config)
+    reporter = JobReporter(JobFiles(out), config, machines)
     for leftover in remove_leftovers(out):  # from a retrain killed while saving; the lock is ours
         log.info("Removed %s, left by a save that was interrupted", leftover)
     try:
