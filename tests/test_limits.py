@@ -37,6 +37,20 @@ def test_the_client_address_is_the_proxy_s_last_word_only_behind_a_proxy_on_this
     assert client_address(None, None) == "127.0.0.1"  # a presenter on localhost
 
 
+def test_a_proxy_on_another_machine_is_believed_only_when_trusted(monkeypatch, caplog):
+    from digitnet.serving.limits import TRUSTED_PROXIES_ENV, client_address, trusted_proxies
+
+    monkeypatch.setenv(TRUSTED_PROXIES_ENV, "10.0.0.0/8, 2001:db8::/32, not-a-network")
+    proxies = trusted_proxies()
+    assert len(proxies) == 2 and "not-a-network" in caplog.text
+    assert client_address("10.1.2.3", "203.0.113.1, 198.51.100.7", proxies) == "198.51.100.7"  # an ingress
+    assert client_address("2001:db8::5", "198.51.100.9", proxies) == "198.51.100.9"
+    assert client_address("192.0.2.4", "198.51.100.7", proxies) == "192.0.2.4"  # not a proxy of ours
+    assert client_address("10.1.2.3", None, proxies) == "10.1.2.3"
+    monkeypatch.delenv(TRUSTED_PROXIES_ENV)
+    assert trusted_proxies() == ()
+
+
 def test_a_run_that_comes_late_with_an_earlier_time_refills_nothing():
     budget = RerunBudget(rate=1.0, burst=2.0, tokens=0.0, updated=10.0)
     assert budget.take(now=12.0) == 0  # two seconds: two tokens, one spent

@@ -330,3 +330,23 @@ def test_a_phone_through_nginx_gets_compressed_code_no_icon_font_and_a_working_s
     phone.locator(ANSWER).wait_for(timeout=WAIT_MS)
     assert phone.locator(ANSWER).inner_text().strip() == "7"
     context.close()
+
+
+def test_the_kubernetes_example_is_valid_kubernetes_and_shares_everything_through_the_database():
+    import kubernetes_validate  # requirements-dev.txt: Kubernetes' schemas, offline
+    import yaml
+
+    documents = list(yaml.safe_load_all((ROOT / "deploy" / "kubernetes.yaml").read_text()))
+    for document in documents:
+        kubernetes_validate.validate(document, kubernetes_validate.latest_version(), strict=True)
+    deployment, service, ingress = documents
+    assert [d["kind"] for d in documents] == ["Deployment", "Service", "Ingress"]
+    pod = deployment["spec"]["template"]
+    container = pod["spec"]["containers"][0]
+    assert "app.py" in container["command"] and service["spec"]["selector"] == pod["metadata"]["labels"]
+    env = {variable["name"]: variable for variable in container["env"]}
+    assert env["DIGITNET_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "digitnet"  # never in the file
+    assert container["readinessProbe"]["httpGet"]["path"] == "/_stcore/health"
+    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/affinity"] == "cookie"  # sticky sessions
+    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    assert backend["name"] == service["metadata"]["name"] and backend["port"]["name"] == service["spec"]["ports"][0]["name"]

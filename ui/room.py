@@ -13,7 +13,7 @@ from streamlit import config
 from digitnet.data.collected import keep_room_drawings
 from digitnet.serving import links
 from digitnet.serving.prediction import Prediction
-from digitnet.serving.limits import client_address
+from digitnet.serving.limits import client_address, trusted_proxies
 from digitnet.serving.room import SHOWN_EVERY_S, RoomError, RoomState, RoomStoreError, normalised, prompt_words, summary
 from ui import keys
 from ui.answer import big_answer_html, read_ui
@@ -41,7 +41,8 @@ RECONNECTING = "Reconnecting to the room's store: the wall catches up by itself.
 def sender() -> str:
     """The network address this session's page talks from: what a room's per-address limits count."""
     peer = st.context.ip_address  # a str, or None on loopback; Streamlit's AppTest gives a stand-in object
-    return client_address(peer if isinstance(peer, str) else None, st.context.headers.get("X-Forwarded-For"))
+    return client_address(peer if isinstance(peer, str) else None, st.context.headers.get("X-Forwarded-For"),
+                          trusted_proxies())
 
 
 def phone_token() -> str:

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
+import logging
+import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+TRUSTED_PROXIES_ENV = "DIGITNET_TRUSTED_PROXIES"
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # A person drawing fast ends a stroke every few tenths of a second, and a page load, a click and a
 # stroke can come at once: twelve runs at once, and six a second after that, is more than a hand
@@ -41,11 +50,34 @@ class RerunBudget:
         self.updated = time.monotonic() if now is None else now
 
 
-def client_address(peer: str | None, forwarded_for: str | None) -> str:
+def client_address(peer: str | None, forwarded_for: str | None, proxies: tuple[Network, ...] = ()) -> str:
     """The network address a visitor's page talks from. `peer` is the connection's (Streamlit says None
     for 127.0.0.1 and ::1); `forwarded_for` is the X-Forwarded-For header. A proxy on this machine
-    (make serve's nginx) connects from 127.0.0.1 and appends the visitor's address last: that one is
-    believed, and only from there; whatever a visitor wrote in the header itself comes before it."""
-    if peer is None and forwarded_for:
+    (make serve's nginx), or at an address of `proxies` (an nginx on another machine, an ingress),
+    appends the visitor's address last: that one is believed, and only from there; whatever a visitor
+    wrote in the header itself comes before it."""
+    if forwarded_for and (peer is None or _among(peer, proxies)):
         return forwarded_for.split(",")[-1].strip()
     return peer or "127.0.0.1"
+
+
+def trusted_proxies(env: Mapping[str, str] | None = None) -> tuple[Network, ...]:
+    """$DIGITNET_TRUSTED_PROXIES: the networks ("10.0.0.0/8, 192.0.2.10") of the proxies in front of
+    the page besides this machine's, whose X-Forwarded-For is believed. An entry that is not a network
+    is left out, and said in the log."""
+    networks = []
+    for entry in (os.environ if env is None else env).get(TRUSTED_PROXIES_ENV, "").split(","):
+        if entry.strip():
+            try:
+                networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+            except ValueError:
+                log.warning("%s: %r is not a network address; left out", TRUSTED_PROXIES_ENV, entry.strip())
+    return tuple(networks)
+
+
+def _among(address: str, networks: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
