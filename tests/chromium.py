@@ -24,6 +24,7 @@ CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
+REPLICA_HEADER = "X-Digitnet-Replica"  # which replica behind make serve's nginx answered
 CANVAS_HOST = '[data-testid="stBidiComponentIsolated"]'  # the canvas component, a shadow root
 CANVAS = f"{CANVAS_HOST} canvas.upper-canvas"
 ANSWER = '[data-testid="digit-answer"]'
@@ -32,8 +33,8 @@ IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 BUSY = '[data-testid="stApp"]:is([data-test-script-state="running"], [data-test-script-state="rerunRequested"])'
 
 __all__ = ["ANSWER", "CANVAS", "CANVAS_HOST", "CHROMIUM", "CHROMIUM_FLAGS", "DIGIT_STROKES", "IDLE", "NUMBER_2026",
-           "ROOM_WIFI", "SCREENSHOTS", "FirstVisit", "answer", "clear", "draw", "free_port", "model_card",
-           "mouse_strokes", "phone_first_visit", "phone_sends", "retrain_settings", "start_app",
+           "REPLICA_HEADER", "ROOM_WIFI", "SCREENSHOTS", "FirstVisit", "answer", "clear", "cookie_on_replica", "draw",
+           "free_port", "model_card", "mouse_strokes", "open_on_replica", "phone_first_visit", "phone_sends", "retrain_settings", "start_app",
            "touch_draw", "touch_strokes", "type_number", "WAIT_MS", "wait_for_app"]
 
 
@@ -231,3 +232,31 @@ def phone_sends(browser, url: str, code: str, cookie: str | None = None) -> None
     phone.get_by_role("button", name="Send to the screen").click()
     phone.get_by_text("is on the screen").wait_for(timeout=WAIT_MS)
     context.close()
+
+
+def cookie_on_replica(url: str, taken: set[str]) -> tuple[str, str]:
+    """A sticky-session cookie value that nginx routes to a replica not in `taken`, and that replica."""
+    for attempt in range(200):
+        value = f"test-{attempt}"
+        request = urllib.request.Request(f"{url}/_stcore/health", headers={"Cookie": f"digitnet_replica={value}"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            replica = response.headers[REPLICA_HEADER]
+        if replica not in taken:
+            return value, replica
+    raise AssertionError(f"nginx sent 200 different cookies to {taken} only")
+
+
+def open_on_replica(browser, url: str, taken: set[str]):
+    """A fresh browser context whose sticky cookie leads nginx at `url` to a replica not in `taken`; its
+    page and replica, and every replica that answered one of its requests."""
+    value, replica = cookie_on_replica(url, taken)
+    context = browser.new_context(viewport={"width": 1400, "height": 1100})
+    context.add_cookies([{"name": "digitnet_replica", "value": value, "url": url}])
+    page = context.new_page()
+    answered: set[str] = set()
+    page.on("response", lambda response: answered.add(response.headers.get(REPLICA_HEADER.lower(), "")))
+    page.goto(url)
+    page.locator(CANVAS).wait_for(timeout=WAIT_MS)
+    page.get_by_role("button", name="Retrain").wait_for(timeout=WAIT_MS)
+    settled(page)
+    return page, replica, answered

@@ -32,6 +32,19 @@ def drawing_cache(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.fixture
+def pen_digits_drawn(drawing_cache) -> Path:
+    """The pen digits a retrain of the shipped model draws, drawn into the run's cache at this process's
+    priority: the page's own drawing ahead runs at the lowest, and beside a busy machine's other work it
+    would take hours. The page then finds them all drawn, as it does once it has been up a few minutes."""
+    from digitnet.data.pendigits import load_pen_collections
+    from digitnet.serving.store import ModelStore
+    from digitnet.training.recipe import draw_pen_digits
+
+    draw_pen_digits(ModelStore(retrained_dir=drawing_cache / "none").settings_in_use(), load_pen_collections())
+    return drawing_cache
+
+
 def unavailable(message: str) -> NoReturn:
     """What a test needs is not on this machine: a failure in CI (CI=true), a skip elsewhere."""
     if os.environ.get("CI"):

@@ -55,19 +55,6 @@ def fresh_server(mnist_path, tmp_path, drawings_dir):
         process.wait(10)
 
 
-@pytest.fixture
-def pen_digits_drawn(drawing_cache) -> Path:
-    """The pen digits a retrain of the shipped model draws, drawn into the run's cache at this process's
-    priority: the page's own drawing ahead runs at the lowest, and beside a busy machine's other work it
-    would take hours. The page then finds them all drawn, as it does once it has been up a few minutes."""
-    from digitnet.data.pendigits import load_pen_collections
-    from digitnet.serving.store import ModelStore
-    from digitnet.training.recipe import draw_pen_digits
-
-    draw_pen_digits(ModelStore(retrained_dir=drawing_cache / "none").settings_in_use(), load_pen_collections())
-    return drawing_cache
-
-
 def wait_for_background_drawing(log: Path, finished_before: int) -> None:
     eventually(lambda: log.exists() and log.read_text().count("are drawn and cached") > finished_before,
                "the page's drawing ahead to find the pen digits drawn", every=1)

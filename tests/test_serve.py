@@ -17,14 +17,11 @@ from conftest import ROOT, nginx
 from processes import command_of, descendants
 from waiting import TIMEOUT_S, eventually
 
-from chromium import (CANVAS, CANVAS_HOST, WAIT_MS, answer, clear, draw, free_port, model_card, phone_sends,
-                      retrain_settings, settled, touch_draw, wait_for_app)
+from chromium import (CANVAS, CANVAS_HOST, WAIT_MS, answer, clear, cookie_on_replica, draw, free_port,
+                      model_card, open_on_replica, phone_sends, retrain_settings, settled, touch_draw, wait_for_app)
 from digitnet.config import DRAWINGS_ENV
 from digitnet.replicas import NGINX_TEMPLATE, ServeError, render_nginx_config
 from digitnet.serving.store import RETRAINED_ENV
-
-REPLICA_HEADER = "X-Digitnet-Replica"
-
 
 def test_the_nginx_template_is_filled_in_whole_and_nginx_accepts_it(tmp_path):
     text = render_nginx_config(NGINX_TEMPLATE.read_text(), "127.0.0.1:8501", [9001, 9002], tmp_path)
@@ -147,37 +144,9 @@ def serve(mnist_path, tmp_path):
                 pass
 
 
-def cookie_on_replica(url: str, taken: set[str]) -> tuple[str, str]:
-    """A sticky-session cookie value that nginx routes to a replica not in `taken`, and that replica."""
-    for attempt in range(200):
-        value = f"test-{attempt}"
-        request = urllib.request.Request(f"{url}/_stcore/health", headers={"Cookie": f"digitnet_replica={value}"})
-        with urllib.request.urlopen(request, timeout=10) as response:
-            replica = response.headers[REPLICA_HEADER]
-        if replica not in taken:
-            return value, replica
-    raise AssertionError(f"nginx sent 200 different cookies to {taken} only")
-
-
-def open_on_replica(browser, serve: Serve, taken: set[str]):
-    """A fresh browser context whose sticky cookie leads to a replica not in `taken`; its page and replica,
-    and every replica that answered one of its requests."""
-    value, replica = cookie_on_replica(serve.url, taken)
-    context = browser.new_context(viewport={"width": 1400, "height": 1100})
-    context.add_cookies([{"name": "digitnet_replica", "value": value, "url": serve.url}])
-    page = context.new_page()
-    answered: set[str] = set()
-    page.on("response", lambda response: answered.add(response.headers.get(REPLICA_HEADER.lower(), "")))
-    page.goto(serve.url)
-    page.locator(CANVAS).wait_for(timeout=WAIT_MS)
-    page.get_by_role("button", name="Retrain").wait_for(timeout=WAIT_MS)
-    settled(page)
-    return page, replica, answered
-
-
 def test_two_browsers_through_nginx_stay_on_their_replicas_and_see_one_retrain(browser, serve):
-    first, first_replica, first_answered = open_on_replica(browser, serve, set())
-    second, second_replica, second_answered = open_on_replica(browser, serve, {first_replica})
+    first, first_replica, first_answered = open_on_replica(browser, serve.url, set())
+    second, second_replica, second_answered = open_on_replica(browser, serve.url, {first_replica})
     for page in (first, second):
         draw(page, "7")
         assert answer(page) == "7"
@@ -196,8 +165,8 @@ def test_two_browsers_through_nginx_stay_on_their_replicas_and_see_one_retrain(b
 
 
 def test_a_killed_replica_is_not_the_rooms_problem(browser, serve):
-    first, first_replica, _ = open_on_replica(browser, serve, set())
-    second, _, _ = open_on_replica(browser, serve, {first_replica})
+    first, first_replica, _ = open_on_replica(browser, serve.url, set())
+    second, _, _ = open_on_replica(browser, serve.url, {first_replica})
     errors: list[str] = []
     second.on("pageerror", lambda error: errors.append(str(error)))
     sockets: list = []
