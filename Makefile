@@ -43,6 +43,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.room
 	$(BIN)/python -m bench.strangers
 	$(BIN)/python -m bench.wall
+	$(BIN)/python -m bench.database
 
 # Refresh the README's pictures of the page (docs/*.png) from the browser tests.
 screenshots: $(VENV)/.installed-dev

@@ -16,7 +16,6 @@ import io
 import json
 import logging
 import os
-import sqlite3
 import statistics
 import struct
 import sys
@@ -320,12 +319,12 @@ def fill_room(rooms: Rooms, code: str, drawings: int) -> None:
     """Put `drawings` drawings in room `code` at once, as a full day of phones would have: written in one
     transaction with the wall's counters, since sending 300,000 one by one takes a quarter of an hour."""
     pixels = np.zeros(784, np.uint8).tobytes()
-    with sqlite3.connect(rooms.path) as db:
+    with rooms.database.transaction(write=True) as db:  # SQLite's or PostgreSQL's
         db.executemany("INSERT INTO drawings (room, phone, sent, prompt, answer, confidence, pixels)"
                        " VALUES (?, ?, 0, 7, ?, 0.9, ?)",
                        ((code, f"filler-{n % 500}", n % 10, pixels) for n in range(drawings)))
         db.execute("INSERT INTO tallies SELECT room, prompt, answer, COUNT(*) FROM drawings WHERE room = ?"
-                   " GROUP BY prompt, answer ON CONFLICT (room, prompt, answer) DO UPDATE SET drawings ="
+                   " GROUP BY room, prompt, answer ON CONFLICT (room, prompt, answer) DO UPDATE SET drawings ="
                    " excluded.drawings", (code,))
 
 

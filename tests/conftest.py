@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import os
+import sys
 from pathlib import Path
 from typing import NoReturn
 
@@ -78,6 +79,14 @@ def postgres():
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(autouse=True)
+def database_connections_closed():
+    """Each test's databases are its own: the connections this process kept open to them close with it."""
+    yield
+    if "digitnet.serving.database" in sys.modules:  # only once a test used it: never imports psycopg
+        sys.modules["digitnet.serving.database"].close_pools()
 
 
 @pytest.fixture(scope="module")

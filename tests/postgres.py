@@ -31,8 +31,10 @@ def server_binaries() -> tuple[str, str] | None:
 class Cluster:
     """A running cluster; `database()` makes a new, empty database and returns its URL."""
 
-    def __init__(self, initdb: str, pg_ctl: str):
+    def __init__(self, initdb: str, pg_ctl: str, durable: bool = False):
         self.pg_ctl = pg_ctl
+        # Tests skip flushing to disk, which no test needs; a benchmark beside SQLite (which flushes) does not.
+        self.fsync = "on" if durable else "off"
         self.folder = Path(tempfile.mkdtemp(prefix="digitnet-pg-"))
         self.as_root = os.geteuid() == 0  # PostgreSQL refuses root: then its own user runs it
         if self.as_root:
@@ -46,7 +48,7 @@ class Cluster:
     def start_server(self) -> None:
         """Start the server (again), and wait until it takes connections."""
         self._run(self.pg_ctl, "-D", str(self.folder / "data"), "-l", str(self.folder / "log"), "-w", "start", "-o",
-                  f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off")
+                  f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync={self.fsync}")
 
     def stop_server(self) -> None:
         """Stop the server at once, as a crash would: its data stays."""

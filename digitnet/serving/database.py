@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +26,13 @@ log = logging.getLogger(__name__)
 DATABASE_ENV = "DIGITNET_DATABASE_URL"
 WRITERS_LOCK = 0x64696769  # the advisory lock PostgreSQL writers take turns on ("digi")
 RETRAIN_LOCK = 0x74726169  # the one a training process holds while it runs, on every machine ("trai")
+# Each page process keeps up to this many connections open: a send or a look holds one for a few
+# milliseconds. One that waits longer than POOL_WAIT_S for one is told the database cannot be reached.
+POOL_SIZE = 8
+POOL_WAIT_S = 3.0
+
+_pools: dict[str, Any] = {}
+_pools_guard = threading.Lock()
 
 
 class Connection(Protocol):
@@ -107,10 +115,7 @@ class PostgresDatabase:
     def transaction(self, write: bool, create: bool = False,
                     keep: tuple[type[BaseException], ...] = ()) -> Iterator["_Postgres"]:
         """A transaction, committed on success or on an exception of `keep`, rolled back on any other."""
-        import psycopg
-
-        connection = psycopg.connect(self.url, connect_timeout=5)
-        try:
+        with _pool(self.url).connection() as connection:
             if not self._prepared or create:
                 connection.execute("SELECT pg_advisory_xact_lock(%s)", (WRITERS_LOCK,))  # one at a time
                 self.prepare(_Postgres(connection))
@@ -129,8 +134,6 @@ class PostgresDatabase:
                 connection.rollback()
                 raise
             connection.commit()
-        finally:
-            connection.close()
 
 
 class _Postgres:
@@ -145,6 +148,28 @@ class _Postgres:
     def executemany(self, sql: str, rows) -> None:
         with self.connection.cursor() as cursor:
             cursor.executemany(sql.replace("?", "%s"), list(rows))
+
+
+def _pool(url: str):
+    """This process's connections to the database at `url`, kept open between uses: a new connection
+    costs the server a process of its own, about 10 ms a send (bench.database). Each is checked as it
+    is taken, so a server that restarted costs nothing but the connections it dropped."""
+    from psycopg_pool import ConnectionPool
+
+    with _pools_guard:
+        if url not in _pools:
+            _pools[url] = ConnectionPool(url, min_size=1, max_size=POOL_SIZE, timeout=POOL_WAIT_S, open=True,
+                                         kwargs={"connect_timeout": 5}, check=ConnectionPool.check_connection,
+                                         name="digitnet")
+        return _pools[url]
+
+
+def close_pools() -> None:
+    """Close every pool this process opened, and their connections."""
+    with _pools_guard:
+        for pool in _pools.values():
+            pool.close()
+        _pools.clear()
 
 
 def database_url() -> str | None:
