@@ -23,6 +23,7 @@ from pathlib import Path
 
 from digitnet.config import PACKAGE_DIR, child_environment, die_with_parent
 from digitnet.errors import DigitnetError
+from digitnet.serving.database import check_reachable, database_url
 
 NGINX_TEMPLATE = PACKAGE_DIR.parent / "deploy" / "nginx.conf"
 APP = PACKAGE_DIR.parent / "app.py"
@@ -242,8 +243,12 @@ class Server:
 
 
 def serve(config: ServeConfig) -> int:
-    """Run the replicas behind nginx until Ctrl-C or SIGTERM; the exit code."""
+    """Run the replicas behind nginx until Ctrl-C or SIGTERM; the exit code. With $DIGITNET_DATABASE_URL
+    set, its database is tried first: a wrong URL is said in one line, before anything starts."""
     die_with_parent()  # `make serve` killed: stop too, and so stop everything below
+    url = database_url()
+    if url is not None:
+        check_reachable(url)
     stop_requested = []
 
     def request_stop(signum, frame) -> None:

@@ -319,3 +319,15 @@ def test_the_kubernetes_example_is_valid_kubernetes_and_shares_everything_throug
     assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/affinity"] == "cookie"  # sticky sessions
     backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
     assert backend["name"] == service["metadata"]["name"] and backend["port"]["name"] == service["spec"]["ports"][0]["name"]
+
+
+@pytest.mark.parametrize("url", ["not a url", "postgresql://digitnet@127.0.0.1:{port}/digits"])
+def test_a_wrong_database_url_stops_serve_at_once_with_one_line(url, tmp_path):
+    from digitnet.serving.database import DATABASE_ENV
+
+    env = {**os.environ, DATABASE_ENV: url.format(port=free_port())}  # a port nothing listens on
+    ended = subprocess.run([sys.executable, "-m", "digitnet", "serve", "--replicas-only", "--port", str(free_port())],
+                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert ended.returncode == 1
+    assert ended.stderr.startswith("error: DIGITNET_DATABASE_URL cannot be used: ") and "Traceback" not in ended.stderr
+    assert len(ended.stderr.strip().splitlines()) == 1

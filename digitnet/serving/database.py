@@ -192,3 +192,15 @@ def held_lock(url: str, key: int):
     except psycopg.Error as exc:
         log.warning("The database failed: %s", exc)
         raise SharedStateError("The database server that the machines share cannot be reached") from exc
+
+
+def check_reachable(url: str) -> None:
+    """Connect to `url` once: SharedStateError naming what is wrong (for the operator who set it) when
+    it is not a PostgreSQL URL, or its server cannot be reached or refuses the login."""
+    import psycopg
+
+    try:
+        psycopg.connect(url, connect_timeout=5).close()
+    except psycopg.Error as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise SharedStateError(f"{DATABASE_ENV} cannot be used: {reason}") from exc
