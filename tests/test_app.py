@@ -10,7 +10,7 @@ import types
 import numpy as np
 import pytest
 import streamlit as st
-from conftest import ROOT, as_canvas, corrupt_store, stroke_image
+from conftest import ROOT, as_canvas, corrupt_store, stroke_image, unavailable
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 from waiting import eventually
@@ -662,3 +662,46 @@ def test_the_wall_clears_and_forgets_and_hides_all_of_one_phone(canvas, tmp_path
     assert [t.id for t in rooms.state(code).tiles] == [kind]
     at.button(key="forget_wall").click().run()
     assert not at.exception and rooms.state(code).drawings == 0 and len(rooms.labelled(code)[0]) == 0
+
+def test_a_database_server_that_restarts_costs_the_room_s_pages_nothing(canvas, monkeypatch):
+    """PostgreSQL stopped as a crash would, then started again, while a phone sends and the wall shows."""
+    from postgres import Cluster, server_binaries
+    from waiting import eventually
+
+    from digitnet.serving.database import DATABASE_ENV
+    from digitnet.serving.room import UNLIMITED, Rooms
+    from ui.room import NOT_SENT, RECONNECTING
+
+    binaries = server_binaries()
+    if binaries is None:
+        unavailable("PostgreSQL not found: install it with `sudo apt-get install -y postgresql`")
+    own = Cluster(*binaries)  # a cluster of its own, to stop
+    try:
+        monkeypatch.setenv(DATABASE_ENV, own.database())
+        at, code = projector_in_a_room()
+        rooms = Rooms(limits=UNLIMITED)
+        canvas.image = as_canvas(stroke_image("7"))
+        phone = new_app()
+        phone.query_params["room"] = code
+        phone.session_state[keys.PHONE] = "phone"
+        rooms.join(code, "phone", now=time.time() - 60)  # joined a minute ago: no wait
+        phone.session_state[keys.JOINED] = time.time() - 60
+        phone.run()
+        phone.button(key="send").click().run()
+        assert phone.success[0].value.startswith("Sent: your 7 is on the screen")
+        own.stop_server()
+        at.run()
+        assert not at.exception and RECONNECTING in [w.value for w in at.warning]
+        phone.button(key="send").click().run()
+        assert not phone.exception and NOT_SENT in [w.value for w in phone.warning]
+        own.start_server()
+
+        def sent() -> bool:
+            phone.button(key="send").click().run()
+            return bool(phone.success) and phone.success[0].value.startswith("Sent: your 7 is on the screen")
+
+        eventually(sent, "a send to be taken again", every=0.5)  # at most one every 2 s, as always
+        at.run()
+        assert not at.exception and not at.warning and rooms.state(code).drawings == 2
+    finally:
+        own.stop()
