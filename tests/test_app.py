@@ -504,6 +504,17 @@ def projector_in_a_room() -> tuple[AppTest, str]:
     return at, at.session_state[keys.ROOM]
 
 
+def phone_joined_a_minute_ago(rooms, code: str) -> AppTest:
+    """A phone's page in room `code` that joined a minute ago, run once: it may send at once."""
+    phone = new_app()
+    phone.query_params["room"] = code
+    phone.session_state[keys.PHONE] = "phone"
+    rooms.join(code, "phone", now=time.time() - 60)
+    phone.session_state[keys.JOINED] = time.time() - 60
+    phone.run()
+    return phone
+
+
 def test_a_phone_with_a_wrong_room_code_is_told_so(canvas):
     at = new_app()
     at.query_params["room"] = "zzz zzz"
@@ -559,12 +570,7 @@ def test_a_room_whose_store_is_out_of_reach_keeps_its_wall_refuses_sends_plainly
     x[4:24, 13:15] = 1.0
     first = rooms.send(code, "another phone", x, 1, 0.9)
     canvas.image = as_canvas(stroke_image("7"))
-    phone = new_app()
-    phone.query_params["room"] = code
-    phone.session_state[keys.PHONE] = "phone"
-    rooms.join(code, "phone", now=time.time() - 60)  # joined a minute ago: no wait
-    phone.session_state[keys.JOINED] = time.time() - 60
-    phone.run()
+    phone = phone_joined_a_minute_ago(rooms, code)
     at.run()
     away = rooms.path.with_name("away.sqlite3")
     rooms.path.rename(away)  # the store out of reach, as a database server restarting is
@@ -681,12 +687,7 @@ def test_a_database_server_that_restarts_costs_the_room_s_pages_nothing(canvas, 
         at, code = projector_in_a_room()
         rooms = Rooms(limits=UNLIMITED)
         canvas.image = as_canvas(stroke_image("7"))
-        phone = new_app()
-        phone.query_params["room"] = code
-        phone.session_state[keys.PHONE] = "phone"
-        rooms.join(code, "phone", now=time.time() - 60)  # joined a minute ago: no wait
-        phone.session_state[keys.JOINED] = time.time() - 60
-        phone.run()
+        phone = phone_joined_a_minute_ago(rooms, code)
         phone.button(key="send").click().run()
         assert phone.success[0].value.startswith("Sent: your 7 is on the screen")
         own.stop_server()
