@@ -62,7 +62,7 @@ def phone_ui(code: str) -> None:
         get_rooms().join(code, phone_token())
         st.session_state.setdefault(keys.JOINED, time.time())
     except RoomStoreError as exc:
-        if keys.JOINED not in st.session_state:  # never in the room: nothing to draw for yet
+        if not exc.passing or keys.JOINED not in st.session_state:  # nothing to draw for, for now
             st.error(f"{exc}.")
             return
         code = normalised(code)  # in the room already: keep drawing, and Send says when it fails
@@ -77,8 +77,8 @@ def prompt_ui(code: str) -> None:
     within_budget()  # a timer's run, but a forged client could ask for thousands
     try:
         prompt, paused = get_rooms().prompt(code)
-    except RoomStoreError:
-        st.warning(OUT_OF_REACH)
+    except RoomStoreError as exc:
+        (st.warning if exc.passing else st.error)(OUT_OF_REACH if exc.passing else f"{exc}.")
         return
     except RoomError as exc:
         st.error(f"{exc}.")
@@ -112,8 +112,8 @@ def send(code: str, x, prediction: Prediction) -> None:
     time.sleep(max(0.0, min(get_rooms().limits.join_wait_s, joined + get_rooms().limits.join_wait_s - time.time())))
     try:
         get_rooms().send(code, phone_token(), x, prediction.digit, prediction.confidence, sender=sender())
-    except RoomStoreError:
-        st.session_state[keys.ROOM_SENT] = ("error", NOT_SENT)
+    except RoomStoreError as exc:
+        st.session_state[keys.ROOM_SENT] = ("error", NOT_SENT if exc.passing else f"{exc}.")
         return
     except RoomError as exc:
         st.session_state[keys.ROOM_SENT] = ("error", f"{exc}.")
@@ -259,7 +259,10 @@ def wall_tiles_ui(code: str) -> None:
             get_rooms().shown(code)  # a room on a projector is never ended to make room for another
             st.session_state[keys.WALL_SHOWN] = time.time()
         st.session_state[keys.WALL_LAST] = state
-    except RoomStoreError:
+    except RoomStoreError as exc:
+        if not exc.passing:
+            st.error(f"{exc}.")
+            return
         # A database server restarting, say: the room lives on there, and the next look catches up.
         st.warning(RECONNECTING, icon=":material/sync:")
         state = st.session_state.get(keys.WALL_LAST)

@@ -62,6 +62,10 @@ class SqliteDatabase:
         """What went wrong, in words fit for any visitor: SQLite's own ("file is not a database")."""
         return str(error).strip()
 
+    def passing(self, error: Exception) -> bool:
+        """Whether `error` goes away by itself: a file that is corrupt, read-only or full stays so."""
+        return isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
+
     @contextmanager
     def transaction(self, write: bool, create: bool = False,
                     keep: tuple[type[BaseException], ...] = ()) -> Iterator[sqlite3.Connection]:
@@ -110,6 +114,12 @@ class PostgresDatabase:
         if isinstance(error, psycopg.OperationalError):
             return "the database server cannot be reached"
         return "the database refused a change"
+
+    def passing(self, error: Exception) -> bool:
+        """Whether `error` goes away by itself: a server out of reach comes back; a refused change does not."""
+        import psycopg
+
+        return isinstance(error, psycopg.OperationalError)
 
     @contextmanager
     def transaction(self, write: bool, create: bool = False,

@@ -146,7 +146,12 @@ class RoomError(DigitnetError):
 
 
 class RoomStoreError(RoomError):
-    """The rooms' store could not be used: gone, corrupt, read-only or full."""
+    """The rooms' store could not be used: gone, corrupt, read-only or full; or, `passing`, out of
+    reach for a while (a database server restarting), and then it goes on by itself."""
+
+    def __init__(self, message: str, passing: bool = False):
+        super().__init__(message)
+        self.passing = passing
 
 
 class RoomExpired(RoomError):
@@ -249,7 +254,7 @@ class Rooms:
             raise RoomStoreError(f"The rooms' store is gone ({exc}): start a new room") from exc
         except self.database.errors as exc:
             raise RoomStoreError(f"The rooms' store cannot be used ({self.database.describe(exc)}): try again in "
-                                 "a moment, or start a new room") from exc
+                                 "a moment, or start a new room", passing=self.database.passing(exc)) from exc
 
     def open(self, now: float | None = None, opener: str | None = None) -> str:
         """Open a new room; return its code. Rooms opened ROOM_HOURS ago end first; RoomError when
