@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
+from playwright.sync_api import expect
 from chromium import ANSWER, CANVAS, SCREENSHOTS, WAIT_MS, free_port, settled, start_app, touch_draw, wait_for_app
 
 from digitnet.config import DRAWINGS_ENV, SHIPPED_MODEL, TrainConfig
@@ -109,6 +110,7 @@ def test_three_phones_draw_to_a_prompt_and_the_wall_shows_learns_from_and_ends_t
     # Learn from the room: the retrain starts from the model in use's (one-epoch) settings.
     projector.get_by_role("button", name="Learn from the room").click()
     wall.get_by_text(re.compile(r"Done: MNIST test accuracy")).wait_for(timeout=WAIT_MS)
+    expect(projector.get_by_role("button", name="Learn from the room")).to_be_enabled(timeout=WAIT_MS)  # again
 
     # A room's worth more, as 40 more phones would send them: MNIST's sevens, read by the network in use.
     rooms = Rooms(drawings / ROOMS_FILENAME, UNLIMITED)

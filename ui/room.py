@@ -272,6 +272,9 @@ def wall_tiles_ui(code: str) -> None:
         st.error(f"{exc}.")
         return
     status = get_job().status()
+    if st.session_state.get(keys.WATCHED_RUNNING, False) != status.running:
+        st.session_state[keys.WATCHED_RUNNING] = status.running
+        st.rerun()  # the whole wall: Learn from the room, outside this fragment, follows the retrain
     with st.container(key="wall"):
         counters, confusion = st.columns([1.2, 1], gap="small")
         counters.markdown(counters_html(state), unsafe_allow_html=True)
