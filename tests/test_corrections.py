@@ -193,3 +193,59 @@ def test_a_database_out_of_reach_is_a_clear_error_that_names_no_server(monkeypat
         with pytest.raises(DrawingsError, match="cannot be reached") as raised:
             call()
         assert "127.0.0.1" not in str(raised.value) and "secret" not in str(raised.value)
+
+
+ADDER = """
+import sys, numpy as np
+from pathlib import Path
+from digitnet.data.collected import CollectedDrawings, DrawingTable
+place, count = sys.argv[1], int(sys.argv[2])
+kept = DrawingTable(place) if place.startswith("postgresql://") else CollectedDrawings(Path(place))
+x = np.zeros((28, 28), np.float32); x[6, 8:20] = 1.0; x[6:22, 18] = 1.0
+i = 0
+while count < 0 or i < count:  # a negative count: forever
+    kept.add(x, i % 10, original=np.zeros((300, 300, 4), np.uint8))
+    i += 1
+"""
+
+
+def adder(kept, count: int):
+    """Another process (another replica, another machine) saving `count` drawings (-1: until killed)."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    place = str(kept.root) if isinstance(kept, CollectedDrawings) else kept.database.url
+    return subprocess.Popen([sys.executable, "-c", ADDER, place, str(count)], cwd=ROOT, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def test_either_store_loses_no_drawing_saved_by_several_processes_at_once(kept):
+    from waiting import TIMEOUT_S
+
+    adders = [adder(kept, 15) for _ in range(4)]
+    for process in adders:
+        assert process.wait(TIMEOUT_S) == 0, process.stderr.read()
+        process.stderr.close()
+    assert sum(kept.counts()) == 60 and len(kept.load()) == 60
+
+
+def test_either_store_killed_midway_through_a_save_keeps_only_whole_drawings(kept):
+    import signal
+
+    from waiting import TIMEOUT_S, eventually
+
+    process = adder(kept, -1)
+    try:
+        eventually(lambda: sum(kept.counts()) >= 20, "20 drawings saved")
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(TIMEOUT_S)
+        process.stderr.close()
+    counted = sum(kept.counts())
+    drawings = kept.load()
+    assert len(drawings) == counted >= 20  # each one counted is read whole
+    assert (np.concatenate([drawings.x_train, drawings.x_test]).max(axis=(1, 2)) == 255).all()
+    kept.add(digit_image(0), 3)  # and the store takes more
+    assert sum(kept.counts()) == counted + 1

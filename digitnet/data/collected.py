@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import secrets
 import shutil
 import time
 from collections.abc import Iterator
@@ -101,7 +102,7 @@ class CollectedDrawings:
         if sum(self.counts()) >= MAX_DRAWINGS:
             raise DrawingsError(f"{MAX_DRAWINGS:,} drawings are kept already: export them and delete them "
                                 "from the sidebar to keep more")
-        name = f"{time.time_ns()}.png"
+        name = f"{time.time_ns()}-{secrets.token_hex(4)}.png"  # two replicas saving at once: two names
         path = self.digits_dir / str(int(label)) / name
         try:
             _write_png(Image.fromarray((np.clip(x, 0, 1) * 255).round().astype(np.uint8)), path)
