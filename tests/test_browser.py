@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
-from waiting import eventually
+from waiting import TIMEOUT_S, eventually
 
 from chromium import (ANSWER, CANVAS, CANVAS_HOST, NUMBER_2026, SCREENSHOTS, WAIT_MS, answer, clear, draw, free_port,
                       model_card, mouse_strokes, retrain_settings, settled, start_app, touch_draw, touch_strokes,
@@ -36,7 +36,7 @@ def server(mnist_path, tmp_path, drawings_dir):
         pytest.fail(str(exc))
     yield url
     process.terminate()
-    process.wait(10)
+    process.wait(TIMEOUT_S)
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def fresh_server(mnist_path, tmp_path, drawings_dir):
         yield wait_for_app(port, process)
     finally:
         process.terminate()
-        process.wait(10)
+        process.wait(TIMEOUT_S)
 
 
 def wait_for_background_drawing(log: Path, finished_before: int) -> None:
@@ -238,7 +238,7 @@ def test_two_app_processes_sharing_a_folder_act_as_one(browser, mnist_path, tmp_
     finally:
         for server in servers:
             server.terminate()
-            server.wait(10)
+            server.wait(TIMEOUT_S)
 
 
 SCREENS = {

@@ -273,7 +273,7 @@ def test_a_killed_preparation_leaves_only_whole_files(tmp_path, tiny_pen_file, t
     process = subprocess.Popen([sys.executable, "-m", "digitnet", "draw-ahead"], env=env, start_new_session=True)
     eventually(lambda: list(cache.glob("*.npz")) or process.poll() is not None, "a first cached file", every=0.01)
     os.killpg(process.pid, signal.SIGKILL)  # the command and its drawing workers, midway
-    process.wait(10)
+    process.wait(TIMEOUT_S)
     for path in cache.glob("*.npz"):
         if not path.name.startswith(TEMP_PREFIX):  # what a kill leaves being written, which no one reads
             assert _cached_result(path) is not None, f"{path.name} is half a file"
@@ -307,7 +307,7 @@ def test_a_deleted_retrained_folder_does_not_let_a_second_retrain_start(store, s
         assert not job.start(QUICK_RETRAIN)
     finally:
         job._child.kill()
-        job._child.wait(10)
+        job._child.wait(TIMEOUT_S)
 
 
 def test_cancel_ends_a_frozen_retrain(store, slow_env, monkeypatch):

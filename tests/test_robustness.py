@@ -153,7 +153,7 @@ def test_killing_a_save_midway_leaves_a_loadable_model(tmp_path):
     assert process.stdout.readline().strip() == b"ready"
     time.sleep(1.5)  # several saves, then a kill at an arbitrary point of one
     process.send_signal(signal.SIGKILL)
-    process.wait(10)
+    process.wait(TIMEOUT_S)
     assert load_classifier(path).predict_proba(np.zeros((28, 28))).shape == (10,)
     store = ModelStore(shipped=path, retrained_dir=tmp_path / "none")
     assert store.active_path() == path  # a stray .tmp-*.keras is never taken for the model

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 from conftest import ROOT, corrupt_store
-from waiting import eventually
+from waiting import TIMEOUT_S, eventually
 
 from digitnet.serving.room import (CODE_LENGTH, COUNTS, MAX_OPEN_ROOMS, ROOM_HOURS, SEND_INTERVAL_S, UNSHOWN_S,
                                   RoomError, RoomLimits, Rooms, RoomStoreError, normalised, prompt_words, summary)
@@ -162,7 +162,7 @@ def test_writers_in_several_processes_lose_no_drawing(rooms):
     code = rooms.open()
     writers = [writer(rooms, code, f"phone-{i}", 25) for i in range(6)]
     for process in writers:
-        assert process.wait(60) == 0, process.stderr.read()
+        assert process.wait(TIMEOUT_S) == 0, process.stderr.read()
     assert rooms.state(code).drawings == 6 * 25
 
 
@@ -171,7 +171,7 @@ def test_a_writer_killed_midway_leaves_only_whole_drawings(rooms):
     process = writer(rooms, code, "phone", -1)
     eventually(lambda: rooms.state(code).drawings >= 20, "20 drawings written")
     os.kill(process.pid, signal.SIGKILL)
-    process.wait(10)
+    process.wait(TIMEOUT_S)
     state = rooms.state(code, tiles=10_000)
     assert state.drawings >= 20 and len(state.tiles) == state.drawings
     assert all(tile.pixels.shape == (28, 28) and tile.pixels.max() == 255 for tile in state.tiles)

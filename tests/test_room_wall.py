@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 from playwright.sync_api import expect
+from waiting import TIMEOUT_S
+
 from chromium import ANSWER, CANVAS, SCREENSHOTS, WAIT_MS, free_port, settled, start_app, touch_draw, wait_for_app
 
 from digitnet.config import DRAWINGS_ENV, SHIPPED_MODEL, TrainConfig
@@ -42,7 +44,7 @@ def room_server(mnist_path, tmp_path):
         yield wait_for_app(port, process), tmp_path / "drawings"
     finally:
         process.terminate()
-        process.wait(10)
+        process.wait(TIMEOUT_S)
 
 
 def wall_qr_code(projector, scale: float = 0.5) -> str:

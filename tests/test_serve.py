@@ -207,7 +207,7 @@ def test_stopping_make_serve_leaves_nothing_running(serve, stop):
         os.killpg(serve.process.pid, signal.SIGINT)  # what the terminal sends the whole foreground group
     else:
         serve.process.send_signal(signal.SIGTERM)  # make alone: it does not pass it on
-    serve.process.wait(30)
+    serve.process.wait(TIMEOUT_S)
     eventually(lambda: not [p for p in children if Path(f"/proc/{p}").exists()], "every child to stop")
     with pytest.raises(OSError):
         urllib.request.urlopen(serve.url, timeout=2)
