@@ -91,7 +91,7 @@ def desk_answer_ui(x: np.ndarray, image, prediction: Prediction, model: LoadedMo
     # One element for the answer, the 28x28 input and the bars: each stroke sends one message for all
     # three instead of six, and the picture goes inline rather than through a media file and a request.
     st.markdown(f"<div class='answer-row' style='display:flex;flex-wrap:wrap;gap:1rem;align-items:center'>"
-                f"<div class='answer-guess' style='flex:1 1 220px'>"
+                f"<div class='answer-guess' style='flex:1 1 170px'>"
                 f"{answer_html(str(prediction.digit), prediction.sentence())}</div>{input_picture_html(x)}</div>"
                 + probability_bars_html(prediction), unsafe_allow_html=True)
     feedback_ui(x, image, prediction, drawing_id)

@@ -39,6 +39,7 @@ BARS_CSS = f"""
 .pbar {{flex: 1; text-align: center; font-size: 1rem;}}
 .pbar span {{font-size: 0.8rem;}}
 .pbar div {{height: 160px; display: flex; align-items: flex-end;}}
+@media (max-height: 850px) {{.pbar div {{height: 100px;}}}}  /* a 1280x800 laptop: the bars on its first screen */
 .pbar i {{display: block; width: 100%; background: {OTHER_COLOUR}; border-radius: 3px 3px 0 0;}}
 .pbar.top i {{background: {TOP_COLOUR};}}
 .pbar.top b {{font-weight: 700;}}
