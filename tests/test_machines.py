@@ -83,7 +83,7 @@ def test_phones_on_two_machines_feed_one_wall_and_a_saved_drawing_counts_on_both
     draw(on_second, "7")
     assert answer(on_second) == "7"
     on_second.get_by_role("button", name=re.compile(r"Right, it's a 7")).click()
-    on_second.get_by_text("Saved as a 7").wait_for(timeout=WAIT_MS)
+    on_second.get_by_text("Saved as a 7").first.wait_for(timeout=WAIT_MS)  # a toast says it too
     on_first, _, _ = open_on_replica(browser, machines.url, {machines.second})
     on_first.locator(".st-key-drawings-count").get_by_text(re.compile(r"^1 drawing: ")).wait_for(timeout=WAIT_MS)
 
