@@ -34,7 +34,7 @@ BUSY = '[data-testid="stApp"]:is([data-test-script-state="running"], [data-test-
 
 __all__ = ["ANSWER", "CANVAS", "CANVAS_HOST", "CHROMIUM", "CHROMIUM_FLAGS", "DIGIT_STROKES", "IDLE", "NUMBER_2026",
            "REPLICA_HEADER", "ROOM_WIFI", "SCREENSHOTS", "FirstVisit", "answer", "clear", "cookie_on_replica", "draw",
-           "free_port", "model_card", "mouse_strokes", "open_on_replica", "phone_first_visit", "phone_sends", "retrain_settings", "start_app",
+           "free_port", "model_card", "mouse_strokes", "open_on_replica", "phone_first_visit", "phone_sends", "projector_room", "retrain_settings", "start_app",
            "touch_draw", "touch_strokes", "type_number", "WAIT_MS", "wait_for_app"]
 
 
@@ -260,3 +260,15 @@ def open_on_replica(browser, url: str, taken: set[str]):
     page.get_by_role("button", name="Retrain").wait_for(timeout=WAIT_MS)
     settled(page)
     return page, replica, answered
+
+
+def projector_room(browser, url: str, taken: set[str]):
+    """A 1280x720 projector whose sticky cookie leads nginx at `url` to a replica not in `taken`, in
+    presenter mode, that started a room; the page, its replica and the room's code."""
+    value, replica = cookie_on_replica(url, taken)
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    context.add_cookies([{"name": "digitnet_replica", "value": value, "url": url}])
+    projector = context.new_page()
+    projector.goto(f"{url}/?presenter=1")
+    projector.get_by_role("button", name="Start a room").click(timeout=WAIT_MS)
+    return projector, replica, projector.locator(".room-code").inner_text(timeout=WAIT_MS)

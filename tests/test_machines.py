@@ -14,7 +14,7 @@ from conftest import ROOT, nginx
 from waiting import TIMEOUT_S
 
 from chromium import (WAIT_MS, answer, cookie_on_replica, draw, free_port, model_card, open_on_replica, phone_sends,
-                      retrain_settings, settled, wait_for_app)
+                      projector_room, retrain_settings, settled, wait_for_app)
 from digitnet.config import DRAWINGS_ENV
 from digitnet.serving.database import DATABASE_ENV
 from digitnet.serving.store import RETRAINED_ENV
@@ -65,19 +65,13 @@ def machines(postgres, mnist_path, tmp_path, pen_digits_drawn):
 
 
 def test_phones_on_two_machines_feed_one_wall_and_a_saved_drawing_counts_on_both(browser, machines):
-    value, replica = cookie_on_replica(machines.url, {machines.second})
-    context = browser.new_context(viewport={"width": 1280, "height": 720})
-    context.add_cookies([{"name": "digitnet_replica", "value": value, "url": machines.url}])
-    projector = context.new_page()
-    projector.goto(f"{machines.url}/?presenter=1")
-    projector.get_by_role("button", name="Start a room").click(timeout=WAIT_MS)
-    code = projector.locator(".room-code").inner_text(timeout=WAIT_MS)
+    projector, _, code = projector_room(browser, machines.url, {machines.second})
     for machine in (machines.first, machines.second):  # a phone on each machine
         phone_cookie, _ = cookie_on_replica(machines.url, {machines.first, machines.second} - {machine})
         phone_sends(browser, machines.url, code, cookie=phone_cookie)
     wall = projector.locator(".st-key-wall")
     wall.get_by_text("people: 2 · drawings: 2").wait_for(timeout=WAIT_MS)
-    context.close()
+    projector.context.close()
     # A drawing saved on the second machine is counted on the first.
     on_second, _, _ = open_on_replica(browser, machines.url, {machines.first})
     draw(on_second, "7")

@@ -18,7 +18,8 @@ from processes import command_of, descendants
 from waiting import TIMEOUT_S, eventually
 
 from chromium import (CANVAS, CANVAS_HOST, WAIT_MS, answer, clear, cookie_on_replica, draw, free_port,
-                      model_card, open_on_replica, phone_sends, retrain_settings, settled, touch_draw, wait_for_app)
+                      model_card, open_on_replica, phone_sends, projector_room, retrain_settings, settled, touch_draw,
+                      wait_for_app)
 from digitnet.config import DRAWINGS_ENV
 from digitnet.replicas import NGINX_TEMPLATE, ServeError, render_nginx_config
 from digitnet.serving.store import RETRAINED_ENV
@@ -214,13 +215,7 @@ def test_stopping_make_serve_leaves_nothing_running(serve, stop):
 
 
 def test_phones_on_both_replicas_feed_one_wall(browser, serve):
-    value, projector_replica = cookie_on_replica(serve.url, set())
-    context = browser.new_context(viewport={"width": 1280, "height": 720})
-    context.add_cookies([{"name": "digitnet_replica", "value": value, "url": serve.url}])
-    projector = context.new_page()
-    projector.goto(f"{serve.url}/?presenter=1")
-    projector.get_by_role("button", name="Start a room").click(timeout=WAIT_MS)
-    code = projector.locator(".room-code").inner_text(timeout=WAIT_MS)
+    projector, projector_replica, code = projector_room(browser, serve.url, set())
     assert projector.get_by_text("loads faster").count() == 0  # behind nginx: no advice to use make serve
     replicas = set()
     for taken in (set(), {projector_replica}):  # one phone on the projector's replica, one on the other
