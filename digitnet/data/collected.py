@@ -97,19 +97,15 @@ class CollectedDrawings:
 
     def add(self, x: np.ndarray, label: int, original: np.ndarray | Image.Image | None = None) -> Path:
         """Save a 28x28 image in [0, 1] with its label (and what was drawn); return the image's path."""
-        if not 0 <= int(label) <= 9:
-            raise ValueError(f"label must be a digit 0..9, got {label}")
+        label = _checked(label)
         if sum(self.counts()) >= MAX_DRAWINGS:
-            raise DrawingsError(f"{MAX_DRAWINGS:,} drawings are kept already: export them and delete them "
-                                "from the sidebar to keep more")
+            raise DrawingsError(_full())
         name = f"{time.time_ns()}-{secrets.token_hex(4)}.png"  # two replicas saving at once: two names
-        path = self.digits_dir / str(int(label)) / name
+        path = self.digits_dir / str(label) / name
         try:
-            _write_png(Image.fromarray((np.clip(x, 0, 1) * 255).round().astype(np.uint8)), path)
+            _write_png(Image.fromarray(_pixels(x)), path)
             if original is not None:
-                picture = original if isinstance(original, Image.Image) else Image.fromarray(original)
-                # As drawn, at most ORIGINAL_SIDE pixels across: a 6000x6000 photo kept whole was 45 MB a save.
-                _write_png(preview_image(picture, ORIGINAL_SIDE), self.originals_dir / str(int(label)) / name)
+                _write_png(_as_drawn(original), self.originals_dir / str(label) / name)
         except OSError as exc:
             raise DrawingsError(f"The drawing cannot be saved in {self.root}: {exc.strerror or exc}") from exc
         log.info("Saved a drawing of a %d as %s", label, path)
@@ -167,21 +163,17 @@ class DrawingTable:
 
     def add(self, x: np.ndarray, label: int, original: np.ndarray | Image.Image | None = None) -> int:
         """Save a 28x28 image in [0, 1] with its label (and what was drawn); return its id."""
-        if not 0 <= int(label) <= 9:
-            raise ValueError(f"label must be a digit 0..9, got {label}")
-        pixels = (np.clip(x, 0, 1) * 255).round().astype(np.uint8)
+        label = _checked(label)
         drawn = None
         if original is not None:
-            picture = original if isinstance(original, Image.Image) else Image.fromarray(original)
             buffer = io.BytesIO()
-            preview_image(picture, ORIGINAL_SIDE).save(buffer, format="PNG")
+            _as_drawn(original).save(buffer, format="PNG")
             drawn = buffer.getvalue()
         with self._transaction(write=True, doing="saved") as db:
             if db.execute("SELECT count(*) FROM collected").fetchone()[0] >= MAX_DRAWINGS:
-                raise DrawingsError(f"{MAX_DRAWINGS:,} drawings are kept already: export them and delete them "
-                                    "from the sidebar to keep more")
+                raise DrawingsError(_full())
             drawing = db.execute("INSERT INTO collected (label, pixels, original, added) VALUES (?, ?, ?, ?) "
-                                 "RETURNING id", (int(label), pixels.tobytes(), drawn, time.time())).fetchone()[0]
+                                 "RETURNING id", (label, _pixels(x).tobytes(), drawn, time.time())).fetchone()[0]
         log.info("Saved a drawing of a %d as row %d", label, drawing)
         return drawing
 
@@ -219,6 +211,27 @@ class DrawingTable:
         except self.database.errors as exc:
             raise DrawingsError(f"The drawings cannot be {doing} just now ({self.database.describe(exc)}): "
                                 "try again in a moment") from exc
+
+
+def _full() -> str:
+    return f"{MAX_DRAWINGS:,} drawings are kept already: export them and delete them from the sidebar to keep more"
+
+
+def _checked(label: int) -> int:
+    if not 0 <= int(label) <= 9:
+        raise ValueError(f"label must be a digit 0..9, got {label}")
+    return int(label)
+
+
+def _pixels(x: np.ndarray) -> np.ndarray:
+    """A 28x28 image in [0, 1] as the bytes kept: 0..255."""
+    return (np.clip(x, 0, 1) * 255).round().astype(np.uint8)
+
+
+def _as_drawn(original: np.ndarray | Image.Image) -> Image.Image:
+    """What was drawn, at most ORIGINAL_SIDE pixels across: a 6000x6000 photo kept whole was 45 MB a save."""
+    picture = original if isinstance(original, Image.Image) else Image.fromarray(original)
+    return preview_image(picture, ORIGINAL_SIDE)
 
 
 def _npz(drawings: Drawings) -> bytes:
