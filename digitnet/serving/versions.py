@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS model_versions (
     id BIGSERIAL PRIMARY KEY,
     published DOUBLE PRECISION NOT NULL,
     shipped BOOLEAN NOT NULL,  -- "use the shipped model": no files
-    model BYTEA, weights BYTEA, history BYTEA, curves BYTEA
+    model BYTEA, history BYTEA, curves BYTEA, weights BYTEA  -- model_files()' order
 )"""
 
 
@@ -52,10 +52,9 @@ class ModelVersions:
         """Make the model saved in `saved` the newest version, for every machine and then in `folder`;
         its number. SharedStateError when the database cannot take it: then nothing changed."""
         contents = [path.read_bytes() if path.exists() else None for path in model_files(saved)]
-        model, history, curves, weights = contents
-        if model is None or weights is None:
+        if contents[0] is None or contents[-1] is None:
             raise ModelFileError(f"No whole model in {saved} to publish")
-        version = self._insert(False, model, weights, history, curves)
+        version = self._insert(False, *contents)
         _use(folder, version, shipped=False, contents=contents)
         return version
 
@@ -90,8 +89,8 @@ class ModelVersions:
     def _insert(self, shipped: bool, *contents: bytes | None) -> int:
         try:
             with self.database.transaction(write=True) as db:
-                return db.execute("INSERT INTO model_versions (published, shipped, model, weights, history, "
-                                  "curves) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                return db.execute("INSERT INTO model_versions (published, shipped, model, history, curves, "
+                                  "weights) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                                   (time.time(), shipped, *contents)).fetchone()[0]
         except self.database.errors as exc:
             raise SharedStateError(f"The model cannot be shared with the other machines just now "
