@@ -1,5 +1,5 @@
 """Who may change what every visitor shares (the model, the collected drawings, a room): the admin
-password box, and starting a retrain."""
+password box, starting a retrain, and following it."""
 
 import os
 
@@ -55,3 +55,11 @@ def start_retrain(config: digitnet.TrainConfig, room: str | None = None) -> None
         st.warning("A training is already running: wait for it to finish.")
         return
     st.rerun()  # show the running state at once: progress, and the controls disabled
+
+
+def rerun_when_retrain_starts_or_ends(running: bool) -> None:
+    """Rerun the whole page (from a polling fragment) when a retrain has started or ended since this
+    session last looked: the new model loads, and controls outside the fragment follow."""
+    if st.session_state.get(keys.WATCHED_RUNNING, False) != running:
+        st.session_state[keys.WATCHED_RUNNING] = running
+        st.rerun()

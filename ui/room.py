@@ -19,7 +19,7 @@ from ui import keys
 from ui.answer import big_answer_html, read_ui
 from ui.guard import within_budget
 from ui.inputs import clear_canvas, drawing_ui
-from ui.admin import admin_password, admin_ui, start_retrain
+from ui.admin import admin_password, admin_ui, rerun_when_retrain_starts_or_ends, start_retrain
 from ui.resources import collected_drawings, current_model, get_job, get_rooms, get_store
 from ui.style import WALL_CSS, pixels_html
 
@@ -272,9 +272,7 @@ def wall_tiles_ui(code: str) -> None:
         st.error(f"{exc}.")
         return
     status = get_job().status()
-    if st.session_state.get(keys.WATCHED_RUNNING, False) != status.running:
-        st.session_state[keys.WATCHED_RUNNING] = status.running
-        st.rerun()  # the whole wall: Learn from the room, outside this fragment, follows the retrain
+    rerun_when_retrain_starts_or_ends(status.running)  # Learn from the room, outside this fragment, follows
     with st.container(key="wall"):
         counters, confusion = st.columns([1.2, 1], gap="small")
         counters.markdown(counters_html(state), unsafe_allow_html=True)

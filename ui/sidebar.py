@@ -9,7 +9,7 @@ from digitnet.training.jobs import CANCELLED, FAILED, SUCCEEDED, JobStatus
 from ui import keys
 from ui.curves import curves_chart
 from ui.guard import within_budget
-from ui.admin import admin_ui, start_retrain
+from ui.admin import admin_ui, rerun_when_retrain_starts_or_ends, start_retrain
 from ui.resources import collected_drawings, epoch_classifier, get_job, get_store
 from ui.style import TOP_COLOUR
 
@@ -118,9 +118,7 @@ def training_watch(allowed: bool) -> None:
     """Polls the shared job; reruns the whole page when a run starts or ends, so the new model loads."""
     within_budget()
     status = get_job().status()
-    if st.session_state.get(keys.WATCHED_RUNNING, False) != status.running:
-        st.session_state[keys.WATCHED_RUNNING] = status.running
-        st.rerun()
+    rerun_when_retrain_starts_or_ends(status.running)
     with st.container(key="training"):
         progress_ui(status, allowed)
 
