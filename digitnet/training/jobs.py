@@ -178,6 +178,11 @@ class TrainingJob:
                 return elsewhere
         return status
 
+    def _running_elsewhere(self) -> bool:
+        """Whether another machine runs a retrain (a database's board says so)."""
+        elsewhere = self.board.status() if self.board is not None else None
+        return elsewhere is not None and elsewhere.running
+
     def _status_here(self) -> JobStatus:
         """The retrain of this machine, as its files say."""
         status = self.files.read()
@@ -197,7 +202,7 @@ class TrainingJob:
         unwritable models folder, say)."""
         config.validate()
         try:
-            if self._child_runs() or self.files.is_busy() or self.status().running:
+            if self._child_runs() or self.files.is_busy() or self._running_elsewhere():
                 return False
             self.files.cancel_path.unlink(missing_ok=True)
         except OSError as exc:
