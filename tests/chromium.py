@@ -35,7 +35,7 @@ BUSY = '[data-testid="stApp"]:is([data-test-script-state="running"], [data-test-
 __all__ = ["ANSWER", "CANVAS", "CANVAS_HOST", "CHROMIUM", "CHROMIUM_FLAGS", "DIGIT_STROKES", "IDLE", "NUMBER_2026",
            "REPLICA_HEADER", "ROOM_WIFI", "SCREENSHOTS", "FirstVisit", "answer", "clear", "cookie_on_replica", "draw",
            "free_port", "model_card", "mouse_strokes", "open_on_replica", "phone_first_visit", "phone_sends", "projector_room", "retrain_settings", "start_app",
-           "touch_draw", "touch_strokes", "type_number", "WAIT_MS", "wait_for_app"]
+           "touch_draw", "touch_strokes", "type_number", "until_it_draws", "WAIT_MS", "wait_for_app"]
 
 
 def start_app(port: int, env: dict[str, str], script: Path = ROOT / "app.py",
@@ -142,10 +142,28 @@ DIGIT_STROKES = {
 }
 
 
+def until_it_draws(page) -> dict:
+    """Wait until the canvas takes strokes, and return where it is on the page. The component shows its
+    canvas first and turns drawing on once it has loaded its (empty) starting drawing: a stroke before
+    that is lost, and on a busy machine that moment is long. A canvas that draws shows Fabric's
+    crosshair to a pointer over it, so hover its corner until it does."""
+    canvas = page.locator(CANVAS)
+
+    def crosshair() -> dict | None:
+        box = canvas.bounding_box()
+        if box is None:
+            return None
+        page.mouse.move(box["x"] + 2, box["y"] + 2)
+        page.mouse.move(box["x"] + 3, box["y"] + 3)
+        return box if canvas.evaluate("element => element.style.cursor") == "crosshair" else None
+
+    return eventually(crosshair, "the canvas to take strokes (Fabric's crosshair over it)")
+
+
 def mouse_strokes(page, strokes: list, scale: float = 1.0, steps: int = 8, pause_ms: float = 0) -> None:
     """Draw `strokes` (lists of canvas pixels) with the mouse, `scale` times larger, pausing `pause_ms`
     after each."""
-    box = page.locator(CANVAS).bounding_box()
+    box = until_it_draws(page)
     for stroke in strokes:
         x, y = stroke[0]
         page.mouse.move(box["x"] + x * scale, box["y"] + y * scale)
@@ -164,7 +182,7 @@ def draw(page, digit: str, scale: float = 1.0) -> None:
 
 def touch_strokes(page, strokes: list, scale: float = 1.0) -> None:
     """Draw with a finger: the DevTools protocol's touch events, as a phone's browser sends them."""
-    box = page.locator(CANVAS).bounding_box()
+    box = until_it_draws(page)
     session = page.context.new_cdp_session(page)
     for stroke in strokes:
         points = [(box["x"] + x * scale, box["y"] + y * scale) for x, y in stroke]
