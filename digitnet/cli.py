@@ -1,4 +1,5 @@
-"""The command line: `python -m digitnet train | evaluate | predict | train-teacher | draw-ahead | serve`."""
+"""The command line: `python -m digitnet train | evaluate | predict | train-teacher | audit-labels | draw-ahead |
+serve`."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import dataclasses
 import logging
 from pathlib import Path
 
-from digitnet.config import CACHE_ENV, MODELS_DIR, SHIPPED_MODEL, TrainConfig
+from digitnet.config import CACHE_ENV, MISLABELLED_FILE, MODELS_DIR, SHIPPED_MODEL, TrainConfig
 from digitnet.data.drawn import make_drawn_set
 from digitnet.data.mnist import MNIST_ENV, load_mnist
 from digitnet.data.pendigits import PENDIGITS_ENV, UNIPEN_ENV, load_pen_collections
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(commands)
     _add_predict(commands)
     _add_train_teacher(commands)
+    _add_audit_labels(commands)
     _add_draw_ahead(commands)
     _add_serve(commands)
     return parser
@@ -139,6 +141,8 @@ def _add_train_teacher(commands: argparse._SubParsersAction) -> None:
     )
     _add_data(parser)
     parser.add_argument("--out", type=Path, default=MODELS_DIR, help="folder to write teacher.keras into")
+    parser.add_argument("--members", type=int, default=1,
+                        help="how many networks, each from its own seed, the teacher averages")
     _add_settings(parser)
     parser.set_defaults(command=run_train_teacher, epochs=6)  # a convolution learns in fewer passes
 
@@ -149,11 +153,48 @@ def run_train_teacher(args: argparse.Namespace) -> int:
     config = _config(args)
     if config is None:
         return 2
+    if args.members < 1:
+        log.error("error: --members must be at least 1, not %d", args.members)
+        return 2
     run = train_teacher(config, load_mnist(args.mnist), load_pen_collections(args.pendigits, args.unipen),
-                        config.epochs)
+                        config.epochs, args.members)
     save_teacher(run, args.out / TEACHER_FILENAME)
     for name, evaluation in run.held_out.items():
         _log_people(f"the teacher on {name}'s writers it never saw", evaluation)
+    return 0
+
+
+def _add_audit_labels(commands: argparse._SubParsersAction) -> None:
+    """`audit-labels`: find the pen digits whose label does not say what is drawn."""
+    parser = commands.add_parser(
+        "audit-labels",
+        help="find the pen digits whose label does not say what is drawn, and list them",
+        description="Read every pen digit with a network that never saw its writer (the writers split in two, "
+                    "a network trained without each half), find wrong labels by confident learning on those "
+                    "answers (the cleanlab package: pip install -r requirements-dev.txt) and by rules on the "
+                    "strokes (several digits side by side, dots, one straight stroke under another label "
+                    "than 1), and write them as candidates: look at them (--picture) and copy those that are "
+                    "wrong into data/mislabelled.csv, the list that training and measuring leave out.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    _add_data(parser)
+    parser.add_argument("--out", type=Path, default=Path("mislabelled-candidates.csv"),
+                        help="the candidates to write (CSV, in data/mislabelled.csv's form)")
+    parser.add_argument("--picture", type=Path, help="also save a page of the candidates, as a PNG")
+    parser.add_argument("--seed", type=int, default=TrainConfig.seed, help="random seed of the networks")
+    parser.set_defaults(command=run_audit_labels)
+
+
+def run_audit_labels(args: argparse.Namespace) -> int:
+    from digitnet.data.labels import write_mislabelled
+    from digitnet.training.audit import audit_labels, save_audit_picture
+
+    pens = load_pen_collections(args.pendigits, args.unipen, whole=True)
+    found = audit_labels(TrainConfig(seed=args.seed), load_mnist(args.mnist), pens)
+    write_mislabelled(found, args.out)
+    log.info("Wrote %d candidates to %s: those you find wrong belong in %s", len(found), args.out, MISLABELLED_FILE)
+    if args.picture:
+        save_audit_picture(pens, found, args.picture)
     return 0
 
 

@@ -139,3 +139,23 @@ def test_a_teacher_is_trained_saved_and_then_taught_from(tiny_npz, tiny_pen_file
     monkeypatch.setenv(TEACHER_ENV, str(tmp_path / TEACHER_FILENAME))
     assert main(["train", *data, "--out", str(tmp_path / "student"), "--epochs", "1", "--teacher"]) == 0
     assert load_record(tmp_path / "student" / "history.json").config.teacher
+
+
+def test_the_label_audit_lists_candidates_and_pictures_them(tiny_npz, tiny_pen_file, tmp_path):
+    from conftest import pen_shape, pen_text
+
+    from digitnet.data.labels import read_mislabelled
+
+    rng = np.random.default_rng(2)
+    digits = [(label, writer, pen_shape(label, int(rng.integers(-20, 20))))
+              for writer in range(1, 7) for label in (0, 1, 7) for _ in range(6)]
+    digits.append((0, 3, [pen_shape(0, 0)[0], [(x + 300, y) for x, y in pen_shape(0, 0)[0]]]))  # "00" labelled 0
+    unipen = tmp_path / "unipen.tra"
+    unipen.write_text(pen_text(digits))
+    out, picture = tmp_path / "candidates.csv", tmp_path / "candidates.png"
+    assert main(["audit-labels", "--mnist", str(tiny_npz), "--pendigits", str(tiny_pen_file), "--unipen", str(unipen),
+                 "--out", str(out), "--picture", str(picture)]) == 0
+    found = read_mislabelled(out)
+    assert any(row.number == len(digits) - 1 and row.writer == 3 and "2 digits side by side" in row.reason
+               for row in found)
+    assert picture.stat().st_size > 0

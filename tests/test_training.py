@@ -99,30 +99,56 @@ def test_a_save_stopped_after_the_model_shows_no_other_model_s_history(tiny_mnis
 
 
 def test_a_student_s_targets_mix_the_label_and_the_teacher_s_softened_answer():
-    from digitnet.training.teacher import soft_targets
+    from digitnet.training.teacher import one_hot, soft_targets
 
     teacher = np.array([[0.7, 0.2, 0.1] + [0.0] * 7, [0.1] * 10], np.float32)
-    labels = np.array([1, 3])
+    labels = one_hot(np.array([1, 3]))
     np.testing.assert_allclose(soft_targets(labels, teacher, 1.0, 3.0).numpy()[0], np.eye(10)[1])
     softened = soft_targets(labels, teacher, 0.0, 2.0).numpy()
     expected = np.sqrt(teacher[0]) / np.sqrt(teacher[0]).sum()  # p ** (1/T), renormalised, at T = 2
     np.testing.assert_allclose(softened[0], expected, atol=1e-5)
     np.testing.assert_allclose(softened[1], np.full(10, 0.1), atol=1e-6)
     mixed = soft_targets(labels, teacher, 0.3, 2.0).numpy()
-    np.testing.assert_allclose(mixed, 0.3 * np.eye(10)[labels] + 0.7 * softened, atol=1e-6)
+    np.testing.assert_allclose(mixed, 0.3 * np.eye(10)[[1, 3]] + 0.7 * softened, atol=1e-6)
     np.testing.assert_allclose(mixed.sum(axis=1), 1.0, atol=1e-6)
 
 
-def test_a_student_learns_from_a_teacher_and_is_saved_as_the_seed_s_network(tiny_mnist, tmp_path, monkeypatch):
-    from digitnet.training.model import load_keras_model
-    from digitnet.training.teacher import TEACHER_ENV, build_teacher
+def test_mixed_images_carry_their_labels_in_the_same_shares():
+    from digitnet.training.teacher import mixed, one_hot
 
-    teacher = build_teacher(MNIST_ONLY)
-    teacher.fit(tiny_mnist.x_train / np.float32(255), tiny_mnist.y_train, epochs=2, batch_size=32, verbose=0)
-    teacher.save(tmp_path / "teacher.keras")
+    images = np.stack([np.full((28, 28), v, np.float32) for v in (0.0, 0.5, 1.0)])
+    x, labels = mixed(images, one_hot(np.array([2, 5, 9])), seed=3)
+    x, labels = x.numpy(), labels.numpy()
+    for i, partner in enumerate((2, 1, 0)):  # the mirrored position
+        share = labels[i, [2, 5, 9][i]] if partner != i else 1.0
+        np.testing.assert_allclose(x[i], share * images[i] + (1 - share) * images[partner], atol=1e-6)
+        np.testing.assert_allclose(labels[i].sum(), 1.0, atol=1e-6)
+    assert 0 < labels[0, 2] < 1 and labels[0, 9] == pytest.approx(1 - labels[0, 2])  # a real mix
+
+
+def test_a_teacher_of_several_members_answers_their_average():
+    from digitnet.training.teacher import build_teacher, ensemble
+
+    members = [build_teacher(MNIST_ONLY) for _ in range(2)]
+    images = np.random.default_rng(0).random((4, 28, 28)).astype(np.float32)
+    answers = [m.predict(images, verbose=0) for m in members]
+    np.testing.assert_allclose(ensemble(members).predict(images, verbose=0), np.mean(answers, axis=0), atol=1e-6)
+
+
+@pytest.mark.parametrize("members, mixup", [(1, False), (2, True)])
+def test_a_student_learns_from_a_teacher_and_is_saved_as_the_seed_s_network(tiny_mnist, tmp_path, monkeypatch,
+                                                                            members, mixup):
+    from digitnet.training.model import load_keras_model
+    from digitnet.training.teacher import TEACHER_ENV, build_teacher, ensemble
+
+    trained = [build_teacher(MNIST_ONLY) for _ in range(members)]
+    for member in trained:
+        member.fit(tiny_mnist.x_train / np.float32(255), tiny_mnist.y_train, epochs=2, batch_size=32, verbose=0)
+    (trained[0] if members == 1 else ensemble(trained)).save(tmp_path / "teacher.keras")
     monkeypatch.setenv(TEACHER_ENV, str(tmp_path / "teacher.keras"))
     reports = []
-    run = train(MNIST_ONLY.replace(teacher=True), tiny_mnist, on_epoch_end=lambda e, m: reports.append(m))
+    run = train(MNIST_ONLY.replace(teacher=True, teacher_mixup=mixup), tiny_mnist,
+                on_epoch_end=lambda e, m: reports.append(m))
     assert set(reports[0]) == {"accuracy", "val_accuracy", "loss", "val_loss"} and run.curves["loss"][-1] < run.curves["loss"][0]
     save_run(run, tmp_path / "student")
     student = load_keras_model(tmp_path / "student" / MODEL_FILENAME)

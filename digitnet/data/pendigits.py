@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from digitnet.config import PENDIGITS_FILE, UNIPEN_FILE
+from digitnet.data.labels import read_mislabelled, without_mislabelled
 from digitnet.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class PenDigits:
     strokes: tuple[Strokes, ...]
     labels: np.ndarray  # (n,) int digits 0..9
     writers: np.ndarray  # (n,) int writer numbers, each collection numbering its own from 1
+    numbers: np.ndarray  # (n,) int each digit's place in its file, 0 first: what names it in data/mislabelled.csv
     source: str
     fingerprint: str  # sha256 of the file's text, shortened
     name: str = PENDIGITS_NAME  # which collection they come from
@@ -48,10 +50,18 @@ class PenDigits:
 
     def select(self, writers: set[int] | list[int]) -> "PenDigits":
         """Only the digits of the given writers."""
-        keep = np.flatnonzero(np.isin(self.writers, list(writers)))
+        return self.subset(np.flatnonzero(np.isin(self.writers, list(writers))))
+
+    def without(self, numbers: set[int] | list[int]) -> "PenDigits":
+        """All but the digits whose place in the file is one of `numbers`."""
+        return self.subset(np.flatnonzero(~np.isin(self.numbers, list(numbers))))
+
+    def subset(self, keep: np.ndarray | slice) -> "PenDigits":
+        """Only the digits at these positions of this collection."""
+        positions = np.arange(len(self))[keep]
         return PenDigits(
-            tuple(self.strokes[i] for i in keep), self.labels[keep], self.writers[keep],
-            self.source, self.fingerprint, self.name,
+            tuple(self.strokes[i] for i in positions), self.labels[positions], self.writers[positions],
+            self.numbers[positions], self.source, self.fingerprint, self.name,
         )
 
 
@@ -65,10 +75,12 @@ def load_unipen(path: str | os.PathLike | None = None) -> PenDigits:
     return read_pen_file(Path(path or os.environ.get(UNIPEN_ENV) or UNIPEN_FILE), UNIPEN_NAME)
 
 
-def load_pen_collections(pendigits: str | os.PathLike | None = None,
-                         unipen: str | os.PathLike | None = None) -> tuple[PenDigits, ...]:
-    """Every collection of real people's pen digits a model learns from and is measured on."""
-    return load_pendigits(pendigits), load_unipen(unipen)
+def load_pen_collections(pendigits: str | os.PathLike | None = None, unipen: str | os.PathLike | None = None,
+                         whole: bool = False) -> tuple[PenDigits, ...]:
+    """Every collection of real people's pen digits a model learns from and is measured on, without
+    the digits data/mislabelled.csv lists (`whole`: with them, to audit the labels again)."""
+    pens = load_pendigits(pendigits), load_unipen(unipen)
+    return pens if whole else without_mislabelled(pens, read_mislabelled())
 
 
 def read_pen_file(path: Path, name: str) -> PenDigits:
@@ -147,7 +159,8 @@ def parse_pendigits(text: str, source: str = "<text>", name: str = PENDIGITS_NAM
     if not labels:
         raise DataError(f"{source} holds no digits: is it a UNIPEN pen-digit file?")
     fingerprint = hashlib.sha256(text.encode("ascii")).hexdigest()[:16]
-    return PenDigits(tuple(strokes), np.array(labels), np.array(writers), source, fingerprint, name)
+    return PenDigits(tuple(strokes), np.array(labels), np.array(writers), np.arange(len(labels)), source,
+                     fingerprint, name)
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ class Examples:
     y: np.ndarray
     writers: np.ndarray | None = None  # None for MNIST's anonymous writers
     refused: int = 0  # drawings left out because the page would refuse them as not a digit
+    numbers: np.ndarray | None = None  # pen digits drawn once each: each one's place in its file
 
     def __len__(self) -> int:
         return len(self.y)
@@ -164,9 +165,7 @@ def draw_many(requests: list[tuple[PenDigits, Hand, int]], prepare: Prepare = to
 
 def _part(digits: PenDigits, i: int) -> PenDigits:
     """Digits i, i + RENDER_PARTS, i + 2 * RENDER_PARTS, ..."""
-    step = RENDER_PARTS
-    return PenDigits(digits.strokes[i::step], digits.labels[i::step], digits.writers[i::step],
-                     digits.source, digits.fingerprint)
+    return digits.subset(slice(i, None, RENDER_PARTS))
 
 
 def _gathered(digits: PenDigits, results: list[tuple[np.ndarray, np.ndarray]]) -> Examples:
@@ -179,7 +178,7 @@ def _gathered(digits: PenDigits, results: list[tuple[np.ndarray, np.ndarray]]) -
     if not read.all():
         log.info("%d of %d drawings were refused as not a digit and left out", np.count_nonzero(~read), len(read))
     return Examples(images[read], digits.labels[read].astype(np.int32), digits.writers[read].astype(np.int32),
-                    refused=int(np.count_nonzero(~read)))
+                    refused=int(np.count_nonzero(~read)), numbers=digits.numbers[read])
 
 
 def _join(*parts: Examples) -> Examples:

@@ -26,7 +26,7 @@ from digitnet.files import replaced_whole
 from digitnet.serving.classifier import INPUT_SHAPE, NUM_CLASSES
 from digitnet.serving.preprocess import scale_pixels, upright
 from digitnet.training.evaluate import Evaluation
-from digitnet.training.recipe import Examples, training_sets
+from digitnet.training.recipe import Examples, TrainingSets, training_sets
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +76,26 @@ def load_teacher(path: Path | None = None) -> keras.Model:
 
 def soft_targets(labels: tf.Tensor, teacher_probabilities: tf.Tensor, label_share: float,
                  temperature: float) -> tf.Tensor:
-    """What the student learns to answer for each image: `label_share` of its label (one-hot), the rest
-    the teacher's answer softened at `temperature` (its probabilities to the power 1/T, renormalised:
-    the softmax of its logits divided by T), which tells the student how alike the digits look."""
+    """What the student learns to answer for each image: `label_share` of its label (one row of ten, as
+    `one_hot` or `mixed` give), the rest the teacher's answer softened at `temperature` (its
+    probabilities to the power 1/T, renormalised: the softmax of its logits divided by T), which tells
+    the student how alike the digits look."""
     logits = tf.math.log(tf.maximum(tf.cast(teacher_probabilities, tf.float32), 1e-12)) / temperature
     softened = tf.nn.softmax(logits, axis=-1)
-    return label_share * tf.one_hot(tf.cast(labels, tf.int32), NUM_CLASSES) + (1.0 - label_share) * softened
+    return label_share * labels + (1.0 - label_share) * softened
+
+
+def one_hot(labels: tf.Tensor) -> tf.Tensor:
+    """Each digit as a row of ten: 1 at the digit, 0 elsewhere."""
+    return tf.one_hot(tf.cast(labels, tf.int32), NUM_CLASSES)
+
+
+def mixed(images: tf.Tensor, labels: tf.Tensor, seed: int | None = None) -> tuple[tf.Tensor, tf.Tensor]:
+    """Each image blended with the batch's image at the mirrored position, in a share drawn uniformly
+    from 0 to 1 (mixup, Zhang et al. 2018), and its label row blended alike."""
+    share = tf.random.uniform([tf.shape(images)[0]], seed=seed)
+    return (share[:, None, None] * images + (1 - share[:, None, None]) * images[::-1],
+            share[:, None] * labels + (1 - share[:, None]) * labels[::-1])
 
 
 @dataclass(frozen=True)
@@ -94,15 +108,29 @@ class TeacherRun:
     seconds: float
 
 
-def train_teacher(config: TrainConfig, data: Mnist, pens: Sequence[PenDigits] = (), epochs: int = 6) -> TeacherRun:
+def train_teacher(config: TrainConfig, data: Mnist, pens: Sequence[PenDigits] = (), epochs: int = 6,
+                  members: int = 1) -> TeacherRun:
     """Train a teacher for `epochs` on what the student learns from (`config`'s recipe: the same images,
-    pen digits and augmentation), and measure it as the student is measured."""
-    from digitnet.training.train import training_batches
-
+    pen digits and augmentation), and measure it as the student is measured. With several `members`,
+    each is trained from its own seed and the teacher answers their average: an ensemble is right
+    more often, and surer where they agree."""
     config.validate()
-    keras.utils.set_random_seed(config.seed)
     started = time.perf_counter()
     sets = training_sets(config, data, pens)
+    trained = [_fit_member(config.replace(seed=config.seed + n), sets, epochs) for n in range(members)]
+    model = trained[0] if members == 1 else ensemble(trained)
+    held_out = {name: _read(model, examples) for name, examples in sets.held_out.items()}
+    run = TeacherRun(model, _read(model, sets.test).accuracy, held_out, time.perf_counter() - started)
+    log.info("Teacher trained in %.0f s: MNIST test accuracy %.4f, held-out writers %s", run.seconds,
+             run.test_accuracy, f"{Evaluation.joined(held_out.values()).accuracy:.4f}" if held_out else "none")
+    return run
+
+
+def _fit_member(config: TrainConfig, sets: TrainingSets, epochs: int) -> keras.Model:
+    """One convolutional network fitted to `sets.train` from `config.seed`, with a cosine-decaying rate."""
+    from digitnet.training.train import training_batches
+
+    keras.utils.set_random_seed(config.seed)
     model = build_teacher(config)
     steps_per_epoch = -(-len(sets.train) // config.batch_size)
     model.optimizer.learning_rate = keras.optimizers.schedules.CosineDecay(
@@ -110,12 +138,18 @@ def train_teacher(config: TrainConfig, data: Mnist, pens: Sequence[PenDigits] = 
     model.fit(training_batches(sets.train.x, sets.train.y, config), epochs=epochs, steps_per_epoch=steps_per_epoch,
               validation_data=(scale_pixels(sets.validation.x), sets.validation.y), verbose=0,
               callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: log.info(
-                  "Teacher epoch %d of %d: validation accuracy %.4f", epoch + 1, epochs, logs["val_accuracy"]))])
-    held_out = {name: _read(model, examples) for name, examples in sets.held_out.items()}
-    run = TeacherRun(model, _read(model, sets.test).accuracy, held_out, time.perf_counter() - started)
-    log.info("Teacher trained in %.0f s: MNIST test accuracy %.4f, held-out writers %s", run.seconds,
-             run.test_accuracy, f"{Evaluation.joined(held_out.values()).accuracy:.4f}" if held_out else "none")
-    return run
+                  "Teacher (seed %d) epoch %d of %d: validation accuracy %.4f", config.seed, epoch + 1, epochs,
+                  logs["val_accuracy"]))])
+    return model
+
+
+def ensemble(members: Sequence[keras.Model]) -> keras.Model:
+    """One model that answers the average of the members' probabilities."""
+    pixels = keras.Input(shape=INPUT_SHAPE, name="pixels")
+    for n, member in enumerate(members):
+        member.name = f"member_{n + 1}"  # each layer of a model needs a name of its own
+    average = layers.Average(name="probabilities")([member(pixels) for member in members])
+    return keras.Model(pixels, average, name="digitnet_teacher")
 
 
 def save_teacher(run: TeacherRun, path: Path) -> None:
