@@ -17,6 +17,7 @@ from digitnet.config import TrainConfig
 from digitnet.data.labels import Mislabelled, rule_findings
 from digitnet.data.mnist import Mnist
 from digitnet.data.pendigits import PenDigits
+from digitnet.errors import TrainingError
 from digitnet.serving.classifier import Classifier
 from digitnet.training.plots import save_digits
 from digitnet.training.recipe import held_out_drawings
@@ -55,7 +56,7 @@ def fold_answers(config: TrainConfig, mnist: Mnist, pens: Sequence[PenDigits], f
     parts: dict[str, list] = {pen.name: [] for pen in pens}
     for fold in range(folds):
         log.info("Audit: training the network of fold %d of %d", fold + 1, folds)
-        others = [pen.without(pen.numbers[np.isin(pen.writers, dealt[pen.name][fold])]) for pen in pens]
+        others = [pen.select(set(pen.writers.tolist()) - set(dealt[pen.name][fold])) for pen in pens]
         classifier = Classifier.from_keras(train(config, mnist, others).model)
         for pen in pens:
             drawn = held_out_drawings(pen, dealt[pen.name][fold])
@@ -68,11 +69,18 @@ def fold_answers(config: TrainConfig, mnist: Mnist, pens: Sequence[PenDigits], f
 def confident_findings(pen: PenDigits, answers: FoldAnswers) -> list[Mislabelled]:
     """The digits whose label confident learning finds wrong, given answers from networks that never
     saw their writers: most likely wrong first."""
-    from cleanlab.filter import find_label_issues
-
-    found = find_label_issues(answers.labels, answers.probabilities, return_indices_ranked_by="self_confidence")
+    found = _find_label_issues()(answers.labels, answers.probabilities, return_indices_ranked_by="self_confidence")
     return [Mislabelled(pen.name, pen.fingerprint, int(answers.numbers[i]), int(answers.writers[i]),
                         int(answers.labels[i]), _read_as(answers.probabilities[i])) for i in found]
+
+
+def _find_label_issues():
+    """cleanlab's confident learning; TrainingError saying how to install it when it is missing."""
+    try:
+        from cleanlab.filter import find_label_issues
+    except ImportError as exc:
+        raise TrainingError("Auditing labels needs the cleanlab package: pip install -r requirements-dev.txt") from exc
+    return find_label_issues
 
 
 def _read_as(probabilities: np.ndarray) -> str:
@@ -82,6 +90,7 @@ def _read_as(probabilities: np.ndarray) -> str:
 
 def audit_labels(config: TrainConfig, mnist: Mnist, pens: Sequence[PenDigits], folds: int = FOLDS) -> list[Mislabelled]:
     """What the rules on strokes find, then what confident learning finds besides, in every collection."""
+    _find_label_issues()  # before the networks train, not after
     answers = fold_answers(config, mnist, pens, folds)
     found: list[Mislabelled] = []
     for pen in pens:
@@ -107,10 +116,13 @@ def save_audit_picture(pens: Sequence[PenDigits], found: Sequence[Mislabelled], 
             if (row := why.get(int(number))) is None:
                 continue
             images.append(image)
-            captions.append(f"{pen.name[:6]} w{row.writer} '{row.label}'\n{_short(row.reason)}")
+            captions.append(f"{pen.name.split()[0]} w{row.writer} '{row.label}'\n{_short(row.reason)}")
     save_digits(images, captions, path)
 
 
 def _short(reason: str) -> str:
-    """The reason, cut to fit under a picture."""
-    return reason.split(" by ")[0].replace(" under one label", "")
+    """The reason, cut to fit under a picture: "plainly a 7", "one straight stroke", "read as a 7 (99%)"."""
+    reason = reason.removeprefix("looked at: ")
+    for rest in (" (read as", " by a network", ": ", " under one label"):
+        reason = reason.split(rest)[0]
+    return reason
