@@ -2,8 +2,9 @@
 the list (data/mislabelled.csv) of those a model neither learns from nor is measured on.
 
 UNIPEN's labels were never fully verified: some of its segments hold two or four digits under one
-label ("00", "0000"), a single point, or only the first stroke of a 4. `python -m digitnet audit-labels` finds such digits with these
-rules and with confident learning (digitnet/training/audit.py), and writes the list.
+label ("00", "0000"), a single point, or only the first stroke of a 4. `python -m digitnet audit-labels`
+finds candidates with these rules and with confident learning (digitnet/training/audit.py); those a
+person finds wrong, looking at them, make the list.
 """
 
 from __future__ import annotations

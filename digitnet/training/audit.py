@@ -1,7 +1,8 @@
 """Auditing the pen digits' labels: each digit read by a network that never saw its writer (the writers
 split into folds, one network trained without each fold), confident learning on those answers
 (Northcutt, Jiang and Chuang 2021, through the `cleanlab` package), and the rules on strokes of
-digitnet.data.labels. `python -m digitnet audit-labels` runs it and writes data/mislabelled.csv.
+digitnet.data.labels. `python -m digitnet audit-labels` runs it and writes the candidates; a person
+looks at them and copies those that are wrong into data/mislabelled.csv.
 """
 
 from __future__ import annotations

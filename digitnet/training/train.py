@@ -146,10 +146,10 @@ def training_batches(pixels: np.ndarray, labels: np.ndarray, config: TrainConfig
         y = tf.gather(targets, indices)
         if teacher is None:
             return x, y
-        labels = one_hot(y)
+        label_rows = one_hot(y)  # not `labels`: that is the whole training set's, above
         if config.teacher_mixup:
-            x, labels = mixed(x, labels)
-        return x, soft_targets(labels, teacher(x, training=False), config.teacher_label_share,
+            x, label_rows = mixed(x, label_rows)
+        return x, soft_targets(label_rows, teacher(x, training=False), config.teacher_label_share,
                                config.teacher_temperature)
 
     # No autotuning: its thread made Keras wait up to 10 s, idle, when training ended (py-spy --native:
