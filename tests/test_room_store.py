@@ -6,6 +6,9 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -245,6 +248,40 @@ def test_a_corrupt_store_is_one_clear_error_not_a_traceback(sqlite_rooms):
     corrupt_store(sqlite_rooms.path)
     with pytest.raises(RoomStoreError, match="cannot be used .*file is not a database"):
         sqlite_rooms.state(code)
+
+
+@contextmanager
+def read_only(folder: Path) -> Iterator[None]:
+    """The folder and its files made read-only: by their mode, or, for root, whom no mode stops, immutable."""
+    paths = [*folder.iterdir(), folder]
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "+i", *map(str, paths)], check=True)
+    else:
+        for path in paths:
+            path.chmod(0o555 if path.is_dir() else 0o444)
+    try:
+        yield
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", *map(str, paths)], check=True)
+        folder.chmod(0o755)
+
+
+def test_a_read_only_store_is_one_clear_error_and_changes_nothing(tmp_path):
+    rooms = Rooms(tmp_path / "store" / "rooms.sqlite3", RoomLimits(join_wait_s=0))
+    code = rooms.open()
+    rooms.send(code, "phone-a", SEVEN, 7, 0.9)
+    visitor = Rooms(rooms.path, RoomLimits(join_wait_s=0))
+    with read_only(rooms.path.parent):
+        for write in (lambda: visitor.send(code, "phone-b", SEVEN, 7, 0.9), visitor.open):
+            with pytest.raises(RoomStoreError, match=r"^The rooms' store cannot be used \(.+\): try again") as said:
+                write()
+            assert not said.value.passing  # a read-only file stays so: no "reconnecting" that never ends
+        try:
+            assert visitor.state(code).drawings == 1  # reading may still work
+        except RoomStoreError as exc:
+            assert "cannot be used" in str(exc)
+    assert rooms.state(code).drawings == 1
 
 
 def test_rooms_no_wall_has_shown_for_a_while_make_room_for_a_presenter(rooms):
