@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from digitnet.config import TrainConfig
 from digitnet.data.mnist import Mnist, load_mnist
 from digitnet.data.pendigits import PenDigits, load_pen_collections, load_pendigits, load_unipen
-from digitnet.errors import (BlankImageError, DataError, DigitnetError, EmptyImageError, ImageError, ModelFileError,
-                             TrainingCancelled)
+from digitnet.errors import (BlankImageError, CanvasError, DataError, DigitnetError, EmptyImageError, ImageError,
+                             ModelFileError, TrainingCancelled)
 from digitnet.serving.classifier import Classifier, load_classifier
 from digitnet.serving.preprocess import open_image, preview_image, read_canvas_png, to_mnist
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 _TRAINING_NAMES = ("TrainingRun", "save_run", "train")
 
 __all__ = [
-    "BlankImageError", "Classifier", "DataError", "DigitnetError", "EmptyImageError", "ImageError", "Mnist",
+    "BlankImageError", "CanvasError", "Classifier", "DataError", "DigitnetError", "EmptyImageError", "ImageError", "Mnist",
     "ModelFileError", "PenDigits", "TrainConfig", "TrainingCancelled", "TrainingRun", "load_classifier",
     "load_mnist", "load_pen_collections", "load_pendigits", "load_unipen", "open_image", "preview_image",
     "read_canvas_png", "save_run", "to_mnist", "train",

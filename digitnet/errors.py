@@ -17,6 +17,10 @@ class ImageError(DigitnetError):
     """The input cannot be read as an image of a digit."""
 
 
+class CanvasError(ImageError):
+    """What a canvas sent is not a drawing of it: a forged message, never the page's own canvas."""
+
+
 class DataError(DigitnetError):
     """The MNIST data cannot be loaded or is not in the expected layout."""
 

@@ -11,14 +11,16 @@ import streamlit.components.v1 as components
 import digitnet
 from digitnet.serving import segment
 from digitnet.serving.prediction import Prediction, a_digit, number_sentence, spoken
+from digitnet.serving.reader import Reading
 from digitnet.serving.store import LoadedModel
 from ui import keys
 from ui.explanations import why_ui
 from ui.guard import within_budget
-from ui.inputs import ON_CANVAS, NUMBER, TEST_DIGIT, UPLOAD, drawing_ui, test_digit_ui, upload_ui
+from ui.inputs import (CANVAS, ON_CANVAS, NUMBER, TEST_DIGIT, UPLOAD, drawing_ui, test_digit_ui,
+                       unreadable_drawing, upload_ui)
 from ui.curves import glance_ui
 from ui.inside import inside_ui, presenter_inside_ui
-from ui.resources import current_model, collected_drawings
+from ui.resources import current_model, collected_drawings, drawing_reader
 from ui.style import pixels_html
 
 INVITATIONS = {
@@ -105,23 +107,33 @@ def desk_answer_ui(x: np.ndarray, image, prediction: Prediction, model: LoadedMo
 
 
 def read_ui(image, model: LoadedModel, invitation: str) -> tuple[np.ndarray, Prediction] | None:
-    """The 28x28 input and the network's prediction for `image`; None, with `invitation` or the reason
-    shown, when there is nothing to read."""
+    """The 28x28 input and the network's prediction for `image` (a digit canvas' PNG is read beside
+    the server, digitnet.serving.reader); None, with `invitation` or the reason shown, when there is
+    nothing to read."""
     try:
-        x = digitnet.to_mnist(image) if image is not None else None
+        if image is None:
+            reading = None
+        elif isinstance(image, bytes):
+            reading = drawing_reader().read(image, CANVAS["digit"][:2], model.classifier)
+        else:
+            x = digitnet.to_mnist(image)
+            reading = Reading(x, model.classifier.predict_proba(x))
     except digitnet.EmptyImageError:
-        x = None  # a canvas not drawn on yet, or cleared
+        reading = None  # a canvas not drawn on yet, or cleared
     except digitnet.BlankImageError as exc:
         st.info(f"{exc}.")  # a dot, a blob or a tiny mark: say what is wrong with it
+        return None
+    except digitnet.CanvasError:
+        unreadable_drawing()
         return None
     except digitnet.ImageError as exc:
         st.error(f"Cannot read this image: {exc}")
         return None
-    if x is None:
+    if reading is None:
         if invitation:
             st.info(invitation)
         return None
-    return x, Prediction(model.classifier.predict_proba(x))
+    return reading.x, Prediction(reading.probabilities)
 
 
 def big_answer_html(prediction: Prediction) -> str:

@@ -24,11 +24,11 @@ document.querySelector(".st-key-{keys.SOURCE}").scrollIntoView({{behavior: "smoo
 </script>"""
 
 
-def drawing_ui(kind: str, for_phone: bool = False) -> np.ndarray | None:
-    """The canvas and its Clear button; returns the drawing's RGBA array, or None before a stroke (or
-    when what was sent is not a drawing of this canvas). `for_phone`: the room's phone form, whose
-    first visit loads no icon font (375 KB) and whose strokes send no container (ui/style.PHONE_CSS
-    styles its only canvas)."""
+def canvas_ui(kind: str, for_phone: bool = False) -> bytes | None:
+    """The canvas and its Clear button; returns the PNG the canvas sent, or None before a stroke (or
+    when what was sent is not a canvas' value). `for_phone`: the room's phone form, whose first visit
+    loads no icon font (375 KB) and whose strokes send no container (ui/style.PHONE_CSS styles its only
+    canvas)."""
     if keys.CANVAS_VERSION not in st.session_state:
         st.session_state[keys.CANVAS_VERSION] = 0
     width, height, stroke = CANVAS[kind]
@@ -46,15 +46,31 @@ def drawing_ui(kind: str, for_phone: bool = False) -> np.ndarray | None:
                 key=f"canvas-{kind}-{st.session_state[keys.CANVAS_VERSION]}",
             )
         png = result.image_bytes  # None before the first stroke
-        drawing = None if png is None else digitnet.read_canvas_png(png, (width, height))
-    except (ValueError, TypeError, KeyError, AttributeError, digitnet.ImageError):
-        # Not what the page's canvas sends (a forged message): nothing decoded, and a fresh canvas,
-        # since the canvas would read its broken value back on every run.
-        clear_canvas()
-        st.warning("That drawing could not be read: clear the canvas and draw again.")
-        drawing = None
+        if png is not None and not isinstance(png, bytes):
+            raise TypeError(f"a canvas sends a PNG's bytes, not {type(png).__name__}")
+    except (ValueError, TypeError, KeyError, AttributeError):
+        unreadable_drawing()
+        png = None
     st.button("Clear", key="clear", icon=None if for_phone else ":material/delete:", on_click=clear_canvas)
-    return drawing
+    return png
+
+
+def drawing_ui(kind: str) -> np.ndarray | None:
+    """The canvas and its Clear button; returns the drawing's RGBA array, or None before a stroke (or
+    when what was sent is not a drawing of this canvas)."""
+    png = canvas_ui(kind)
+    try:
+        return None if png is None else digitnet.read_canvas_png(png, CANVAS[kind][:2])
+    except digitnet.CanvasError:
+        unreadable_drawing()
+        return None
+
+
+def unreadable_drawing() -> None:
+    """What a canvas sent is not its drawing (a forged message): say so, and start a fresh canvas, since
+    the canvas would send its broken value back on every run."""
+    clear_canvas()
+    st.warning("That drawing could not be read: clear the canvas and draw again.")
 
 
 def clear_canvas() -> None:

@@ -10,6 +10,7 @@ from digitnet.data import collected
 from digitnet.serving import explain
 from digitnet.serving.auth import WrongGuesses
 from digitnet.serving.classifier import weights_path
+from digitnet.serving.reader import CanvasReader
 from digitnet.serving.room import Rooms
 from digitnet.serving.store import LoadedModel, ModelStore
 from digitnet.training.evaluate import Evaluation, evaluate
@@ -28,6 +29,11 @@ def get_store() -> ModelStore:
 @st.cache_resource
 def collected_drawings() -> collected.CollectedDrawings | collected.DrawingTable:
     return collected.collected_drawings()
+
+
+@st.cache_resource
+def drawing_reader() -> CanvasReader:
+    return CanvasReader()
 
 
 @st.cache_resource

@@ -18,7 +18,7 @@ from digitnet.serving.room import SHOWN_EVERY_S, RoomError, RoomState, RoomStore
 from ui import keys
 from ui.answer import big_answer_html, read_ui
 from ui.guard import within_budget
-from ui.inputs import clear_canvas, drawing_ui
+from ui.inputs import canvas_ui, clear_canvas
 from ui.admin import admin_password, admin_ui, rerun_when_retrain_starts_or_ends, start_retrain
 from ui.resources import collected_drawings, current_model, get_job, get_rooms, get_store
 from ui.style import WALL_CSS, pixels_html
@@ -94,11 +94,11 @@ def phone_drawing_ui(code: str) -> None:
     the canvas, on a phone's first screen. No containers: each is one more message a stroke sends."""
     within_budget()
     model = current_model()
-    image = drawing_ui("digit", for_phone=True)
+    png = canvas_ui("digit", for_phone=True)
     sent = st.session_state.pop(keys.ROOM_SENT, None)
     if sent:
         (st.success if sent[0] == "ok" else st.warning)(sent[1])
-    read = read_ui(image, model, invitation="" if sent else "Draw a digit from 0 to 9.")
+    read = read_ui(png, model, invitation="" if sent else "Draw a digit from 0 to 9.")
     if read is not None:
         st.button("Send to the screen", key="send", type="primary", on_click=send, args=(code, *read))
         st.markdown(big_answer_html(read[1]), unsafe_allow_html=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
-from digitnet.errors import BlankImageError, EmptyImageError, ImageError
+from digitnet.errors import BlankImageError, CanvasError, EmptyImageError, ImageError
 
 # MNIST's recipe: the digit is scaled to fit a 20x20 box, then its centre of mass is put at the
 # centre of the 28x28 field.
@@ -188,18 +188,19 @@ def read_canvas_png(png: bytes, canvas_size: tuple[int, int]) -> np.ndarray:
     """The drawing a canvas of `canvas_size` (width, height) sent as PNG, as an RGBA array of that size.
 
     What a browser sends can be forged: its size is checked from the PNG's header, before a pixel is
-    decoded, so a tiny file claiming 13000x13000 pixels costs nothing.
+    decoded, so a tiny file claiming 13000x13000 pixels costs nothing. CanvasError when it is not a
+    drawing of that canvas.
     """
     if not isinstance(png, bytes) or len(png) > MAX_CANVAS_BYTES:
-        raise ImageError("The drawing sent is not a PNG of a sensible size")
+        raise CanvasError("The drawing sent is not a PNG of a sensible size")
     width, height = canvas_size
     try:
         with Image.open(io.BytesIO(png), formats=["PNG"]) as image:
             sent_width, sent_height = image.size
             scale = sent_width / width
             if not (1 <= scale <= MAX_CANVAS_SCALE and abs(sent_height - height * scale) <= scale):
-                raise ImageError(f"The drawing sent is {sent_width}x{sent_height} pixels, not the "
-                                 f"canvas' {width}x{height}")
+                raise CanvasError(f"The drawing sent is {sent_width}x{sent_height} pixels, not the "
+                                  f"canvas' {width}x{height}")
             image = image.convert("RGBA")
             if scale > 1:
                 # A phone's screen sends 2 or 3 pixels per canvas pixel, which the 20x20 box never
@@ -207,7 +208,7 @@ def read_canvas_png(png: bytes, canvas_size: tuple[int, int]) -> np.ndarray:
                 image = image.resize((width, height), Image.Resampling.BOX, reducing_gap=1.0)
             return np.asarray(image)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise ImageError(f"The drawing sent is not a readable PNG: {exc}") from exc
+        raise CanvasError(f"The drawing sent is not a readable PNG: {exc}") from exc
 
 
 def _as_float_pixels(image: np.ndarray | Image.Image) -> np.ndarray:
