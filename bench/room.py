@@ -129,6 +129,7 @@ class RoomResult:
     latencies_ms: list[float] = field(default_factory=list)
     polls: int = 0
     cpu_ms_per_stroke: float = float("nan")  # the server's, over the drawing (not the arrivals)
+    reader_cpu_ms_per_stroke: float = 0.0  # its drawing readers' (digitnet.serving.reader), over the same
     errors: list[str] = field(default_factory=list)
 
     def percentile(self, q: float) -> float:
@@ -293,6 +294,10 @@ class PageServer:
     def pids(self) -> list[int]:
         return streamlit_pids(self.process.pid)
 
+    def reader_pids(self) -> list[int]:
+        """The child processes that read the page's drawings beside it (digitnet.serving.reader)."""
+        return [pid for pid in descendants(self.process.pid) if "digitnet.serving.reader" in command_of(pid)]
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -364,7 +369,8 @@ def room_rows(label: str, server: PageServer, recording: Recording, sizes: list[
         full = threading.Event()
 
         def filled() -> None:
-            cpu.update(full=cpu_seconds(pids))
+            cpu.update(full=cpu_seconds(pids), readers=server.reader_pids())  # a reader starts at the first drawing
+            cpu.update(reader_full=cpu_seconds(cpu["readers"]))
             full.set()
 
         drawing = concurrent.futures.ThreadPoolExecutor(1)
@@ -376,13 +382,17 @@ def room_rows(label: str, server: PageServer, recording: Recording, sizes: list[
         result = running.result()
         drawing.shutdown()
         arrival_cpu = (cpu["full"] - cpu["start"]) * 1000 / visitors
-        cpu = (cpu_seconds(pids) - cpu["full"]) * 1000 / max(len(result.latencies_ms), 1)
+        strokes = max(len(result.latencies_ms), 1)
+        readers = cpu["readers"]
+        result.reader_cpu_ms_per_stroke = (cpu_seconds(readers) - cpu["reader_full"]) * 1000 / strokes
+        cpu = (cpu_seconds(pids) - cpu["full"]) * 1000 / strokes
         result.cpu_ms_per_stroke = cpu
         results[visitors] = result
         base = floor.get(visitors) if floor else None
         log.info("%s, %d phones: p50 %.0f ms, p95 %.0f ms, %d strokes, %d polls, %d errors, "
-                 "%.1f ms CPU/stroke, %.0f ms CPU/arrival%s", label, visitors, result.percentile(50),
-                 result.percentile(95), len(result.latencies_ms), result.polls, len(result.errors), cpu, arrival_cpu,
+                 "%.1f ms CPU/stroke (+ %.1f ms its reader), %.0f ms CPU/arrival%s", label, visitors,
+                 result.percentile(50), result.percentile(95), len(result.latencies_ms), result.polls,
+                 len(result.errors), cpu, result.reader_cpu_ms_per_stroke, arrival_cpu,
                  f", send to tile {statistics.median(delays):.0f} ms" if delays else "")
         for error in result.errors[:3]:
             log.info("  error: %s", error)
@@ -394,6 +404,9 @@ def room_rows(label: str, server: PageServer, recording: Recording, sizes: list[
                         target="0", met=not result.errors))
         rows.append(Row(f"{label}, {visitors} phones: server CPU per stroke", cpu, "ms",
                         base.cpu_ms_per_stroke if base else None, "ms bare canvas" if base else ""))
+        if readers:
+            rows.append(Row(f"{label}, {visitors} phones: its drawing reader's CPU per stroke",
+                            result.reader_cpu_ms_per_stroke, "ms"))
         if delays:
             rows.append(Row(f"{label}, {visitors} phones: wall, send to tile (median)", statistics.median(delays),
                             "ms", target="<= 2 s", met=statistics.median(delays) <= 2000))

@@ -472,14 +472,22 @@ def test_presenter_says_each_new_answer_aloud_once(canvas):
     assert len(spoken()) == 1 and "a one" in spoken()[0]
 
 
+@pytest.mark.parametrize("form", ["desk", "phone"])
 @pytest.mark.parametrize("sent", [b"not a png", b"\x89PNG\r\n\x1a\n" + b"\0" * 40, "a string", 12, "huge"])
-def test_a_forged_drawing_is_refused_unread_with_a_message(canvas, sent):
+def test_a_forged_drawing_is_refused_unread_with_a_message(canvas, sent, form, tmp_path):
+    """On the Draw page, and on a room's phone, whose drawings a child process reads."""
     if sent == "huge":  # 13000 x 13000 pixels in a small file: refused from its header, never decoded
         png = io.BytesIO()
         Image.new("L", (13000, 13000)).save(png, "PNG")
         sent = png.getvalue()
     canvas.sent = sent
-    at = run_app()
+    at = new_app()
+    if form == "phone":
+        from digitnet.serving.room import Rooms
+
+        at.query_params["room"] = Rooms(tmp_path / "drawings" / "rooms.sqlite3").open()
+    at.run()
+    assert not at.exception, at.exception
     assert at.warning[0].value == "That drawing could not be read: clear the canvas and draw again."
     assert not any("data-testid='digit-answer'" in m.value for m in at.markdown)
 
