@@ -189,16 +189,23 @@ def _route_cookie(url: str) -> str:
     return "; ".join(cookie.split(";", 1)[0] for cookie in cookies)
 
 
-async def visit(url: str, recording: Recording, room: "Room", rng: random.Random,
+def phone_address(number: int) -> str:
+    """The loopback address (127.0.0.0/8) phone `number` of a room talks from: each its own, as on a
+    room's Wi-Fi, so that nginx's limits per address (deploy/nginx.conf) see a room, not one client."""
+    return f"127.0.{1 + number // 250}.{1 + number % 250}"
+
+
+async def visit(url: str, recording: Recording, room: "Room", rng: random.Random, source: str | None = None,
                 answer_timeout: float = 30.0) -> None:
-    """One visitor: arrive, wait for the room to fill, then draw a recorded stroke every STROKE_PERIOD
-    until the room ends, polling as the page's sidebar does; each stroke's time to its answer is kept."""
+    """One visitor, from the address `source`: arrive, wait for the room to fill, then draw a recorded
+    stroke every STROKE_PERIOD until the room ends, polling as the page's sidebar does; each stroke's
+    time to its answer is kept."""
     import websockets
 
     await asyncio.sleep(rng.uniform(0, room.arrival_seconds))
     try:
         cookie = await asyncio.to_thread(_route_cookie, url)
-        async with await connect(url, cookie=cookie) as ws:
+        async with await connect(url, source, cookie=cookie) as ws:
             await rerun_ok(ws, recording.load, answer_timeout)
             room.arrived()
             await room.full.wait()
@@ -244,7 +251,7 @@ async def _room(url: str, recording: Recording, visitors: int, seconds: float, s
                 on_full) -> RoomResult:
     room = Room(visitors, seconds, on_full)
     rngs = [random.Random(seed * 1000 + i) for i in range(visitors)]
-    await asyncio.gather(*(visit(url, recording, room, rng) for rng in rngs))
+    await asyncio.gather(*(visit(url, recording, room, rng, phone_address(i)) for i, rng in enumerate(rngs)))
     return room.result
 
 
@@ -460,6 +467,7 @@ def measure(sizes: list[int], replicas: int) -> list[Row]:
                     phones = recording
                 setup_rows, held[label] = room_rows(f"phones, {label}", server, recording, sizes, floor, wall)
                 rows += setup_rows
+                wall.rooms.end(wall.code)  # the projector's address may hold only a few rooms open at once
                 wall.page.close()
             finally:
                 server.stop()

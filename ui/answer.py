@@ -16,7 +16,7 @@ from digitnet.serving.store import LoadedModel
 from ui import keys
 from ui.explanations import why_ui
 from ui.guard import within_budget
-from ui.inputs import (CANVAS, ON_CANVAS, NUMBER, TEST_DIGIT, UPLOAD, drawing_ui, test_digit_ui,
+from ui.inputs import (CANVAS, ON_CANVAS, NUMBER, TEST_DIGIT, UPLOAD, canvas_ui, drawing_ui, test_digit_ui,
                        unreadable_drawing, upload_ui)
 from ui.curves import glance_ui
 from ui.inside import inside_ui, presenter_inside_ui
@@ -54,7 +54,7 @@ def draw_and_read(presenter: bool) -> None:
         elif source == TEST_DIGIT:
             image = test_digit_ui(model)
         else:
-            image = drawing_ui("digit")
+            image = canvas_ui("digit")  # its PNG: read_ui has it read beside the server
         if not presenter:  # under the canvas, on the first screen beside the answer
             glance_ui(model)
     with right.container(key="answer"):
@@ -221,7 +221,8 @@ def feedback_ui(x, image, prediction: Prediction, drawing_id: str) -> None:
         label = correct
     if label is not None:
         try:
-            collected_drawings().add(x, label, original=image)
+            original = digitnet.read_canvas_png(image, CANVAS["digit"][:2]) if isinstance(image, bytes) else image
+            collected_drawings().add(x, label, original=original)
         except digitnet.DigitnetError as exc:
             st.error(f"{exc}.")
             return
