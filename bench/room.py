@@ -286,6 +286,15 @@ async def _hold_sessions(url: str, recording: Recording, visitors: int, hold: as
     await asyncio.gather(*(one() for _ in range(visitors)))
 
 
+def machine_cpu_seconds() -> tuple[float, float]:
+    """The CPU seconds all this machine's cores have been busy, and the seconds it has been up, from /proc/stat
+    and /proc/uptime: how many cores a stretch of time kept busy, load simulator and browser included."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle and waiting for I/O
+    busy = (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+    return busy, float(Path("/proc/uptime").read_text().split()[0])
+
+
 def streamlit_pids(root: int) -> list[int]:
     """The `streamlit run` processes at or under `root`: what serves the page (nginx aside)."""
     return [pid for pid in descendants(root) if "streamlit" in " ".join(command_of(pid)) and "run" in command_of(pid)]
@@ -377,7 +386,7 @@ def room_rows(label: str, server: PageServer, recording: Recording, sizes: list[
 
         def filled() -> None:
             cpu.update(full=cpu_seconds(pids), readers=server.reader_pids())  # a reader starts at the first drawing
-            cpu.update(reader_full=cpu_seconds(cpu["readers"]))
+            cpu.update(reader_full=cpu_seconds(cpu["readers"]), machine_full=machine_cpu_seconds())
             full.set()
 
         drawing = concurrent.futures.ThreadPoolExecutor(1)
@@ -390,6 +399,8 @@ def room_rows(label: str, server: PageServer, recording: Recording, sizes: list[
         drawing.shutdown()
         arrival_cpu = (cpu["full"] - cpu["start"]) * 1000 / visitors
         strokes = max(len(result.latencies_ms), 1)
+        (busy, up), (busy_at_full, up_at_full) = machine_cpu_seconds(), cpu["machine_full"]
+        busy_cores = (busy - busy_at_full) / max(up - up_at_full, 1e-9)
         readers = cpu["readers"]
         result.reader_cpu_ms_per_stroke = (cpu_seconds(readers) - cpu["reader_full"]) * 1000 / strokes
         cpu = (cpu_seconds(pids) - cpu["full"]) * 1000 / strokes
@@ -397,9 +408,9 @@ def room_rows(label: str, server: PageServer, recording: Recording, sizes: list[
         results[visitors] = result
         base = floor.get(visitors) if floor else None
         log.info("%s, %d phones: p50 %.0f ms, p95 %.0f ms, %d strokes, %d polls, %d errors, "
-                 "%.1f ms CPU/stroke (+ %.1f ms its reader), %.0f ms CPU/arrival%s", label, visitors,
-                 result.percentile(50), result.percentile(95), len(result.latencies_ms), result.polls,
-                 len(result.errors), cpu, result.reader_cpu_ms_per_stroke, arrival_cpu,
+                 "%.1f ms CPU/stroke (+ %.1f ms its reader), %.0f ms CPU/arrival, machine %.2f cores busy%s", label,
+                 visitors, result.percentile(50), result.percentile(95), len(result.latencies_ms), result.polls,
+                 len(result.errors), cpu, result.reader_cpu_ms_per_stroke, arrival_cpu, busy_cores,
                  f", send to tile {statistics.median(delays):.0f} ms" if delays else "")
         for error in result.errors[:3]:
             log.info("  error: %s", error)
@@ -411,6 +422,8 @@ def room_rows(label: str, server: PageServer, recording: Recording, sizes: list[
                         target="0", met=not result.errors))
         rows.append(Row(f"{label}, {visitors} phones: server CPU per stroke", cpu, "ms",
                         base.cpu_ms_per_stroke if base else None, "ms bare canvas" if base else ""))
+        rows.append(Row(f"{label}, {visitors} phones: the machine's cores busy while they drew", busy_cores,
+                        f"of {os.cpu_count()}"))
         if readers:
             rows.append(Row(f"{label}, {visitors} phones: its drawing reader's CPU per stroke",
                             result.reader_cpu_ms_per_stroke, "ms"))
@@ -568,13 +581,15 @@ def _memory_rows(server: PageServer, recording: Recording, sessions: int) -> lis
         return measured
 
     held = run_async(hold_then_measure())
+    reader = rss_mb(server.reader_pids())
     per_session = (held - before) / sessions
     log.info("memory: %.0f MB before, %.0f MB with %d sessions open: %.2f MB per session", before, held,
              sessions, per_session)
     return [Row(f"memory per open session ({sessions} open)", per_session, "MB", target="<= 2 MB",
                 met=per_session <= 2),
             Row(f"replica RSS with {sessions} sessions open", held, "MB", before, "MB before them",
-                "<= 300 MB", held <= 300)]
+                "<= 300 MB", held <= 300),
+            Row("  and its drawing reader's RSS", reader, "MB")]
 
 
 if __name__ == "__main__":
