@@ -7,7 +7,7 @@ stroke is timed from its message to the end of the rerun it causes, against the 
 (bench/echo_app.py) in the same run: on one process, and through `digitnet serve` with 1 and 2
 replicas. The wall, open in Chromium at 1280x720, is timed from a drawing's send to its tile.
 
-    python -m bench.room                        # 30, 60, 90, 120 phones; about 15 minutes
+    python -m bench.room                        # 30 to 180 phones; about 20 minutes
     python -m bench.room --visitors 30 60       # chosen room sizes only
 """
 
@@ -441,7 +441,8 @@ def capacity(results: dict[int, RoomResult], p95_ms: float = 250.0) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--visitors", type=int, nargs="+", default=[30, 60, 90, 120], help="room sizes")
+    parser.add_argument("--visitors", type=int, nargs="+", default=[30, 60, 90, 120, 150, 180],
+                        help="room sizes: up to where the bare canvas and the phones stop keeping up")
     parser.add_argument("--replicas", type=int, default=2, help="replicas for the second `digitnet serve`")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

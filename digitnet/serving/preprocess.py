@@ -203,8 +203,9 @@ def read_canvas_png(png: bytes, canvas_size: tuple[int, int]) -> np.ndarray:
                                   f"canvas' {width}x{height}")
             image = image.convert("RGBA")
             if scale > 1:
-                # A phone's screen sends 2 or 3 pixels per canvas pixel, which the 20x20 box never
-                # shows: read at the canvas' own size, a 3x screen's drawing costs 15 ms, not 50.
+                # A drawing at a screen's pixel ratio (2 or 3 pixels per canvas pixel; the canvas
+                # component 0.13 sends its own size on any screen) is read at the canvas' size, which
+                # the 20x20 box never tells apart: a 3x drawing costs 15 ms, not 50.
                 image = image.resize((width, height), Image.Resampling.BOX, reducing_gap=1.0)
             return np.asarray(image)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
