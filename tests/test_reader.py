@@ -141,3 +141,11 @@ def test_the_child_ends_when_the_server_closes_its_input(reader, classifier):
     child = reader._child
     child.stdin.close()  # as when the server's process ends, however it ends
     assert child.wait(timeout=TIMEOUT_S) == 0
+
+
+def test_ctrl_c_in_the_terminal_leaves_the_child_to_end_with_the_server(reader, classifier):
+    reader.read(DRAWINGS["1"], CANVAS_SIZE, classifier)
+    child = child_pid(reader)
+    os.kill(child, signal.SIGINT)  # as the terminal sends it to the whole process group
+    assert reader.read(DRAWINGS["1"], CANVAS_SIZE, classifier).probabilities.argmax() == 1
+    assert child_pid(reader) == child

@@ -17,6 +17,7 @@ import logging
 import os
 import pickle
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -139,4 +140,7 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
 
 
 if __name__ == "__main__":
+    # Ctrl-C in the terminal of `make run` reaches the whole process group: the server stops, and
+    # this child with it, through its closed input, without a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     serve(sys.stdin.buffer, sys.stdout.buffer)
