@@ -11,7 +11,7 @@ import streamlit.components.v1 as components
 import digitnet
 from digitnet.serving import segment
 from digitnet.serving.prediction import Prediction, a_digit, number_sentence, spoken
-from digitnet.serving.reader import Reading
+from digitnet.serving.reader import read_image
 from digitnet.serving.store import LoadedModel
 from ui import keys
 from ui.explanations import why_ui
@@ -116,8 +116,7 @@ def read_ui(image, model: LoadedModel, invitation: str) -> tuple[np.ndarray, Pre
         elif isinstance(image, bytes):
             reading = drawing_reader().read(image, CANVAS["digit"][:2], model.classifier)
         else:
-            x = digitnet.to_mnist(image)
-            reading = Reading(x, model.classifier.predict_proba(x))
+            reading = read_image(image, model.classifier)
     except digitnet.EmptyImageError:
         reading = None  # a canvas not drawn on yet, or cleared
     except digitnet.BlankImageError as exc:

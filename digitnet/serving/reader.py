@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 import numpy as np
+from PIL import Image
 
 from digitnet.config import child_environment
 from digitnet.errors import BlankImageError, CanvasError, DigitnetError, EmptyImageError, ImageError
@@ -40,7 +41,8 @@ READ_TIMEOUT_S = 5.0
 START_TIMEOUT_S = 30.0
 # After the child failed, the server reads drawings itself this long before it starts a new one.
 RETRY_AFTER_S = 30.0
-# The errors a read may raise, sent back by name: anything else is a fault of the child.
+# The errors a read may raise, sent back by name (another of digitnet's would come back as an
+# ImageError); an exception that is not digitnet's is a fault, and ends the child.
 ERRORS = {cls.__name__: cls for cls in (CanvasError, EmptyImageError, BlankImageError, ImageError)}
 
 
@@ -52,11 +54,16 @@ class Reading:
     probabilities: np.ndarray
 
 
+def read_image(image: np.ndarray | Image.Image, classifier: Classifier) -> Reading:
+    """Read in this process any image `to_mnist` takes; its errors as `to_mnist` raises them."""
+    x = to_mnist(image)
+    return Reading(x, classifier.predict_proba(x))
+
+
 def read_canvas(png: bytes, canvas_size: tuple[int, int], classifier: Classifier) -> Reading:
     """Read in this process the PNG a canvas of `canvas_size` (width, height) sent. CanvasError when it
     is not a drawing of that canvas; EmptyImageError, BlankImageError or ImageError as `to_mnist`."""
-    x = to_mnist(read_canvas_png(png, canvas_size))
-    return Reading(x, classifier.predict_proba(x))
+    return read_image(read_canvas_png(png, canvas_size), classifier)
 
 
 class CanvasReader:
