@@ -381,12 +381,14 @@ def room_rows(label: str, server: PageServer, recording: Recording, sizes: list[
     rows, results = [], {}
     for visitors in sizes:
         pids = server.pids()
-        cpu = {"start": cpu_seconds(pids)}
+        start = cpu_seconds(pids)
+        at_full: dict = {}  # the CPU counters once everyone has arrived, before anyone draws
         full = threading.Event()
 
         def filled() -> None:
-            cpu.update(full=cpu_seconds(pids), readers=server.reader_pids())  # a reader starts at the first drawing
-            cpu.update(reader_full=cpu_seconds(cpu["readers"]), machine_full=machine_cpu_seconds())
+            readers = server.reader_pids()  # a reader starts at the page's first drawing
+            at_full.update(server=cpu_seconds(pids), readers=readers, reader=cpu_seconds(readers),
+                           machine=machine_cpu_seconds())
             full.set()
 
         drawing = concurrent.futures.ThreadPoolExecutor(1)
@@ -397,14 +399,13 @@ def room_rows(label: str, server: PageServer, recording: Recording, sizes: list[
             delays = wall.send_to_tile_ms()
         result = running.result()
         drawing.shutdown()
-        arrival_cpu = (cpu["full"] - cpu["start"]) * 1000 / visitors
+        arrival_cpu = (at_full["server"] - start) * 1000 / visitors
         strokes = max(len(result.latencies_ms), 1)
-        (busy, up), (busy_at_full, up_at_full) = machine_cpu_seconds(), cpu["machine_full"]
+        (busy, up), (busy_at_full, up_at_full) = machine_cpu_seconds(), at_full["machine"]
         busy_cores = (busy - busy_at_full) / max(up - up_at_full, 1e-9)
-        readers = cpu["readers"]
-        result.reader_cpu_ms_per_stroke = (cpu_seconds(readers) - cpu["reader_full"]) * 1000 / strokes
-        cpu = (cpu_seconds(pids) - cpu["full"]) * 1000 / strokes
-        result.cpu_ms_per_stroke = cpu
+        readers = at_full["readers"]
+        result.reader_cpu_ms_per_stroke = (cpu_seconds(readers) - at_full["reader"]) * 1000 / strokes
+        cpu = result.cpu_ms_per_stroke = (cpu_seconds(pids) - at_full["server"]) * 1000 / strokes
         results[visitors] = result
         base = floor.get(visitors) if floor else None
         log.info("%s, %d phones: p50 %.0f ms, p95 %.0f ms, %d strokes, %d polls, %d errors, "
