@@ -4,22 +4,24 @@ pen digits by writers it never trained on."""
 import numpy as np
 import pytest
 
-from digitnet import load_classifier, load_mnist, load_pendigits, to_mnist
+from digitnet import load_classifier, load_mnist, to_mnist
 from digitnet.config import SHIPPED_MODEL
 from digitnet.data.drawn import FORMS, make_drawn_set, squash_to_28
-from digitnet.data.pendigits import load_unipen
+from digitnet.data.pendigits import load_pen_collections
 from digitnet.serving.history import history_path, load_record
 from digitnet.training.evaluate import Evaluation, drawn_accuracy, evaluate, evaluate_drawings
 from digitnet.training.recipe import held_out_drawings, unseen_writers
 
 DRAWINGS = 3000
-# What the shipped model reaches, guarded so that no change makes it worse. The aims are higher (98.5%
-# of held-out writers, each collection 98%, every digit 96%, the drawn-like-a-person set 97.5%): the
-# README gives the figures beside them.
-DRAWN_TARGET = 0.965
-PEOPLE_TARGET = 0.975
-COLLECTION_TARGET = {"UCI pen digits": 0.99, "UNIPEN": 0.965}
-DIGIT_TARGET = 0.92  # UNIPEN's 0s: slashed zeros, and segments holding "00" or "0000" labelled 0
+# Issue 29's aims for real people it never saw, which the shipped model meets (docs/handwriting.md).
+PEOPLE_TARGET = 0.985
+COLLECTION_TARGET = {"UCI pen digits": 0.98, "UNIPEN": 0.98}
+DIGIT_TARGET = 0.97
+MNIST_TARGET = 0.99  # MNIST's test digits as they come, through the public predict_proba
+# What the shipped model reaches, guarded so that no change makes it worse; the aims are higher (the
+# drawn-like-a-person set 97.5%, misreads said with >= 90% confidence 15%).
+DRAWN_TARGET = 0.97
+CONFIDENT_MISREADS_GUARD = 0.3
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +53,7 @@ def test_shipped_model_reaches_target_test_accuracy(classifier, mnist):
 def test_the_public_api_reads_mnist_s_own_digits_as_they_come(classifier, mnist):
     """`x_test / 255`, slanted as people wrote them: predict_proba makes them upright itself."""
     raw = (classifier.predict_proba(mnist.x_test / 255.0).argmax(axis=1) == mnist.y_test).mean()
-    assert raw >= 0.987 and raw == pytest.approx(evaluate(classifier, mnist.upright()).accuracy, abs=1e-3)
+    assert raw >= MNIST_TARGET and raw == pytest.approx(evaluate(classifier, mnist.upright()).accuracy, abs=1e-3)
 
 
 def test_shipped_history_matches_the_model(classifier, mnist, people, record):
@@ -67,7 +69,8 @@ def test_shipped_history_matches_the_model(classifier, mnist, people, record):
 
 @pytest.fixture(scope="module")
 def pens(shared_pendigits, shared_unipen):
-    return load_pendigits(shared_pendigits), load_unipen(shared_unipen)
+    """Both collections as training and measuring see them: without the digits whose label is wrong."""
+    return load_pen_collections(shared_pendigits, shared_unipen)
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +102,7 @@ def test_shipped_model_reads_real_people_it_never_saw(people):
 
 def test_shipped_model_is_rarely_sure_when_wrong(people):
     together = Evaluation.joined(people.values())
-    assert together.confident_misreads <= 0.4
+    assert together.confident_misreads <= CONFIDENT_MISREADS_GUARD
     assert together.calibration_error <= 0.02
 
 
