@@ -102,8 +102,8 @@ class TrainConfig:
     final_lr_fraction: float = _setting(
         0.02, "the learning rate decays along a cosine to this fraction of its start by the last epoch"
     )
-    # Two layers of 128 units underfit rather than overfit this much varied data (training accuracy stays
-    # below validation's): dropout bought nothing on real people's digits (docs/handwriting.md).
+    # With this much varied data the two layers of 128 units have little to overfit: dropout bought
+    # nothing on real people's digits (docs/handwriting.md).
     dropout: float = _setting(0.0, "fraction of hidden units dropped at random while training")
     validation_split: float = _setting(0.05, "fraction of the MNIST training images held out for validation")
     # Drawings vary more than MNIST does: random shifts, rotations and zooms teach the network that.
