@@ -107,7 +107,8 @@ def test_drawings_the_page_would_refuse_are_left_out_and_counted_wrong(tiny_mnis
     sets = training_sets(WITH_WRITERS.replace(test_writer_share=0.25, validation_writer_share=0.25), tiny_mnist, [pen])
     held_out = sets.held_out[pen.name]
     assert held_out.refused == 1 and len(held_out) == 3
-    assert np.count_nonzero(sets.train.writers) == 2 * 3 * 2  # two writers' three 1s, twice; no dots
+    # Two writers' three 1s, each drawn pen_copies times; no dots.
+    assert np.count_nonzero(sets.train.writers) == 2 * 3 * WITH_WRITERS.pen_copies
     result = evaluate_drawings(Classifier.from_keras(build_model(WITH_WRITERS)), held_out)
     assert result.accuracy <= 3 / 4
 
