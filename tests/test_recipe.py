@@ -126,6 +126,25 @@ def test_a_job_drawn_before_is_read_from_the_cache(pen, monkeypatch, drawing_cac
     np.testing.assert_array_equal(first.x, again.x)
 
 
+def test_the_same_file_in_another_checkout_finds_its_digits_drawn(tiny_pen_file, tmp_path, monkeypatch,
+                                                                 drawing_cache):
+    import shutil
+    import subprocess
+
+    from digitnet.data.render import Hand
+    from digitnet.training.recipe import draw
+
+    original = load_pendigits(tiny_pen_file).select([5])
+    first = draw(original, Hand(), seed=80)
+    clone = tmp_path / "clone" / tiny_pen_file.name
+    clone.parent.mkdir()
+    shutil.copy(tiny_pen_file, clone)
+    moved = load_pendigits(clone).select([5])
+    assert moved.source != original.source
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: pytest.fail("drew again instead of reading the cache"))
+    np.testing.assert_array_equal(draw(moved, Hand(), seed=80).x, first.x)
+
+
 def test_a_broken_cache_file_is_drawn_again(pen, drawing_cache):
     from digitnet.data.render import Hand
     from digitnet.training.recipe import draw

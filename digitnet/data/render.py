@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import pickle
 import subprocess
@@ -162,13 +163,12 @@ def run_workers(jobs: list[tuple], folder: Path, processes: int) -> list[tuple[n
     results: list[tuple[np.ndarray, np.ndarray] | None] = []
     results_paths, pending = [], []
     for number, job in enumerate(jobs):
-        data = pickle.dumps(job)  # our own objects, read back by our own worker
-        cached = cache_dir() / f"{hashlib.sha256(data + code).hexdigest()[:32]}.npz"
+        cached = cache_dir() / f"{_cache_key(job, code)}.npz"
         results_paths.append(cached)
         results.append(_cached_result(cached))
         if results[-1] is None:
             path = folder / f"job-{number}.pickle"
-            path.write_bytes(data)
+            path.write_bytes(pickle.dumps(job))  # our own objects, read back by our own worker
             pending += [str(path), str(cached)]
     env = child_environment()
     workers = []
@@ -183,6 +183,14 @@ def run_workers(jobs: list[tuple], folder: Path, processes: int) -> list[tuple[n
     for worker, log_path in workers:
         _finish(worker, log_path)
     return [result if result is not None else _load_result(path) for result, path in zip(results, results_paths)]
+
+
+def _cache_key(job: tuple, code: bytes) -> str:
+    """What names a job's result in the cache: everything that decides its drawings (the digits' strokes
+    and labels, the hand, the seed, how they are read) and the code that draws them, but not the path
+    their file was read from: another checkout of the project, or a moved one, finds them drawn."""
+    digits, *how = job
+    return hashlib.sha256(pickle.dumps((dataclasses.replace(digits, source=""), *how)) + code).hexdigest()[:32]
 
 
 def _drawing_code() -> bytes:
