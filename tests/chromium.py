@@ -146,10 +146,14 @@ def until_it_draws(page) -> dict:
     """Wait until the canvas takes strokes, and return where it is on the page. The component shows its
     canvas first and turns drawing on once it has loaded its (empty) starting drawing: a stroke before
     that is lost, and on a busy machine that moment is long. A canvas that draws shows Fabric's
-    crosshair to a pointer over it, so hover its corner until it does."""
+    crosshair to a pointer over it, so hover its corner until it does. While Streamlit redraws the page
+    (a retrain's new model arriving, say) the old canvas can stay beside the new one for a moment:
+    wait until there is one."""
     canvas = page.locator(CANVAS)
 
     def crosshair() -> dict | None:
+        if canvas.count() != 1:
+            return None
         box = canvas.bounding_box()
         if box is None:
             return None
