@@ -136,9 +136,6 @@ class TrainConfig:
                                     "(python -m digitnet train-teacher makes one)")
     teacher_label_share: float = _setting(0.3, "share of the label in what the student learns; the rest is the teacher's")
     teacher_temperature: float = _setting(3.0, "how much the teacher's answers are softened")
-    # The teacher can label any image, not only the training images: a mix of two is a new view.
-    teacher_mixup: bool = _setting(False, "learn the teacher's answer on mixes of two training images "
-                                          "(Beyer et al. 2022); with --teacher")
     include_drawings: bool = _setting(False, "also train on the drawings people confirmed or corrected")
     # A few dozen drawings among 60,000 images would change nothing: each is shown this many times.
     drawing_repeats: int = _setting(50, "how many times each collected drawing is repeated per epoch")

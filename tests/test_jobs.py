@@ -259,6 +259,36 @@ def test_the_pen_digits_are_drawn_in_the_background_once_and_a_retrain_finds_the
     assert len(sets.held_out["UNIPEN"]) > 0
 
 
+def test_the_teacher_reads_ahead_what_a_retrain_of_the_model_in_use_learns_from(
+        tmp_path, monkeypatch, train_env, tiny_mnist, tiny_pen_file, tiny_unipen_file):
+    import subprocess
+    import sys
+
+    import digitnet.training.teacher as teacher
+    from digitnet import load_pendigits, load_unipen, save_run, train
+    from digitnet.config import CACHE_ENV
+    from digitnet.serving.store import RETRAINED_ENV
+    from digitnet.training.recipe import training_sets
+    from digitnet.training.teacher import TEACHER_ENV, build_teacher, teacher_answers
+
+    build_teacher(QUICK_RETRAIN).save(tmp_path / "teacher.keras")
+    in_use = QUICK_RETRAIN.replace(pen_digits=True, pen_copies=1, teacher=True)
+    run = train(QUICK_RETRAIN, tiny_mnist)
+    run.config = in_use  # the model in use says it learned from a teacher
+    save_run(run, tmp_path / "retrained")
+    cache = tmp_path / "cache"
+    env = {**train_env, CACHE_ENV: str(cache), RETRAINED_ENV: str(tmp_path / "retrained"),
+           TEACHER_ENV: str(tmp_path / "teacher.keras")}
+    ahead = subprocess.run([sys.executable, "-m", "digitnet", "draw-ahead"], env=env, capture_output=True,
+                           text=True, timeout=TIMEOUT_S)
+    assert ahead.returncode == 0 and list(cache.glob("teacher-answers-*.npy")), ahead.stderr
+    # A retrain of the model in use finds the teacher's answers: the teacher is not even loaded.
+    monkeypatch.setenv(CACHE_ENV, str(cache))
+    monkeypatch.setattr(teacher, "load_teacher", lambda path: pytest.fail("the teacher read its images again"))
+    sets = training_sets(in_use, tiny_mnist, [load_pendigits(tiny_pen_file), load_unipen(tiny_unipen_file)])
+    assert teacher_answers(sets.train.x, tmp_path / "teacher.keras").shape == (len(sets.train), 10)
+
+
 def test_a_killed_preparation_leaves_only_whole_files(tmp_path, tiny_pen_file, tiny_unipen_file):
     import subprocess
     import sys

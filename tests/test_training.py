@@ -113,17 +113,37 @@ def test_a_student_s_targets_mix_the_label_and_the_teacher_s_softened_answer():
     np.testing.assert_allclose(mixed.sum(axis=1), 1.0, atol=1e-6)
 
 
-def test_mixed_images_carry_their_labels_in_the_same_shares():
-    from digitnet.training.teacher import mixed, one_hot
+def test_a_student_s_batches_carry_the_teacher_s_answer_on_each_image(tiny_mnist):
+    from digitnet.training.teacher import one_hot, soft_targets
+    from digitnet.training.train import training_batches
 
-    images = np.stack([np.full((28, 28), v, np.float32) for v in (0.0, 0.5, 1.0)])
-    x, labels = mixed(images, one_hot(np.array([2, 5, 9])), seed=3)
-    x, labels = x.numpy(), labels.numpy()
-    for i, partner in enumerate((2, 1, 0)):  # the mirrored position
-        share = labels[i, [2, 5, 9][i]] if partner != i else 1.0
-        np.testing.assert_allclose(x[i], share * images[i] + (1 - share) * images[partner], atol=1e-6)
-        np.testing.assert_allclose(labels[i].sum(), 1.0, atol=1e-6)
-    assert 0 < labels[0, 2] < 1 and labels[0, 9] == pytest.approx(1 - labels[0, 2])  # a real mix
+    pixels = np.arange(40, dtype=np.uint8)[:, None, None] * np.ones((1, 28, 28), np.uint8)  # image i is all i
+    labels = np.arange(40, dtype=np.int32) % 10
+    answers = np.random.default_rng(0).dirichlet(np.ones(10), 40).astype(np.float32)
+    config = MNIST_ONLY.replace(augment=False, teacher_label_share=0.4, teacher_temperature=2.0)
+    x, targets = next(iter(training_batches(pixels, labels, config, answers)))
+    which = np.rint(x.numpy()[:, 0, 0] * 255).astype(int)  # each image says where it came from
+    assert len(set(which)) == len(which) == config.batch_size and which.tolist() != list(range(16))  # shuffled
+    expected = soft_targets(one_hot(labels[which]), answers[which], 0.4, 2.0).numpy()
+    np.testing.assert_allclose(targets.numpy(), expected, atol=1e-6)
+
+
+def test_the_teacher_reads_a_training_set_once(tiny_mnist, tmp_path, monkeypatch):
+    import digitnet.training.teacher as teacher
+    from digitnet.training.teacher import build_teacher, teacher_answers
+
+    build_teacher(MNIST_ONLY).save(tmp_path / "teacher.keras")
+    images = tiny_mnist.x_train[:50]
+    first = teacher_answers(images, tmp_path / "teacher.keras")
+    assert first.shape == (50, 10) and np.allclose(first.sum(axis=1), 1, atol=1e-5)
+    loads = []
+    monkeypatch.setattr(teacher, "load_teacher", lambda path: loads.append(path) or build_teacher(MNIST_ONLY))
+    np.testing.assert_array_equal(teacher_answers(images, tmp_path / "teacher.keras"), first)
+    assert loads == []  # from the cache
+    teacher_answers(images[:49], tmp_path / "teacher.keras")
+    build_teacher(MNIST_ONLY).save(tmp_path / "teacher.keras")  # another teacher
+    teacher_answers(images, tmp_path / "teacher.keras")
+    assert len(loads) == 2  # other images, and another teacher, are read anew
 
 
 def test_a_teacher_of_several_members_answers_their_average():
@@ -135,9 +155,9 @@ def test_a_teacher_of_several_members_answers_their_average():
     np.testing.assert_allclose(ensemble(members).predict(images, verbose=0), np.mean(answers, axis=0), atol=1e-6)
 
 
-@pytest.mark.parametrize("members, mixup", [(1, False), (2, True)])
+@pytest.mark.parametrize("members", [1, 2])
 def test_a_student_learns_from_a_teacher_and_is_saved_as_the_seed_s_network(tiny_mnist, tmp_path, monkeypatch,
-                                                                            members, mixup):
+                                                                            members):
     from digitnet.training.model import load_keras_model
     from digitnet.training.teacher import TEACHER_ENV, build_teacher, ensemble
 
@@ -147,7 +167,7 @@ def test_a_student_learns_from_a_teacher_and_is_saved_as_the_seed_s_network(tiny
     (trained[0] if members == 1 else ensemble(trained)).save(tmp_path / "teacher.keras")
     monkeypatch.setenv(TEACHER_ENV, str(tmp_path / "teacher.keras"))
     reports = []
-    run = train(MNIST_ONLY.replace(teacher=True, teacher_mixup=mixup), tiny_mnist,
+    run = train(MNIST_ONLY.replace(teacher=True), tiny_mnist,
                 on_epoch_end=lambda e, m: reports.append(m))
     assert set(reports[0]) == {"accuracy", "val_accuracy", "loss", "val_loss"} and run.curves["loss"][-1] < run.curves["loss"][0]
     save_run(run, tmp_path / "student")

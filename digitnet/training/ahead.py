@@ -1,6 +1,7 @@
 """Drawing the pen digits ahead: a retrain from the page draws real people's pen digits like a canvas
-would (minutes on two cores), so the page's server starts `python -m digitnet draw-ahead` at its start,
-at the lowest priority, and a retrain then finds them in the cache."""
+would (minutes on two cores), and its teacher reads every training image (half a minute), so the page's
+server starts `python -m digitnet draw-ahead` at its start, at the lowest priority, and a retrain then
+finds both in the cache."""
 
 from __future__ import annotations
 
@@ -11,11 +12,16 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from filelock import FileLock, Timeout
 
-from digitnet.config import DRAW_AHEAD_ENV, DRAW_AHEAD_LOCK, cache_dir, child_environment, setting
+from digitnet.config import DRAW_AHEAD_ENV, DRAW_AHEAD_LOCK, TrainConfig, cache_dir, child_environment, setting
+from digitnet.errors import DigitnetError
 from digitnet.serving.store import ModelStore
+
+if TYPE_CHECKING:  # the page's server imports this module: the data's loaders wait until they are needed
+    from digitnet.data.pendigits import PenDigits
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +49,8 @@ def start_drawing_ahead(env: dict[str, str] | None = None) -> subprocess.Popen |
 def draw_ahead(pendigits: Path | None = None, unipen: Path | None = None) -> None:
     """`python -m digitnet draw-ahead`: at the lowest priority, under the cache's lock (or not
     at all when another process holds it), draw the pen digits a retrain with the model in use's
-    settings needs; stop when the page server that started it is gone."""
+    settings needs, and have its teacher read the training images if it learns from one; stop when
+    the page server that started it is gone."""
     from digitnet.data.pendigits import load_pen_collections
     from digitnet.training.recipe import draw_pen_digits
 
@@ -59,11 +66,26 @@ def draw_ahead(pendigits: Path | None = None, unipen: Path | None = None) -> Non
         return
     try:
         started = time.perf_counter()
-        draw_pen_digits(ModelStore().settings_in_use(), load_pen_collections(pendigits, unipen))
+        settings, pens = ModelStore().settings_in_use(), load_pen_collections(pendigits, unipen)
+        draw_pen_digits(settings, pens)
         log.info("The pen digits of the model in use's recipe are drawn and cached in %s (%.0f s)", folder,
                  time.perf_counter() - started)
+        if settings.teacher:
+            _teacher_reads_ahead(settings, pens)
     finally:
         lock.release()
+
+
+def _teacher_reads_ahead(settings: TrainConfig, pens: "tuple[PenDigits, ...]") -> None:
+    """Have the teacher read the images a retrain with `settings` learns from, into the cache."""
+    from digitnet.data.mnist import load_mnist
+    from digitnet.training.recipe import training_sets
+    from digitnet.training.teacher import teacher_answers
+
+    try:
+        teacher_answers(training_sets(settings, load_mnist(), pens).train.x)
+    except DigitnetError as exc:  # a retrain will say the same, to the person who asked for it
+        log.warning("The teacher could not read the training images ahead: %s", exc)
 
 
 def _exit_when_orphaned() -> None:

@@ -1,12 +1,17 @@
-"""A teacher for the page's network: a small convolutional network, stronger than the dense one, used
+"""A teacher for the page's network: small convolutional networks, stronger than the dense one, used
 only while training. A retrain with `teacher` on learns from a mix of each image's label and the
-teacher's softened answer on the very view (augmented) the student sees (Hinton, Vinyals and Dean
-2015; Beyer et al. 2022). `python -m digitnet train-teacher` makes one; only the training process ever
-loads it, never the page's server.
+teacher's softened answer on that image (Hinton, Vinyals and Dean 2015). `python -m digitnet
+train-teacher` makes one; only the training process ever loads it, never the page's server.
+
+The teacher reads each training image once, and its answers are cached: a retrain reads the same
+images each time. The student then learns them on slightly moved views (a pixel, a few degrees),
+which the teacher would answer almost alike. Answering every moved view anew, as Beyer et al. (2022)
+do, read real people no better here and made a retrain nine times as long (docs/handwriting.md).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import time
@@ -15,10 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from digitnet.config import MODELS_DIR, TrainConfig
+from digitnet.config import MODELS_DIR, TrainConfig, cache_dir
 from digitnet.data.mnist import Mnist
 from digitnet.data.pendigits import PenDigits
 from digitnet.errors import ModelFileError
@@ -33,6 +39,7 @@ log = logging.getLogger(__name__)
 TEACHER_FILENAME = "teacher.keras"
 SHIPPED_TEACHER = MODELS_DIR / TEACHER_FILENAME
 TEACHER_ENV = "DIGITNET_TEACHER"  # another teacher file than the shipped one
+ANSWER_CHUNK = 10_000  # images scaled to floats at a time: all 160,000 at once would be half a gigabyte
 
 
 def teacher_path() -> Path:
@@ -74,10 +81,36 @@ def load_teacher(path: Path | None = None) -> keras.Model:
     return load_keras_model(path)
 
 
+def teacher_answers(images: np.ndarray, path: Path | None = None) -> np.ndarray:
+    """The teacher's probabilities for each uint8 image (MNIST's form, upright), from the cache when this
+    very teacher file has read these very images before."""
+    path = path or teacher_path()
+    if not path.is_file():
+        raise ModelFileError(f"No teacher at {path}: make one with `python -m digitnet train-teacher`")
+    key = hashlib.sha256(path.read_bytes())
+    key.update(repr(images.shape).encode())
+    key.update(np.ascontiguousarray(images).data)
+    cached = cache_dir() / f"teacher-answers-{key.hexdigest()[:32]}.npy"
+    try:
+        return np.load(cached)
+    except (OSError, ValueError, EOFError):  # none yet, or half of one
+        pass
+    started = time.perf_counter()
+    teacher = load_teacher(path)
+    answers = np.concatenate([teacher.predict(scale_pixels(images[start : start + ANSWER_CHUNK]), batch_size=1000,
+                                              verbose=0).astype(np.float32)
+                              for start in range(0, len(images), ANSWER_CHUNK)])
+    with replaced_whole(cached) as tmp:
+        np.save(tmp, answers)
+    log.info("The teacher read %d training images in %.0f s (cached in %s)", len(images),
+             time.perf_counter() - started, cached)
+    return answers
+
+
 def soft_targets(labels: tf.Tensor, teacher_probabilities: tf.Tensor, label_share: float,
                  temperature: float) -> tf.Tensor:
     """What the student learns to answer for each image: `label_share` of its label (one row of ten, as
-    `one_hot` or `mixed` give), the rest the teacher's answer softened at `temperature` (its
+    `one_hot` gives), the rest the teacher's answer softened at `temperature` (its
     probabilities to the power 1/T, renormalised: the softmax of its logits divided by T), which tells
     the student how alike the digits look."""
     logits = tf.math.log(tf.maximum(tf.cast(teacher_probabilities, tf.float32), 1e-12)) / temperature
@@ -88,14 +121,6 @@ def soft_targets(labels: tf.Tensor, teacher_probabilities: tf.Tensor, label_shar
 def one_hot(labels: tf.Tensor) -> tf.Tensor:
     """Each digit as a row of ten: 1 at the digit, 0 elsewhere."""
     return tf.one_hot(tf.cast(labels, tf.int32), NUM_CLASSES)
-
-
-def mixed(images: tf.Tensor, labels: tf.Tensor, seed: int | None = None) -> tuple[tf.Tensor, tf.Tensor]:
-    """Each image blended with the batch's image at the mirrored position, in a share drawn uniformly
-    from 0 to 1 (mixup, Zhang et al. 2018), and its label row blended alike."""
-    share = tf.random.uniform([tf.shape(images)[0]], seed=seed)
-    return (share[:, None, None] * images + (1 - share[:, None, None]) * images[::-1],
-            share[:, None] * labels + (1 - share[:, None]) * labels[::-1])
 
 
 @dataclass(frozen=True)

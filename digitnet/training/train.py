@@ -27,7 +27,7 @@ from digitnet.training.evaluate import Evaluation, evaluate_drawings, evaluate_i
 from digitnet.training.model import build_model, compile_for_labels, save_model
 from digitnet.training.plots import save_curves
 from digitnet.training.recipe import TrainingSets, training_sets
-from digitnet.training.teacher import load_teacher, mixed, one_hot, soft_targets
+from digitnet.training.teacher import one_hot, soft_targets, teacher_answers
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +76,9 @@ def train(
     started = time.perf_counter()
     sets = training_sets(config, data, pens)
     validation = (scale_pixels(sets.validation.x), sets.validation.y)
-    teacher = load_teacher() if config.teacher else None
+    answers = teacher_answers(sets.train.x) if config.teacher else None
     progress = _Progress(config.epochs, on_epoch_end, should_stop, on_epoch_weights)
-    model, curves = _fit(config, sets, validation, progress, teacher)
+    model, curves = _fit(config, sets, validation, progress, answers)
     temperature = _calibrate(model, validation) if config.calibrate else 1.0
     seconds = time.perf_counter() - started
     classifier = Classifier.from_keras(model)
@@ -92,22 +92,22 @@ def train(
 
 
 def _fit(config: TrainConfig, sets: TrainingSets, validation: tuple[np.ndarray, np.ndarray], progress: "_Progress",
-         teacher: keras.Model | None = None) -> tuple[keras.Model, dict[str, list[float]]]:
-    """A fresh network fitted to `sets.train` (to the labels, or with a `teacher` to soft_targets) with a
-    cosine-decaying learning rate; it and its curves."""
+         answers: np.ndarray | None = None) -> tuple[keras.Model, dict[str, list[float]]]:
+    """A fresh network fitted to `sets.train` (to the labels, or with the teacher's `answers` on each
+    training image to soft_targets) with a cosine-decaying learning rate; it and its curves."""
     steps_per_epoch = -(-len(sets.train) // config.batch_size)
     model = build_model(config)
     schedule = keras.optimizers.schedules.CosineDecay(
         config.learning_rate, decay_steps=config.epochs * steps_per_epoch, alpha=config.final_lr_fraction
     )
-    if teacher is None:
+    if answers is None:
         model.optimizer.learning_rate = schedule
     else:  # soft targets: the loss and accuracy of whole distributions, the labels one-hot to validate
         model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule), loss="categorical_crossentropy",
                       metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")], steps_per_execution=8)
         validation = (validation[0], keras.ops.one_hot(validation[1], NUM_CLASSES))
     history = model.fit(
-        training_batches(sets.train.x, sets.train.y, config, teacher),
+        training_batches(sets.train.x, sets.train.y, config, answers),
         validation_data=validation,
         epochs=config.epochs,
         steps_per_epoch=steps_per_epoch,
@@ -117,7 +117,7 @@ def _fit(config: TrainConfig, sets: TrainingSets, validation: tuple[np.ndarray, 
     )
     if progress.cancelled:
         raise TrainingCancelled(f"Training was cancelled after {progress.epochs_done} complete epoch(s)")
-    if teacher is not None:
+    if answers is not None:
         compile_for_labels(model, config)  # saved as the seed's network is: sparse labels, accuracy
     return model, {m: [float(v) for v in history.history[m]] for m in METRICS}
 
@@ -130,26 +130,24 @@ def _calibrate(model: keras.Model, validation: tuple[np.ndarray, np.ndarray]) ->
 
 
 def training_batches(pixels: np.ndarray, labels: np.ndarray, config: TrainConfig,
-                      teacher: keras.Model | None = None) -> tf.data.Dataset:
-    """An endless stream of shuffled batches, augmented if configured; with a `teacher`, each batch's
-    targets are soft_targets computed on that very batch (mixed in pairs first, if configured).
+                     answers: np.ndarray | None = None) -> tf.data.Dataset:
+    """An endless stream of shuffled batches, augmented if configured; with the teacher's `answers` (its
+    probabilities for each image), each batch's targets are soft_targets of its labels and answers.
 
     Shuffles indices and gathers each batch from the uint8 pixels, scaling it there as `scale_pixels`
     does: far less to copy than shuffling 28x28 float images one by one (and 8% faster per epoch than
     gathering from pixels scaled beforehand).
     """
     images, targets = tf.constant(pixels), tf.constant(labels)
+    taught = None if answers is None else tf.constant(answers, tf.float32)
 
     def batch(indices: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         x = tf.cast(tf.gather(images, indices), tf.float32) / 255.0
         x = augment(x, config) if config.augment else x
         y = tf.gather(targets, indices)
-        if teacher is None:
+        if taught is None:
             return x, y
-        label_rows = one_hot(y)  # not `labels`: that is the whole training set's, above
-        if config.teacher_mixup:
-            x, label_rows = mixed(x, label_rows)
-        return x, soft_targets(label_rows, teacher(x, training=False), config.teacher_label_share,
+        return x, soft_targets(one_hot(y), tf.gather(taught, indices), config.teacher_label_share,
                                config.teacher_temperature)
 
     # No autotuning: its thread made Keras wait up to 10 s, idle, when training ended (py-spy --native:
