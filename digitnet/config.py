@@ -131,9 +131,11 @@ class TrainConfig:
     # A network trained to be right is often sure when it is wrong; dividing its last layer by a
     # temperature fitted on the validation images makes its confidence honest without changing answers.
     calibrate: bool = _setting(True, "fit a temperature on the validation images and fold it into the last layer")
-    # A stronger network's answers carry how alike the digits look, which labels alone do not.
-    teacher: bool = _setting(False, "learn from the teacher's softened answers as well as the labels "
-                                    "(python -m digitnet train-teacher makes one)")
+    # A stronger network's answers carry how alike the digits look, which labels alone do not: with the
+    # shipped teacher (models/teacher.keras) the network reads MNIST's digits a little better and is
+    # less often very sure of a misread; real people, as well as without it (docs/handwriting.md).
+    teacher: bool = _setting(True, "learn from the teacher's softened answers as well as the labels "
+                                   "(models/teacher.keras; python -m digitnet train-teacher makes another)")
     teacher_label_share: float = _setting(0.3, "share of the label in what the student learns; the rest is the teacher's")
     teacher_temperature: float = _setting(3.0, "how much the teacher's answers are softened")
     include_drawings: bool = _setting(False, "also train on the drawings people confirmed or corrected")
