@@ -184,3 +184,18 @@ def test_a_retrain_asked_to_learn_from_a_missing_teacher_says_how_to_make_one(ti
     monkeypatch.setenv(TEACHER_ENV, str(tmp_path / "none.keras"))
     with pytest.raises(ModelFileError, match="train-teacher"):
         train(MNIST_ONLY.replace(teacher=True), tiny_mnist)
+
+
+def test_a_saved_teacher_answers_as_it_did_and_keeps_no_optimizer(tiny_mnist, tmp_path):
+    from digitnet.training.model import load_keras_model
+    from digitnet.training.teacher import TeacherRun, build_teacher, ensemble, save_teacher
+
+    members = [build_teacher(MNIST_ONLY) for _ in range(2)]
+    for member in members:
+        member.fit(tiny_mnist.x_train / np.float32(255), tiny_mnist.y_train, epochs=1, batch_size=32, verbose=0)
+    teacher = ensemble(members)
+    save_teacher(TeacherRun(teacher, 0.0, {}, 0.0), tmp_path / "teacher.keras")
+    loaded = load_keras_model(tmp_path / "teacher.keras")
+    images = tiny_mnist.x_test[:16] / np.float32(255)
+    np.testing.assert_allclose(loaded.predict(images, verbose=0), teacher.predict(images, verbose=0), atol=1e-6)
+    assert all(getattr(layer, "optimizer", None) is None for layer in loaded.layers)

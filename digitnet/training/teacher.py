@@ -178,10 +178,13 @@ def ensemble(members: Sequence[keras.Model]) -> keras.Model:
 
 
 def save_teacher(run: TeacherRun, path: Path) -> None:
-    """Write the teacher to `path`, replaced whole."""
+    """Write the teacher to `path`, replaced whole: its weights, without its optimizer's state (two
+    thirds of the file, and of no use to a student)."""
+    answering = keras.models.clone_model(run.model)
+    answering.set_weights(run.model.get_weights())
     path.parent.mkdir(parents=True, exist_ok=True)
     with replaced_whole(path) as tmp:
-        run.model.save(tmp)
+        answering.save(tmp)
     log.info("Saved the teacher to %s", path)
 
 
