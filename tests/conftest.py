@@ -18,7 +18,8 @@ from digitnet.data.mnist import MNIST_ENV, Mnist
 
 ROOT = Path(__file__).resolve().parent.parent
 # A retrain that takes seconds: two epochs of a small network on MNIST alone.
-QUICK_RETRAIN = TrainConfig(epochs=2, batch_size=16, hidden_units=16, learning_rate=1e-2, pen_digits=False)
+QUICK_RETRAIN = TrainConfig(epochs=2, batch_size=16, hidden_units=16, learning_rate=1e-2, pen_digits=False,
+                            teacher=False)
 
 
 @pytest.fixture(scope="session", autouse=True)

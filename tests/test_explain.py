@@ -11,7 +11,8 @@ from digitnet.training.model import build_model
 
 @pytest.fixture(scope="module")
 def trained(tiny_mnist):
-    run = train(TrainConfig(epochs=4, batch_size=16, hidden_units=32, learning_rate=1e-2, pen_digits=False), tiny_mnist)
+    run = train(TrainConfig(epochs=4, batch_size=16, hidden_units=32, learning_rate=1e-2, pen_digits=False,
+                            teacher=False), tiny_mnist)
     return run.model, Classifier.from_keras(run.model)
 
 

@@ -10,7 +10,7 @@ from digitnet.serving.history import load_record
 from digitnet.training.recipe import held_out_drawings, training_sets
 
 WITH_WRITERS = TrainConfig(epochs=3, batch_size=16, hidden_units=32, learning_rate=1e-2,
-                    test_writer_share=0.34, validation_writer_share=0.17)
+                    test_writer_share=0.34, validation_writer_share=0.17, teacher=False)
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,7 @@ def room_server(mnist_path, tmp_path):
     for path in (SHIPPED_MODEL, weights_path(SHIPPED_MODEL)):
         shutil.copy(path, retrained / path.name)
     history = json.loads(SHIPPED_MODEL.with_name("history.json").read_text())
-    history["config"] = TrainConfig(epochs=1, train_subset=2000, pen_digits=False, calibrate=False).to_json()
+    history["config"] = TrainConfig(epochs=1, train_subset=2000, pen_digits=False, calibrate=False, teacher=False).to_json()
     history["weights"] = load_classifier(retrained / SHIPPED_MODEL.name).fingerprint
     (retrained / "history.json").write_text(json.dumps(history))
     env = {**os.environ, "DIGITNET_MNIST": str(mnist_path), RETRAINED_ENV: str(retrained),

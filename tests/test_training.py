@@ -8,7 +8,8 @@ from digitnet.config import CURVES_FILENAME, HISTORY_FILENAME, MODEL_FILENAME
 from digitnet.serving.history import load_record
 from digitnet.training.train import augment
 
-MNIST_ONLY = TrainConfig(epochs=3, batch_size=16, hidden_units=32, learning_rate=1e-2, pen_digits=False)
+MNIST_ONLY = TrainConfig(epochs=3, batch_size=16, hidden_units=32, learning_rate=1e-2, pen_digits=False,
+                        teacher=False)
 
 
 def test_reports_every_epoch_and_learns(tiny_mnist):
@@ -83,7 +84,7 @@ def test_a_save_stopped_after_the_model_shows_no_other_model_s_history(tiny_mnis
     from digitnet.serving.classifier import Classifier
     from digitnet.serving.store import ModelStore
 
-    config = TrainConfig(epochs=1, batch_size=32, hidden_units=8, pen_digits=False)
+    config = TrainConfig(epochs=1, batch_size=32, hidden_units=8, pen_digits=False, teacher=False)
     save_run(train(config, tiny_mnist), tmp_path)  # the last good model and its history
     second = train(config.replace(seed=5), tiny_mnist)
 
