@@ -79,6 +79,25 @@ def test_augment_thickens_and_thins_strokes(tiny_mnist):
     assert ratio.max() > 1.3 and ratio.min() < 0.7
 
 
+def test_the_compiled_move_reads_the_pixels_tensorflow_s_own_resampling_reads():
+    import keras
+
+    from digitnet.training.train import _move
+
+    rng = np.random.default_rng(3)
+    x = rng.random((64, 28, 28), dtype=np.float32)  # ink up to the edges, and moves far larger than
+    # training's: every read beyond the edges must be black
+    angle, zoom = rng.uniform(-0.5, 0.5, 64), rng.uniform(0.7, 1.3, 64)
+    shift_x, shift_y = rng.uniform(-5, 5, 64), rng.uniform(-5, 5, 64)
+    cos, sin, centre = np.cos(angle) / zoom, np.sin(angle) / zoom, 13.5
+    rows = np.stack([cos, -sin, centre - cos * centre + sin * centre - shift_x,
+                     sin, cos, centre - sin * centre - cos * centre - shift_y, 0 * cos, 0 * cos], axis=1)
+    expected = keras.ops.image.affine_transform(x[..., None], rows.astype(np.float32), interpolation="bilinear",
+                                                fill_mode="constant", fill_value=0.0, data_format="channels_last")
+    moved = _move(x, *(np.float32(v) for v in (angle, zoom, shift_x, shift_y)))
+    np.testing.assert_allclose(np.asarray(moved), np.asarray(expected)[..., 0], atol=1e-5)
+
+
 def test_a_save_stopped_after_the_model_shows_no_other_model_s_history(tiny_mnist, tmp_path, monkeypatch):
     import digitnet.training.train
     from digitnet.serving.classifier import Classifier
