@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+import zipfile
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 TEMP_PREFIX = ".tmp-"
+
+Loaded = TypeVar("Loaded")
 
 
 @contextmanager
@@ -41,3 +45,12 @@ def remove_leftovers(folder: str | os.PathLike) -> list[Path]:
     for path in leftovers:
         path.unlink(missing_ok=True)
     return leftovers
+
+
+def read_cached(path: Path, load: Callable[[Path], Loaded]) -> Loaded | None:
+    """What `load` reads from a cache file; None when there is none yet, or half of one (a writer killed
+    before `replaced_whole` renamed it leaves none, but a file copied or cut short by hand can be)."""
+    try:
+        return load(path)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None

@@ -294,8 +294,8 @@ def test_a_killed_preparation_leaves_only_whole_files(tmp_path, tiny_pen_file, t
     import sys
 
     from digitnet.config import CACHE_ENV
-    from digitnet.data.render import _cached_result
-    from digitnet.files import TEMP_PREFIX
+    from digitnet.data.render import _load_result
+    from digitnet.files import TEMP_PREFIX, read_cached
 
     cache = tmp_path / "cache"
     env = {**os.environ, CACHE_ENV: str(cache), "DIGITNET_PENDIGITS": str(tiny_pen_file),
@@ -306,7 +306,7 @@ def test_a_killed_preparation_leaves_only_whole_files(tmp_path, tiny_pen_file, t
     process.wait(TIMEOUT_S)
     for path in cache.glob("*.npz"):
         if not path.name.startswith(TEMP_PREFIX):  # what a kill leaves being written, which no one reads
-            assert _cached_result(path) is not None, f"{path.name} is half a file"
+            assert read_cached(path, _load_result) is not None, f"{path.name} is half a file"
 
 
 def test_a_deleted_lock_file_does_not_let_a_second_retrain_start(store, slow_env):

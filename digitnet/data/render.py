@@ -7,7 +7,6 @@ import hashlib
 import pickle
 import subprocess
 import sys
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from PIL import Image, ImageDraw
 from digitnet.config import PACKAGE_DIR, cache_dir, child_environment, die_with_parent
 from digitnet.data.pendigits import PenDigits, Strokes
 from digitnet.errors import BlankImageError
-from digitnet.files import replaced_whole
+from digitnet.files import read_cached, replaced_whole
 from digitnet.serving.preprocess import to_mnist
 
 # The page's drawing canvas: 280x280 pixels, a 20 px white brush on black.
@@ -168,7 +167,7 @@ def run_workers(jobs: list[tuple], folder: Path, processes: int) -> list[tuple[n
     for number, job in enumerate(jobs):
         cached = cache_dir() / f"{_cache_key(job, code)}.npz"
         results_paths.append(cached)
-        results.append(_cached_result(cached))
+        results.append(read_cached(cached, _load_result))
         if results[-1] is None:
             path = folder / f"job-{number}.pickle"
             path.write_bytes(pickle.dumps(job))  # our own objects, read back by our own worker
@@ -205,14 +204,6 @@ def _load_result(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """A job's inputs and read flags, from the file its worker wrote."""
     with np.load(path) as result:
         return result["inputs"], result["read"]
-
-
-def _cached_result(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
-    """A job's result from an earlier run; None when there is none, or half of one."""
-    try:
-        return _load_result(path)
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        return None
 
 
 def _finish(worker: subprocess.Popen, log_path: Path) -> None:

@@ -28,7 +28,7 @@ from digitnet.config import MODELS_DIR, TrainConfig, cache_dir
 from digitnet.data.mnist import Mnist
 from digitnet.data.pendigits import PenDigits
 from digitnet.errors import ModelFileError
-from digitnet.files import replaced_whole
+from digitnet.files import read_cached, replaced_whole
 from digitnet.serving.classifier import INPUT_SHAPE, NUM_CLASSES
 from digitnet.serving.preprocess import scale_pixels, upright
 from digitnet.training.evaluate import Evaluation
@@ -75,26 +75,28 @@ def load_teacher(path: Path | None = None) -> keras.Model:
     """The teacher at `path` (default: teacher_path()); ModelFileError saying how to make one."""
     from digitnet.training.model import load_keras_model
 
+    return load_keras_model(_existing(path))
+
+
+def _existing(path: Path | None) -> Path:
+    """`path` (default: teacher_path()) if a file is there; else ModelFileError saying how to make one."""
     path = path or teacher_path()
     if not path.is_file():
         raise ModelFileError(f"No teacher at {path}: make one with `python -m digitnet train-teacher`")
-    return load_keras_model(path)
+    return path
 
 
 def teacher_answers(images: np.ndarray, path: Path | None = None) -> np.ndarray:
     """The teacher's probabilities for each uint8 image (MNIST's form, upright), from the cache when this
     very teacher file has read these very images before."""
-    path = path or teacher_path()
-    if not path.is_file():
-        raise ModelFileError(f"No teacher at {path}: make one with `python -m digitnet train-teacher`")
+    path = _existing(path)
     key = hashlib.sha256(path.read_bytes())
     key.update(repr(images.shape).encode())
     key.update(np.ascontiguousarray(images).data)
     cached = cache_dir() / f"teacher-answers-{key.hexdigest()[:32]}.npy"
-    try:
-        return np.load(cached)
-    except (OSError, ValueError, EOFError):  # none yet, or half of one
-        pass
+    answers = read_cached(cached, np.load)
+    if answers is not None:
+        return answers
     started = time.perf_counter()
     teacher = load_teacher(path)
     answers = np.concatenate([teacher.predict(scale_pixels(images[start : start + ANSWER_CHUNK]), batch_size=1000,
