@@ -33,6 +33,12 @@ def test_the_fitted_temperature_lowers_the_calibration_error():
     assert calibration_error(calibrated, labels) < 0.5 * calibration_error(probabilities, labels)
 
 
+def test_a_network_too_modest_is_left_as_it_is():
+    """Sharpening would make its misreads surer too: the temperature stays 1."""
+    probabilities, labels = overconfident(true_temperature=0.5)
+    assert fit_temperature(probabilities, labels) == 1.0
+
+
 def test_calibration_error_against_a_hand_count():
     # Two answers at 0.95 (one right), two at 0.55 (both right): |0.5-0.95|/2 + |1-0.55|/2 = 0.45.
     p = np.array([[0.95, 0.05], [0.95, 0.05], [0.55, 0.45], [0.45, 0.55]])
