@@ -18,10 +18,10 @@ PEOPLE_TARGET = 0.985
 COLLECTION_TARGET = {"UCI pen digits": 0.98, "UNIPEN": 0.98}
 DIGIT_TARGET = 0.97
 MNIST_TARGET = 0.99  # MNIST's test digits as they come, through the public predict_proba
-# What the shipped model reaches, guarded so that no change makes it worse; the aims are higher (the
-# drawn-like-a-person set 97.5%, misreads said with >= 90% confidence 15%).
+CONFIDENT_MISREADS_TARGET = 0.15  # of the misreads, those said with >= 90% confidence
+CALIBRATION_TARGET = 0.02
+# What the shipped model reaches, guarded so that no change makes it worse; the aim is higher (97.5%).
 DRAWN_TARGET = 0.97
-CONFIDENT_MISREADS_GUARD = 0.3
 
 
 @pytest.fixture(scope="module")
@@ -102,8 +102,8 @@ def test_shipped_model_reads_real_people_it_never_saw(people):
 
 def test_shipped_model_is_rarely_sure_when_wrong(people):
     together = Evaluation.joined(people.values())
-    assert together.confident_misreads <= CONFIDENT_MISREADS_GUARD
-    assert together.calibration_error <= 0.02
+    assert together.confident_misreads <= CONFIDENT_MISREADS_TARGET
+    assert together.calibration_error <= CALIBRATION_TARGET
 
 
 def test_drawn_set_covers_every_form(drawings):
