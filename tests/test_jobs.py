@@ -89,6 +89,20 @@ def test_one_retrain_at_a_time_across_app_processes_then_cancel(store, slow_env)
     assert other_app.wait(TIMEOUT_S).state == SUCCEEDED
 
 
+def test_a_retrain_yields_the_cpu_to_the_page(store, slow_env):
+    from digitnet.training.retrain import RETRAIN_NICENESS
+
+    job = TrainingJob(store, slow_env)
+    assert job.start(LONG)
+    try:
+        page = os.getpriority(os.PRIO_PROCESS, 0)
+        eventually(lambda: os.getpriority(os.PRIO_PROCESS, job.status().pid) == page + RETRAIN_NICENESS,
+                   "the retrain at a lower priority than the page")
+    finally:
+        job.cancel()
+        job.wait(TIMEOUT_S)
+
+
 def test_cancel_before_the_first_epoch_stops_the_data_loading(store, env):
     job = TrainingJob(store, env)
     assert job.start(QUICK_RETRAIN.replace(pen_digits=True, pen_copies=5, test_writer_share=0.34, validation_writer_share=0.17))

@@ -28,6 +28,10 @@ from digitnet.training.shared import HeldRetrain, OneMachine, hold_retrain
 
 log = logging.getLogger(__name__)
 
+# The page's visitors come first: at this niceness a retrain (and its drawing workers) takes the CPU the
+# page's server leaves, and a stroke is answered as soon during a retrain as without one.
+RETRAIN_NICENESS = 10
+
 
 class JobReporter:
     """The training process's side: writes its status for the pages, and stops when one asks.
@@ -109,6 +113,7 @@ class DataFiles:
 def run_reported_retrain(config: TrainConfig, data: DataFiles, out: Path) -> int:
     """The page's retrain, in its own process: hold the lock in `out` (BUSY_EXIT if another retrain
     runs), write the status there for the pages, train, save; the exit code says how it ended."""
+    os.nice(RETRAIN_NICENESS)
     files = JobFiles(out)
     machines = hold_retrain()  # with a database, every machine's lock first
     if machines is None:
