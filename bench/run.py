@@ -313,8 +313,8 @@ def page_rows(workdir: Path, strokes: int = 21) -> list[Row]:
             floor_visit, "s echo-only page (floor)", "within 0.3 s of the floor", visit <= floor_visit + 0.3),
         Row(f"page: stroke -> answer, median of {strokes}", median, "ms", statistics.median(floor_times),
             "ms echo-only page (floor)", "within 50 ms of the floor", median <= statistics.median(floor_times) + 50),
-        Row("page: stroke -> answer during a retrain, median", busy, "ms", median, "ms idle", "<= 1.2x idle",
-            busy <= 1.2 * median),
+        Row(f"page: stroke -> answer during a retrain, median of {len(busy_times)}", busy, "ms", median, "ms idle",
+            "<= 1.2x idle", busy <= 1.2 * median),
         Row("app RSS while serving", serving_mb, "MB", target="<= 300 MB", met=serving_mb <= 300),
         Row("app peak RSS while serving", serving_peak_mb, "MB"),
         Row("app peak RSS through a full retrain", retrain_mb, "MB", target="<= 300 MB (the child trains)",
@@ -390,8 +390,13 @@ def _stroke_times_during_retrain(page, strokes: int) -> list[float]:
     # Before its pen digits are drawn (a fresh machine, or a drawing code just changed), a retrain
     # draws 41,000 of them first: minutes on two cores.
     sidebar.get_by_text(re.compile(r"Epoch \d+ of")).first.wait_for(timeout=900_000)
-    times = _stroke_times(page, strokes)
-    page.get_by_text("Done: MNIST test accuracy").wait_for(timeout=900_000)
+    done = page.get_by_text("Done: MNIST test accuracy")
+    times = []  # strokes begun before the retrain is done: a retrain may end before `strokes` of them
+    while len(times) < strokes and not done.count():
+        times.append(_stroke_to_answer(page, "107"[len(times) % 3]))
+    done.wait_for(timeout=900_000)
+    if len(times) < 3:
+        raise RuntimeError(f"The retrain ended after {len(times)} strokes: too few to time")
     return times
 
 
