@@ -130,7 +130,8 @@ class TrainConfig:
     )
     # A network trained to be right is often sure when it is wrong; dividing its last layer by a
     # temperature fitted on the validation images makes its confidence honest without changing answers.
-    calibrate: bool = _setting(True, "fit a temperature on the validation images and fold it into the last layer")
+    calibrate: bool = _setting(True, "fit a temperature of 1 or more on the validation images and fold it "
+                                     "into the last layer (it only softens)")
     # A stronger network's answers carry how alike the digits look, which labels alone do not: with the
     # shipped teacher (models/teacher.keras) the network reads MNIST's digits a little better and is
     # less often very sure of a misread; real people, as well as without it (docs/handwriting.md).

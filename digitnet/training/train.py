@@ -123,7 +123,8 @@ def _fit(config: TrainConfig, sets: TrainingSets, validation: tuple[np.ndarray, 
 
 
 def _calibrate(model: keras.Model, validation: tuple[np.ndarray, np.ndarray]) -> float:
-    """Fit a temperature on the validation images and fold it into the last layer; return it."""
+    """Fit a temperature (1 or more: calibration only softens) on the validation images and fold it into
+    the last layer; return it."""
     temperature = fit_temperature(Classifier.from_keras(model).predict_proba(validation[0]), validation[1])
     fold_temperature(model, temperature)
     return temperature
