@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from digitnet.serving.prediction import a_digit
+from digitnet.reading.prediction import a_digit
 from ui import keys, views
 from ui.answer import draw_and_read
 from ui.curves import curves_ui, model_card_ui

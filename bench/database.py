@@ -16,7 +16,7 @@ import numpy as np
 from bench.run import BENCH_DOCS, ROOT, Row, format_table, write_results
 from bench.strangers import fill_room
 from digitnet.data.collected import CollectedDrawings, DrawingTable
-from digitnet.serving.room import ROOMS_FILENAME, UNLIMITED, Rooms
+from digitnet.state.room import ROOMS_FILENAME, UNLIMITED, Rooms
 from tests.postgres import Cluster, server_binaries
 
 log = logging.getLogger(__name__)

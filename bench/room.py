@@ -36,7 +36,7 @@ import numpy as np
 from bench.run import BENCH_DOCS, ROOT, Row, format_table, write_results
 from digitnet.config import DRAWINGS_ENV
 from digitnet.replicas import free_port
-from digitnet.serving.room import ROOMS_FILENAME, UNLIMITED, Rooms
+from digitnet.state.room import ROOMS_FILENAME, UNLIMITED, Rooms
 from tests.chromium import ANSWER, CANVAS, CHROMIUM, CHROMIUM_FLAGS, mouse_strokes, phone_first_visit, start_app, wait_for_app
 from tests.processes import command_of, cpu_seconds, descendants, rss_mb
 
@@ -129,7 +129,7 @@ class RoomResult:
     latencies_ms: list[float] = field(default_factory=list)
     polls: int = 0
     cpu_ms_per_stroke: float = float("nan")  # the server's, over the drawing (not the arrivals)
-    reader_cpu_ms_per_stroke: float = 0.0  # its drawing readers' (digitnet.serving.reader), over the same
+    reader_cpu_ms_per_stroke: float = 0.0  # its drawing readers' (digitnet.reading.reader), over the same
     errors: list[str] = field(default_factory=list)
 
     def percentile(self, q: float) -> float:
@@ -311,8 +311,8 @@ class PageServer:
         return streamlit_pids(self.process.pid)
 
     def reader_pids(self) -> list[int]:
-        """The child processes that read the page's drawings beside it (digitnet.serving.reader)."""
-        return [pid for pid in descendants(self.process.pid) if "digitnet.serving.reader" in command_of(pid)]
+        """The child processes that read the page's drawings beside it (digitnet.reading.reader)."""
+        return [pid for pid in descendants(self.process.pid) if "digitnet.reading.reader" in command_of(pid)]
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -132,7 +132,7 @@ def latency_rows(classifier, model_path: Path, data) -> list[Row]:
     keras_model = load_keras_model(model_path)
     baseline = timed_calls(lambda: keras_model.predict(x, verbose=0), 100, warmup=5)
     median, p99, base = statistics.median(ours), float(np.percentile(ours, 99)), statistics.median(baseline)
-    from digitnet.serving.inside import network_picture, neuron_picture
+    from digitnet.reading.inside import network_picture, neuron_picture
 
     panel = statistics.median(timed_calls(
         lambda: neuron_picture(classifier, 0) is not None and network_picture(classifier, x[0]), 200))
@@ -207,7 +207,7 @@ def retrain_rows(data, pens, workdir: Path) -> list[Row]:
     from digitnet import Classifier, TrainConfig, train
     from digitnet.config import CACHE_ENV
     from digitnet.config import HISTORY_FILENAME
-    from digitnet.serving.history import load_record
+    from digitnet.state.history import load_record
     from digitnet.training.train import save_run
 
     # Cold: nothing drawn before, as on a fresh machine; warm: the same retrain again.
@@ -411,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     from digitnet import load_classifier, load_mnist
     from digitnet.config import SHIPPED_MODEL
     from digitnet.data.pendigits import load_pen_collections
-    from digitnet.serving.history import history_path, load_record
+    from digitnet.state.history import history_path, load_record
 
     data = load_mnist()
     pens = load_pen_collections()

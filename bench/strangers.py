@@ -32,7 +32,7 @@ from PIL import Image, ImageDraw
 from bench.room import PHONE, Recording, canvas_reruns, connect, record, rerun, run_async, start_one
 from bench.run import BENCH_DOCS, ROOT, Row, format_table, write_results
 from digitnet.config import DRAW_AHEAD_ENV, DRAWINGS_ENV
-from digitnet.serving.room import (BUSY, CODE_ALPHABET, CODE_LENGTH, MAX_OPEN_ROOMS, ROOMS_FILENAME, UNLIMITED,
+from digitnet.state.room import (BUSY, CODE_ALPHABET, CODE_LENGTH, MAX_OPEN_ROOMS, ROOMS_FILENAME, UNLIMITED,
                                    RoomLimits, Rooms)
 from tests.chromium import ANSWER, CANVAS, CHROMIUM, CHROMIUM_FLAGS, draw
 from tests.processes import cpu_seconds, rss_mb

@@ -29,7 +29,7 @@ import numpy as np
 from bench.room import PageServer, record, run_room, start_serve
 from bench.run import BENCH_DOCS, ROOT, Row, format_table, write_results
 from digitnet.config import DRAW_AHEAD_ENV, DRAWINGS_ENV
-from digitnet.serving.room import ROOMS_FILENAME, UNLIMITED, RoomError, Rooms
+from digitnet.state.room import ROOMS_FILENAME, UNLIMITED, RoomError, Rooms
 from tests.chromium import CHROMIUM, CHROMIUM_FLAGS
 from tests.processes import cpu_seconds
 

@@ -13,8 +13,8 @@ from digitnet.data.mnist import Mnist, load_mnist
 from digitnet.data.pendigits import PenDigits, load_pen_collections, load_pendigits, load_unipen
 from digitnet.errors import (BlankImageError, CanvasError, DataError, DigitnetError, EmptyImageError, ImageError,
                              ModelFileError, TrainingCancelled)
-from digitnet.serving.classifier import Classifier, load_classifier
-from digitnet.serving.preprocess import open_image, preview_image, read_canvas_png, to_mnist
+from digitnet.reading.classifier import Classifier, load_classifier
+from digitnet.reading.preprocess import open_image, preview_image, read_canvas_png, to_mnist
 
 if TYPE_CHECKING:
     from digitnet.training.train import TrainingRun, save_run, train

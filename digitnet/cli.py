@@ -14,9 +14,9 @@ from digitnet.data.mnist import MNIST_ENV, load_mnist
 from digitnet.data.pendigits import PENDIGITS_ENV, UNIPEN_ENV, load_pen_collections
 from digitnet.errors import DigitnetError, ModelFileError
 from digitnet.replicas import ServeConfig, serve
-from digitnet.serving.classifier import load_classifier
-from digitnet.serving.history import ModelRecord, history_path, load_record
-from digitnet.serving.preprocess import open_image, to_mnist
+from digitnet.reading.classifier import load_classifier
+from digitnet.state.history import ModelRecord, history_path, load_record
+from digitnet.reading.preprocess import open_image, to_mnist
 from digitnet.training.evaluate import (
     VERY_SURE,
     Evaluation,

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from digitnet.config import PACKAGE_DIR, child_environment, die_with_parent
 from digitnet.errors import DigitnetError
-from digitnet.serving.database import check_reachable, database_url
+from digitnet.state.database import check_reachable, database_url
 
 NGINX_TEMPLATE = PACKAGE_DIR.parent / "deploy" / "nginx.conf"
 APP = PACKAGE_DIR.parent / "app.py"

@@ -40,7 +40,7 @@ def pen_digits_drawn(drawing_cache) -> Path:
     priority: the page's own drawing ahead runs at the lowest, and beside a busy machine's other work it
     would take hours. The page then finds them all drawn, as it does once it has been up a few minutes."""
     from digitnet.data.pendigits import load_pen_collections
-    from digitnet.serving.store import ModelStore
+    from digitnet.state.store import ModelStore
     from digitnet.training.recipe import draw_pen_digits
 
     draw_pen_digits(ModelStore(retrained_dir=drawing_cache / "none").settings_in_use(), load_pen_collections())
@@ -86,8 +86,8 @@ def postgres():
 def database_connections_closed():
     """Each test's databases are its own: the connections this process kept open to them close with it."""
     yield
-    if "digitnet.serving.database" in sys.modules:  # only once a test used it: never imports psycopg
-        sys.modules["digitnet.serving.database"].close_pools()
+    if "digitnet.state.database" in sys.modules:  # only once a test used it: never imports psycopg
+        sys.modules["digitnet.state.database"].close_pools()
 
 
 @pytest.fixture(scope="module")

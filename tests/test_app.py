@@ -16,9 +16,9 @@ from streamlit.testing.v1 import AppTest
 from waiting import eventually
 
 from digitnet.config import DRAWINGS_ENV
-from digitnet.serving.auth import ADMIN_PASSWORD_ENV
-from digitnet.serving.limits import RerunBudget
-from digitnet.serving.store import RETRAINED_ENV
+from digitnet.state.auth import ADMIN_PASSWORD_ENV
+from digitnet.state.limits import RerunBudget
+from digitnet.state.store import RETRAINED_ENV
 from ui import keys
 
 TIMEOUT = 60  # the first run loads MNIST and scores the model on it; on a busy machine, slowly
@@ -332,7 +332,7 @@ def test_why_this_answer_shows_saliency_and_look_alikes(canvas, monkeypatch, mni
 
 def test_a_database_out_of_reach_costs_the_page_only_what_it_keeps_there(canvas, monkeypatch):
     from digitnet.replicas import free_port
-    from digitnet.serving.database import DATABASE_ENV
+    from digitnet.state.database import DATABASE_ENV
 
     monkeypatch.setenv(DATABASE_ENV, f"postgresql://digitnet@127.0.0.1:{free_port()}/digits")  # nothing listens
     canvas.image = as_canvas(stroke_image("7"))
@@ -483,7 +483,7 @@ def test_a_forged_drawing_is_refused_unread_with_a_message(canvas, sent, form, t
     canvas.sent = sent
     at = new_app()
     if form == "phone":
-        from digitnet.serving.room import Rooms
+        from digitnet.state.room import Rooms
 
         at.query_params["room"] = Rooms(tmp_path / "drawings" / "rooms.sqlite3").open()
     at.run()
@@ -534,7 +534,7 @@ def test_a_phone_with_a_wrong_room_code_is_told_so(canvas):
 
 
 def test_a_phone_in_a_room_whose_store_broke_is_told_so(canvas, tmp_path):
-    from digitnet.serving.room import Rooms
+    from digitnet.state.room import Rooms
 
     rooms = Rooms(tmp_path / "drawings" / "rooms.sqlite3")  # where the page's store is: DIGITNET_DRAWINGS_DIR
     code = rooms.open()
@@ -592,7 +592,7 @@ def test_a_forged_room_code_is_never_shown_back(canvas):
 
 
 def test_a_phone_in_a_room_sends_its_drawing_to_the_wall_once_every_two_seconds(canvas, tmp_path):
-    from digitnet.serving.room import Rooms
+    from digitnet.state.room import Rooms
 
     rooms = Rooms(tmp_path / "drawings" / "rooms.sqlite3")  # where the page's store is: DIGITNET_DRAWINGS_DIR
     code = rooms.open()
@@ -632,7 +632,7 @@ def test_a_paused_room_tells_its_phones_and_takes_nothing_until_it_goes_on(canva
 
 
 def test_the_wall_clears_and_forgets_and_hides_all_of_one_phone(canvas, tmp_path):
-    from digitnet.serving.room import UNLIMITED, Rooms
+    from digitnet.state.room import UNLIMITED, Rooms
 
     at, code = projector_in_a_room()
     rooms = Rooms(tmp_path / "drawings" / "rooms.sqlite3", UNLIMITED)
@@ -653,8 +653,8 @@ def test_a_database_server_that_restarts_costs_the_room_s_pages_nothing(canvas, 
     from postgres import Cluster, server_binaries
     from waiting import eventually
 
-    from digitnet.serving.database import DATABASE_ENV
-    from digitnet.serving.room import UNLIMITED, Rooms
+    from digitnet.state.database import DATABASE_ENV
+    from digitnet.state.room import UNLIMITED, Rooms
     from ui.room import NOT_SENT, OUT_OF_REACH, RECONNECTING
 
     binaries = server_binaries()

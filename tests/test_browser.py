@@ -11,7 +11,7 @@ from chromium import (ANSWER, CANVAS, CANVAS_HOST, NUMBER_2026, SCREENSHOTS, WAI
                       model_card, mouse_strokes, retrain_settings, settled, start_app, touch_draw, touch_strokes,
                       wait_for_app)
 from digitnet.config import DRAW_AHEAD_ENV, DRAWINGS_ENV
-from digitnet.serving.store import RETRAINED_ENV
+from digitnet.state.store import RETRAINED_ENV
 
 SCREENSHOT = SCREENSHOTS / "screenshot.png"
 
@@ -356,13 +356,13 @@ def open_select_box(page, label: str):
 
 def brightest_output(page) -> int:
     """The output neuron the shown network picture lights up: the one drawn in the answer's colour,
-    every other one grey. Read from a screenshot of the picture, where digitnet.serving.inside draws them."""
+    every other one grey. Read from a screenshot of the picture, where digitnet.reading.inside draws them."""
     import io
 
     import numpy as np
     from PIL import Image
 
-    from digitnet.serving import inside
+    from digitnet.reading import inside
 
     picture = page.locator(".st-key-network-picture img")
     pixels = np.asarray(Image.open(io.BytesIO(picture.screenshot())).convert("RGB")).astype(int)

@@ -4,8 +4,8 @@ from xml.etree import ElementTree
 
 import pytest
 
-from digitnet.serving.charts import HEIGHT, accuracy_svg
-from digitnet.serving.palette import BLUE, ORANGE
+from digitnet.reading.charts import HEIGHT, accuracy_svg
+from digitnet.reading.palette import BLUE, ORANGE
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -10,7 +10,7 @@ from PIL import Image
 
 from digitnet.cli import main
 from digitnet.config import MODEL_FILENAME
-from digitnet.serving.history import history_path, load_record
+from digitnet.state.history import history_path, load_record
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +129,7 @@ def test_the_old_names_of_a_flag_and_a_command_still_work(tmp_path):
 
 def test_a_teacher_is_trained_saved_and_then_taught_from(tiny_npz, tiny_pen_file, tiny_unipen_file, tmp_path,
                                                           monkeypatch):
-    from digitnet.serving.history import load_record
+    from digitnet.state.history import load_record
     from digitnet.training.teacher import TEACHER_ENV, TEACHER_FILENAME
 
     data = ["--mnist", str(tiny_npz), "--pendigits", str(tiny_pen_file), "--unipen", str(tiny_unipen_file),

@@ -174,7 +174,7 @@ def test_either_store_refuses_a_wrong_label_and_past_the_cap_changes_nothing(kep
 
 def test_the_database_is_the_store_when_its_url_is_set(monkeypatch, tmp_path):
     from digitnet.data.collected import DrawingTable, collected_drawings
-    from digitnet.serving.database import DATABASE_ENV
+    from digitnet.state.database import DATABASE_ENV
 
     monkeypatch.setenv(DRAWINGS_ENV, str(tmp_path))
     monkeypatch.delenv(DATABASE_ENV, raising=False)

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from digitnet import Classifier, TrainConfig, train
-from digitnet.serving.explain import LookAlikes, hidden_features, saliency, saliency_overlay
+from digitnet.reading.explain import LookAlikes, hidden_features, saliency, saliency_overlay
 from digitnet.training.model import build_model
 
 

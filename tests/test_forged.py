@@ -26,7 +26,7 @@ from bench.strangers import (
 )
 from chromium import phone_sends
 from digitnet.config import DRAWINGS_ENV
-from digitnet.serving.room import ROOMS_FILENAME, RoomLimits, Rooms
+from digitnet.state.room import ROOMS_FILENAME, RoomLimits, Rooms
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,9 @@ from xml.etree import ElementTree
 import numpy as np
 import pytest
 
-from digitnet.serving.classifier import Classifier, DenseLayer
-from digitnet.serving.explain import FOR_COLOUR
-from digitnet.serving.inside import (by_activity, most_exciting, network_picture, network_words, neuron_picture,
+from digitnet.reading.classifier import Classifier, DenseLayer
+from digitnet.reading.explain import FOR_COLOUR
+from digitnet.reading.inside import (by_activity, most_exciting, network_picture, network_words, neuron_picture,
                                      neuron_words, strongest_paths)
 
 SVG = "{http://www.w3.org/2000/svg}"

@@ -8,7 +8,7 @@ from digitnet import load_classifier, load_mnist, to_mnist
 from digitnet.config import SHIPPED_MODEL
 from digitnet.data.drawn import FORMS, make_drawn_set, squash_to_28
 from digitnet.data.pendigits import load_pen_collections
-from digitnet.serving.history import history_path, load_record
+from digitnet.state.history import history_path, load_record
 from digitnet.training.evaluate import Evaluation, drawn_accuracy, evaluate, evaluate_drawings
 from digitnet.training.recipe import held_out_drawings, unseen_writers
 

@@ -13,8 +13,8 @@ from waiting import TIMEOUT_S, eventually
 from digitnet import TrainConfig
 from digitnet.cli import build_parser
 from digitnet.errors import TrainingError
-from digitnet.serving.classifier import load_classifier, weights_path
-from digitnet.serving.store import ModelStore
+from digitnet.reading.classifier import load_classifier, weights_path
+from digitnet.state.store import ModelStore
 from digitnet.training.jobs import CANCELLED, FAILED, RUNNING, SUCCEEDED, JobFiles, JobStatus, TrainingJob, config_flags
 from digitnet.training.model import build_model, save_model
 
@@ -182,7 +182,7 @@ def test_retrain_with_drawings_reports_before_and_after(store, env, tiny_mnist, 
 
 
 def test_learning_from_a_room_trains_on_its_prompted_drawings_and_scores_on_a_fifth(store, env, tiny_mnist, tmp_path):
-    from digitnet.serving.room import ROOMS_FILENAME, UNLIMITED, Rooms
+    from digitnet.state.room import ROOMS_FILENAME, UNLIMITED, Rooms
 
     rooms = Rooms(tmp_path / "drawings" / ROOMS_FILENAME, UNLIMITED)  # where the training process looks
     code = rooms.open()
@@ -281,7 +281,7 @@ def test_the_teacher_reads_ahead_what_a_retrain_of_the_model_in_use_learns_from(
     import digitnet.training.teacher as teacher
     from digitnet import load_pendigits, load_unipen, save_run, train
     from digitnet.config import CACHE_ENV
-    from digitnet.serving.store import RETRAINED_ENV
+    from digitnet.state.store import RETRAINED_ENV
     from digitnet.training.recipe import training_sets
     from digitnet.training.teacher import TEACHER_ENV, build_teacher, teacher_answers
 
@@ -371,8 +371,8 @@ def test_cancel_ends_a_frozen_retrain(store, slow_env, monkeypatch):
 
 
 def test_a_retrain_on_one_machine_is_used_on_another_through_the_database(store, env, postgres, tmp_path):
-    from digitnet.serving.database import DATABASE_ENV
-    from digitnet.serving.versions import ModelVersions
+    from digitnet.state.database import DATABASE_ENV
+    from digitnet.state.versions import ModelVersions
 
     url = postgres.database()
     first = dataclasses.replace(store, versions=ModelVersions(url))
@@ -387,7 +387,7 @@ def test_a_retrain_on_one_machine_is_used_on_another_through_the_database(store,
 
 
 def test_a_retrain_on_one_machine_is_seen_refused_twice_and_cancelled_from_another(store, slow_env, postgres, tmp_path):
-    from digitnet.serving.database import DATABASE_ENV
+    from digitnet.state.database import DATABASE_ENV
     from digitnet.training.shared import RetrainBoard
 
     url = postgres.database()

@@ -1,4 +1,5 @@
-"""The package's design as a rule: serving stands alone, data builds on it, training on both."""
+"""The package's design as a rule: reading stands alone, the shared state builds on it, data on both, training
+on all three."""
 
 import ast
 
@@ -9,9 +10,10 @@ PACKAGE = ROOT / "digitnet"
 # What each group may import from digitnet, besides itself: the shared modules at the top.
 SHARED = {"digitnet", "digitnet.config", "digitnet.errors", "digitnet.files"}
 ALLOWED = {
-    "serving": SHARED,
-    "data": SHARED | {"digitnet.serving"},
-    "training": SHARED | {"digitnet.serving", "digitnet.data"},
+    "reading": SHARED,
+    "state": SHARED | {"digitnet.reading"},
+    "data": SHARED | {"digitnet.reading", "digitnet.state"},
+    "training": SHARED | {"digitnet.reading", "digitnet.state", "digitnet.data"},
 }
 
 
@@ -50,10 +52,10 @@ def test_each_group_imports_only_the_groups_below_it(group):
 
 
 def test_the_rule_is_checked_on_real_imports(tmp_path):
-    """The check can fail: a serving module that reaches into training is caught."""
+    """The check can fail: a reading module that reaches into training is caught."""
     bad = tmp_path / "bad.py"
     bad.write_text("from digitnet.training.jobs import TrainingJob\nimport digitnet.data.render\n")
-    assert {n for n in digitnet_imports(bad) if not may_import("serving", n)} == {
+    assert {n for n in digitnet_imports(bad) if not may_import("reading", n)} == {
         "digitnet.training.jobs", "digitnet.training.jobs.TrainingJob", "digitnet.data.render"}
 
 
@@ -65,7 +67,7 @@ def test_the_package_imports_its_names_where_a_tool_can_follow_them_and_only_tra
                 for alias in node.names}
     lazy = set(digitnet.__all__) - imported
     assert lazy == {"TrainingRun", "save_run", "train"}
-    assert digitnet.to_mnist.__module__ == "digitnet.serving.preprocess"
+    assert digitnet.to_mnist.__module__ == "digitnet.reading.preprocess"
 
 
 def test_where_things_are_names_every_module_and_only_modules_that_exist():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from digitnet.serving.limits import RerunBudget
+from digitnet.state.limits import RerunBudget
 
 
 def test_a_person_s_pace_is_never_refused():
@@ -29,7 +29,7 @@ def test_the_budget_refills_only_to_the_burst():
 
 
 def test_the_client_address_is_the_proxy_s_last_word_only_behind_a_proxy_on_this_machine():
-    from digitnet.serving.limits import client_address
+    from digitnet.state.limits import client_address
 
     assert client_address("198.51.100.7", None) == "198.51.100.7"  # straight to Streamlit
     assert client_address("198.51.100.7", "203.0.113.1") == "198.51.100.7"  # a header a visitor wrote
@@ -38,7 +38,7 @@ def test_the_client_address_is_the_proxy_s_last_word_only_behind_a_proxy_on_this
 
 
 def test_a_proxy_on_another_machine_is_believed_only_when_trusted(monkeypatch, caplog):
-    from digitnet.serving.limits import TRUSTED_PROXIES_ENV, client_address, trusted_proxies
+    from digitnet.state.limits import TRUSTED_PROXIES_ENV, client_address, trusted_proxies
 
     monkeypatch.setenv(TRUSTED_PROXIES_ENV, "10.0.0.0/8, 2001:db8::/32, not-a-network")
     proxies = trusted_proxies()

@@ -4,7 +4,7 @@ import ipaddress
 
 import pytest
 
-from digitnet.serving.links import is_loopback, join_link, network_address
+from digitnet.state.links import is_loopback, join_link, network_address
 
 
 @pytest.mark.parametrize("host, loopback", [

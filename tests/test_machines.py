@@ -16,8 +16,8 @@ from waiting import TIMEOUT_S
 from chromium import (WAIT_MS, answer, cookie_on_replica, draw, free_port, model_card, open_on_replica, phone_sends,
                       projector_room, retrain_settings, settled, wait_for_app)
 from digitnet.config import DRAWINGS_ENV
-from digitnet.serving.database import DATABASE_ENV
-from digitnet.serving.store import RETRAINED_ENV
+from digitnet.state.database import DATABASE_ENV
+from digitnet.state.store import RETRAINED_ENV
 
 
 @dataclass

@@ -40,7 +40,7 @@ def test_classifier_matches_keras(model):
 
 
 def test_the_answer_averages_the_network_over_one_pixel_moves(model):
-    from digitnet.serving.classifier import SHIFTS
+    from digitnet.reading.classifier import SHIFTS
 
     classifier = Classifier.from_keras(model)
     x = np.zeros((28, 28), dtype=np.float32)
@@ -157,7 +157,7 @@ def keras_hidden(model, x):
     return np.asarray(first_hidden(x, training=False))
 
 
-def test_serving_imports_neither_tensorflow_nor_streamlit_nor_the_drawing_code():
+def test_reading_and_state_import_neither_tensorflow_nor_streamlit_nor_the_drawing_code():
     """What the page uses to answer and to score loads no TensorFlow, no Streamlit, no rendering of pen
     digits, and starts no process."""
     import subprocess
@@ -166,7 +166,8 @@ def test_serving_imports_neither_tensorflow_nor_streamlit_nor_the_drawing_code()
     from conftest import ROOT
 
     code = ("import sys, numpy as np, digitnet\n"
-            "from digitnet.serving import explain, inside, prediction, segment, store\n"
+            "from digitnet.reading import explain, inside, prediction, segment\n"
+            "from digitnet.state import store\n"
             "from digitnet.training import evaluate, jobs\n"
             "from digitnet.data import collected\n"
             "c = digitnet.load_classifier(); x = digitnet.to_mnist(np.pad(np.ones((20, 4)), 4))\n"
@@ -191,7 +192,7 @@ def test_layer_outputs_read_many_images_in_batches(model):
 
 
 def test_a_history_that_describes_other_weights_is_not_shown_beside_these(model, tmp_path):
-    from digitnet.serving.store import ModelStore
+    from digitnet.state.store import ModelStore
 
     path = tmp_path / "m.keras"
     save_model(model, path)
@@ -207,7 +208,7 @@ def test_a_history_that_describes_other_weights_is_not_shown_beside_these(model,
 
 
 def test_a_history_is_read_into_its_record_with_the_config_rebuilt(tmp_path):
-    from digitnet.serving.history import load_record
+    from digitnet.state.history import load_record
 
     curves = {m: [0.5, 0.75] for m in ("accuracy", "val_accuracy", "loss", "val_loss")}
     config = TrainConfig(epochs=2, seed=7)
@@ -222,7 +223,7 @@ def test_a_history_is_read_into_its_record_with_the_config_rebuilt(tmp_path):
 
 
 def test_a_history_with_a_config_of_the_wrong_shape_is_refused(tmp_path):
-    from digitnet.serving.history import load_record
+    from digitnet.state.history import load_record
 
     curves = {m: [0.5] for m in ("accuracy", "val_accuracy", "loss", "val_loss")}
     (tmp_path / "history.json").write_text(json.dumps({"history": curves, "config": [1, 2]}))
@@ -231,8 +232,8 @@ def test_a_history_with_a_config_of_the_wrong_shape_is_refused(tmp_path):
 
 
 def test_the_store_names_the_model_in_use_its_version_and_its_settings(model, tmp_path):
-    from digitnet.serving.classifier import weights_path
-    from digitnet.serving.store import ModelStore
+    from digitnet.reading.classifier import weights_path
+    from digitnet.state.store import ModelStore
 
     shipped = tmp_path / "shipped" / "m.keras"
     shipped.parent.mkdir()
@@ -252,7 +253,7 @@ def test_the_store_names_the_model_in_use_its_version_and_its_settings(model, tm
 
 def test_the_shipped_history_is_written_back_as_it_was_read(tmp_path):
     from digitnet.config import HISTORY_FILENAME, SHIPPED_MODEL
-    from digitnet.serving.history import history_path, load_record, save_record
+    from digitnet.state.history import history_path, load_record, save_record
 
     shipped = load_record(history_path(SHIPPED_MODEL))
     assert shipped.held_out_writers and shipped.held_out_writers.collections  # a full record, not a stub

@@ -10,7 +10,7 @@ from digitnet import DataError, load_pendigits
 from digitnet.config import PENDIGITS_FILE
 from digitnet.data.pendigits import PENDIGITS_ENV, parse_pendigits, split_writers
 from digitnet.data.render import BRUSH_PX, CANVAS_SIDE, PAGE_HAND, Hand, render_canvas
-from digitnet.serving.preprocess import to_mnist
+from digitnet.reading.preprocess import to_mnist
 
 L_SHAPE = [[(100, 400), (100, 100), (300, 100)]]  # tablet y up: a stem, then a foot along the bottom
 

@@ -146,13 +146,13 @@ def _png(size: tuple[int, int], mode: str = "RGBA", format: str = "PNG") -> byte
 
 @pytest.mark.parametrize("size", [(280, 280), (560, 560), (840, 841), (735, 735)])
 def test_a_canvas_png_at_its_size_or_a_screens_pixel_ratio_is_read_at_the_canvas_size(size):
-    from digitnet.serving.preprocess import read_canvas_png
+    from digitnet.reading.preprocess import read_canvas_png
 
     assert read_canvas_png(_png(size), (280, 280)).shape == (280, 280, 4)
 
 
 def test_a_phones_sharper_drawing_reads_as_the_same_digit():
-    from digitnet.serving.preprocess import read_canvas_png
+    from digitnet.reading.preprocess import read_canvas_png
 
     drawings = []
     for ratio in (1, 3):
@@ -170,7 +170,7 @@ def test_a_phones_sharper_drawing_reads_as_the_same_digit():
     ("0", (5, 5, 275, 275), 40, (20, 30, 60)), ("0", (130, 130, 145, 150), 3, (0, 0, 0)),
 ])
 def test_the_canvas_shortcut_finds_exactly_the_ink_the_general_path_finds(digit, box, width, background):
-    from digitnet.serving.preprocess import _canvas_ink, _crop_to_ink, ink_map
+    from digitnet.reading.preprocess import _canvas_ink, _crop_to_ink, ink_map
 
     canvas = as_canvas(stroke_image(digit, box=box, width=width))
     canvas[(canvas[..., :3] == 0).all(axis=2), :3] = background
@@ -180,7 +180,7 @@ def test_the_canvas_shortcut_finds_exactly_the_ink_the_general_path_finds(digit,
 
 
 def test_the_canvas_shortcut_leaves_other_images_to_the_general_path():
-    from digitnet.serving.preprocess import _canvas_ink
+    from digitnet.reading.preprocess import _canvas_ink
 
     canvas = as_canvas(stroke_image("0"))
     paper = 255 - canvas[..., :3]
@@ -195,7 +195,7 @@ def test_the_canvas_shortcut_leaves_other_images_to_the_general_path():
 @pytest.mark.parametrize("png", [_png((13000, 13000), "L"), _png((280, 140)), _png((200, 200)),
                                  _png((280, 280), "RGB", "JPEG"), b"\x89PNG\r\n\x1a\n" + b"\0" * 30, "text"])
 def test_anything_else_sent_as_the_canvas_is_refused(png):
-    from digitnet.serving.preprocess import read_canvas_png
+    from digitnet.reading.preprocess import read_canvas_png
 
     with pytest.raises(ImageError):
         read_canvas_png(png, (280, 280))
@@ -212,7 +212,7 @@ def _lean(image: np.ndarray) -> float:
 
 
 def test_deskewing_leaves_an_upright_digit_alone():
-    from digitnet.serving.preprocess import deskew
+    from digitnet.reading.preprocess import deskew
 
     bar = np.zeros((28, 28), dtype=np.uint8)
     bar[4:24, 12:16] = 255
@@ -220,7 +220,7 @@ def test_deskewing_leaves_an_upright_digit_alone():
 
 
 def test_deskewing_straightens_a_slanted_digit():
-    from digitnet.serving.preprocess import deskew
+    from digitnet.reading.preprocess import deskew
 
     slanted = np.zeros((28, 28), dtype=np.float32)
     for row in range(4, 24):
@@ -244,7 +244,7 @@ def test_a_slanted_drawing_is_read_upright():
 
 
 def test_upright_straightens_a_leaning_digit_and_leaves_an_upright_one_exactly_as_it_is():
-    from digitnet.serving.preprocess import UPRIGHT_SLANT, deskew, slants, upright
+    from digitnet.reading.preprocess import UPRIGHT_SLANT, deskew, slants, upright
 
     leaning = np.zeros((28, 28), np.float32)
     for row in range(4, 24):  # a 1 leaning right by half a pixel per row

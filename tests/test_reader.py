@@ -14,9 +14,9 @@ from waiting import TIMEOUT_S
 from PIL import Image
 
 from digitnet import BlankImageError, CanvasError, EmptyImageError, load_classifier
-from digitnet.serving import reader as reader_module
-from digitnet.serving.classifier import Classifier, DenseLayer
-from digitnet.serving.reader import CanvasReader, read_canvas
+from digitnet.reading import reader as reader_module
+from digitnet.reading.classifier import Classifier, DenseLayer
+from digitnet.reading.reader import CanvasReader, read_canvas
 
 CANVAS_SIZE = (280, 280)
 

@@ -6,7 +6,7 @@ import pytest
 from digitnet import TrainConfig, load_pendigits, save_run, train
 from digitnet.config import HISTORY_FILENAME
 from digitnet.data.pendigits import load_unipen
-from digitnet.serving.history import load_record
+from digitnet.state.history import load_record
 from digitnet.training.recipe import held_out_drawings, training_sets
 
 WITH_WRITERS = TrainConfig(epochs=3, batch_size=16, hidden_units=32, learning_rate=1e-2,
@@ -94,7 +94,7 @@ def test_training_records_every_source_and_the_held_out_writers(tiny_mnist, pen,
 def test_drawings_the_page_would_refuse_are_left_out_and_counted_wrong(tiny_mnist, tmp_path):
     from conftest import pen_shape, pen_text
 
-    from digitnet.serving.classifier import Classifier
+    from digitnet.reading.classifier import Classifier
     from digitnet.training.evaluate import evaluate_drawings
     from digitnet.training.model import build_model
 

@@ -15,9 +15,9 @@ from PIL import Image
 from waiting import TIMEOUT_S
 
 from digitnet import BlankImageError, ImageError, ModelFileError, load_classifier, open_image, to_mnist
-from digitnet.serving.auth import password_matches
-from digitnet.serving.classifier import Classifier, weights_path
-from digitnet.serving.store import ModelStore
+from digitnet.state.auth import password_matches
+from digitnet.reading.classifier import Classifier, weights_path
+from digitnet.state.store import ModelStore
 from digitnet.training.jobs import SUCCEEDED, TrainingJob
 from digitnet.training.model import build_model, save_model
 
@@ -259,7 +259,7 @@ def test_a_big_photo_is_shrunk_before_it_becomes_floats():
 
 @pytest.mark.parametrize("mode", ["I;16", "I", "F", "CMYK", "P", "LA"])
 def test_every_readable_upload_has_an_8_bit_preview(mode):
-    from digitnet.serving.preprocess import preview_image
+    from digitnet.reading.preprocess import preview_image
 
     image = paper("7")
     image = Image.fromarray(np.asarray(image, np.float32) * 257).convert(mode) if mode in ("I", "F") else (
@@ -270,17 +270,17 @@ def test_every_readable_upload_has_an_8_bit_preview(mode):
 
 
 def test_wrong_guesses_wait_longer_and_longer_and_are_logged_without_the_guess(caplog):
-    from digitnet.serving.auth import WrongGuesses
+    from digitnet.state.auth import WrongGuesses
 
     guesses = WrongGuesses(free=2, window=60, longest=3)
-    with caplog.at_level("WARNING", logger="digitnet.serving.auth"):
+    with caplog.at_level("WARNING", logger="digitnet.state.auth"):
         delays = [guesses.delay() for _ in range(7)]
     assert delays == [0, 0, 1, 2, 3, 3, 3]
     assert len(caplog.records) == 7 and all("Wrong admin password" in r.getMessage() for r in caplog.records)
 
 
 def test_wrong_guesses_older_than_the_window_are_forgotten(monkeypatch):
-    from digitnet.serving import auth
+    from digitnet.state import auth
 
     clock = [1000.0]
     monkeypatch.setattr(auth.time, "monotonic", lambda: clock[0])

@@ -15,7 +15,7 @@ import pytest
 from conftest import ROOT, corrupt_store
 from waiting import TIMEOUT_S, eventually
 
-from digitnet.serving.room import (CODE_LENGTH, COUNTS, MAX_OPEN_ROOMS, ROOM_HOURS, SEND_INTERVAL_S, UNSHOWN_S,
+from digitnet.state.room import (CODE_LENGTH, COUNTS, MAX_OPEN_ROOMS, ROOM_HOURS, SEND_INTERVAL_S, UNSHOWN_S,
                                   RoomError, RoomLimits, Rooms, RoomStoreError, normalised, prompt_words, summary)
 
 SEVEN = np.zeros((28, 28), np.float32)
@@ -144,7 +144,7 @@ def test_the_wall_shows_misreads_first_and_a_kept_room_joins_the_collected_drawi
 WRITER = """
 import sys, numpy as np
 from pathlib import Path
-from digitnet.serving.room import UNLIMITED, Rooms
+from digitnet.state.room import UNLIMITED, Rooms
 place, code, phone, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 x = np.zeros((28, 28), np.float32); x[6, 8:20] = 1.0; x[6:22, 18] = 1.0
 url = place if place.startswith("postgresql://") else None

@@ -17,10 +17,10 @@ from chromium import ANSWER, CANVAS, SCREENSHOTS, WAIT_MS, free_port, settled, s
 
 from digitnet.config import DRAWINGS_ENV, SHIPPED_MODEL, TrainConfig
 from digitnet.data.mnist import load_mnist
-from digitnet.serving.classifier import load_classifier, weights_path
-from digitnet.serving.links import is_loopback
-from digitnet.serving.room import ROOMS_FILENAME, UNLIMITED, Rooms
-from digitnet.serving.store import RETRAINED_ENV
+from digitnet.reading.classifier import load_classifier, weights_path
+from digitnet.state.links import is_loopback
+from digitnet.state.room import ROOMS_FILENAME, UNLIMITED, Rooms
+from digitnet.state.store import RETRAINED_ENV
 
 
 @pytest.fixture

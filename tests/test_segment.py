@@ -6,7 +6,7 @@ from conftest import as_canvas
 from PIL import Image, ImageDraw
 
 from digitnet import BlankImageError, to_mnist
-from digitnet.serving.segment import split_digits
+from digitnet.reading.segment import split_digits
 
 
 def number_drawing(kinds: str, width: int = 560, height: int = 200) -> np.ndarray:
@@ -93,7 +93,7 @@ def test_one_wide_digit_stays_one():
 
 
 def test_a_number_s_sentence_says_when_the_cut_was_a_guess():
-    from digitnet.serving.prediction import number_sentence
+    from digitnet.reading.prediction import number_sentence
 
     assert number_sentence("2026", guessed=False) == "I read the number 2026."
     assert number_sentence("2026", guessed=True).startswith("I'm not sure: some digits touch. It may be 2026;")

@@ -22,7 +22,7 @@ from chromium import (CANVAS, CANVAS_HOST, WAIT_MS, answer, clear, cookie_on_rep
                       wait_for_app)
 from digitnet.config import DRAWINGS_ENV
 from digitnet.replicas import NGINX_TEMPLATE, ServeError, render_nginx_config
-from digitnet.serving.store import RETRAINED_ENV
+from digitnet.state.store import RETRAINED_ENV
 
 def test_the_nginx_template_is_filled_in_whole_and_nginx_accepts_it(tmp_path):
     text = render_nginx_config(NGINX_TEMPLATE.read_text(), "127.0.0.1:8501", [9001, 9002], tmp_path)
@@ -247,7 +247,7 @@ def new_session(url: str, source: str) -> tuple[int, socket.socket]:
 
 
 def test_a_flood_of_new_sessions_from_one_address_is_refused_and_a_real_phone_is_served(browser, serve, tmp_path):
-    from digitnet.serving.room import ROOMS_FILENAME, Rooms
+    from digitnet.state.room import ROOMS_FILENAME, Rooms
 
     code = Rooms(tmp_path / "drawings" / ROOMS_FILENAME).open()
     statuses, held = [], []
@@ -271,7 +271,7 @@ def test_a_flood_of_new_sessions_from_one_address_is_refused_and_a_real_phone_is
 def test_a_phone_through_nginx_gets_compressed_code_no_icon_font_and_a_working_socket(browser, serve, tmp_path):
     from chromium import ANSWER, phone_first_visit
 
-    from digitnet.serving.room import ROOMS_FILENAME, Rooms
+    from digitnet.state.room import ROOMS_FILENAME, Rooms
 
     code = Rooms(tmp_path / "drawings" / ROOMS_FILENAME).open()
     visit = phone_first_visit(browser, f"{serve.url}/?room={code}")
@@ -318,7 +318,7 @@ def test_the_kubernetes_example_is_valid_kubernetes_and_shares_everything_throug
 
 @pytest.mark.parametrize("url", ["not a url", "postgresql://digitnet@127.0.0.1:{port}/digits"])
 def test_a_wrong_database_url_stops_serve_at_once_with_one_line(url, tmp_path):
-    from digitnet.serving.database import DATABASE_ENV
+    from digitnet.state.database import DATABASE_ENV
 
     env = {**os.environ, DATABASE_ENV: url.format(port=free_port())}  # a port nothing listens on
     ended = subprocess.run([sys.executable, "-m", "digitnet", "serve", "--replicas-only", "--port", str(free_port())],

@@ -5,7 +5,7 @@ import pytest
 
 from digitnet import TrainConfig, TrainingCancelled, load_classifier, save_run, train
 from digitnet.config import CURVES_FILENAME, HISTORY_FILENAME, MODEL_FILENAME
-from digitnet.serving.history import load_record
+from digitnet.state.history import load_record
 from digitnet.training.train import augment
 
 MNIST_ONLY = TrainConfig(epochs=3, batch_size=16, hidden_units=32, learning_rate=1e-2, pen_digits=False,
@@ -100,8 +100,8 @@ def test_the_compiled_move_reads_the_pixels_tensorflow_s_own_resampling_reads():
 
 def test_a_save_stopped_after_the_model_shows_no_other_model_s_history(tiny_mnist, tmp_path, monkeypatch):
     import digitnet.training.train
-    from digitnet.serving.classifier import Classifier
-    from digitnet.serving.store import ModelStore
+    from digitnet.reading.classifier import Classifier
+    from digitnet.state.store import ModelStore
 
     config = TrainConfig(epochs=1, batch_size=32, hidden_units=8, pen_digits=False, teacher=False)
     save_run(train(config, tiny_mnist), tmp_path)  # the last good model and its history

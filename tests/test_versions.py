@@ -10,8 +10,8 @@ from waiting import eventually
 from digitnet.config import MODELS_DIR
 from digitnet.errors import SharedStateError
 from digitnet.replicas import free_port
-from digitnet.serving.store import ModelStore
-from digitnet.serving.versions import ModelVersions, model_files
+from digitnet.state.store import ModelStore
+from digitnet.state.versions import ModelVersions, model_files
 
 
 def machine(tmp_path, name: str, url: str) -> ModelStore:
@@ -72,7 +72,7 @@ def test_a_folder_with_no_whole_model_is_not_published(postgres, tmp_path):
 
 
 def lock_is_free(url: str) -> bool:
-    from digitnet.serving.database import RETRAIN_LOCK, held_lock
+    from digitnet.state.database import RETRAIN_LOCK, held_lock
 
     held = held_lock(url, RETRAIN_LOCK)
     if held is None:
@@ -87,7 +87,7 @@ def test_one_retrain_at_a_time_on_every_machine_and_a_killed_one_frees_the_lock(
     import subprocess
     import sys
 
-    from digitnet.serving.database import DATABASE_ENV
+    from digitnet.state.database import DATABASE_ENV
     from digitnet.training.jobs import BUSY_EXIT
     from waiting import TIMEOUT_S
 
@@ -95,7 +95,7 @@ def test_one_retrain_at_a_time_on_every_machine_and_a_killed_one_frees_the_lock(
     env = {**os.environ, DATABASE_ENV: url}
     # Another machine's training process, as the lock sees it: a process holding it on its connection.
     other = subprocess.Popen([sys.executable, "-c", "import sys, time\n"
-                              "from digitnet.serving.database import RETRAIN_LOCK, held_lock\n"
+                              "from digitnet.state.database import RETRAIN_LOCK, held_lock\n"
                               f"held = held_lock({url!r}, RETRAIN_LOCK)\nprint(held is not None, flush=True)\n"
                               "time.sleep(3600)"], env=env, stdout=subprocess.PIPE, text=True)
     try:
@@ -120,7 +120,7 @@ def test_a_retrain_whose_process_is_gone_reads_as_stopped_on_every_machine(postg
 
     from conftest import QUICK_RETRAIN
 
-    from digitnet.serving.database import DATABASE_ENV
+    from digitnet.state.database import DATABASE_ENV
     from digitnet.training.jobs import FAILED, RUNNING, JobStatus
     from digitnet.training.shared import RetrainBoard, hold_retrain
 

@@ -6,7 +6,7 @@ import os
 import streamlit as st
 
 import digitnet
-from digitnet.serving.auth import ADMIN_PASSWORD_ENV, password_matches
+from digitnet.state.auth import ADMIN_PASSWORD_ENV, password_matches
 from ui import keys
 from ui.resources import get_job, get_wrong_guesses
 

@@ -9,10 +9,10 @@ import streamlit as st
 import streamlit.components.v1 as components
 
 import digitnet
-from digitnet.serving import segment
-from digitnet.serving.prediction import Prediction, a_digit, number_sentence, spoken
-from digitnet.serving.reader import read_image
-from digitnet.serving.store import LoadedModel
+from digitnet.reading import segment
+from digitnet.reading.prediction import Prediction, a_digit, number_sentence, spoken
+from digitnet.reading.reader import read_image
+from digitnet.state.store import LoadedModel
 from ui import keys
 from ui.explanations import why_ui
 from ui.guard import within_budget
@@ -108,7 +108,7 @@ def desk_answer_ui(x: np.ndarray, image, prediction: Prediction, model: LoadedMo
 
 def read_ui(image, model: LoadedModel, invitation: str) -> tuple[np.ndarray, Prediction] | None:
     """The 28x28 input and the network's prediction for `image` (a digit canvas' PNG is read beside
-    the server, digitnet.serving.reader); None, with `invitation` or the reason shown, when there is
+    the server, digitnet.reading.reader); None, with `invitation` or the reason shown, when there is
     nothing to read."""
     try:
         if image is None:

@@ -4,9 +4,9 @@ import html
 
 import streamlit as st
 
-from digitnet.serving.charts import accuracy_svg
-from digitnet.serving.history import ModelRecord
-from digitnet.serving.store import LoadedModel
+from digitnet.reading.charts import accuracy_svg
+from digitnet.state.history import ModelRecord
+from digitnet.state.store import LoadedModel
 from ui.resources import get_store
 from ui.style import TRAINING_COLOUR, VALIDATION_COLOUR
 

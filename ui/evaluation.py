@@ -5,9 +5,9 @@ import html
 import numpy as np
 import streamlit as st
 
-from digitnet.serving.history import HeldOutScore, held_out_sentence
-from digitnet.serving.prediction import a_digit
-from digitnet.serving.store import LoadedModel
+from digitnet.state.history import HeldOutScore, held_out_sentence
+from digitnet.reading.prediction import a_digit
+from digitnet.state.store import LoadedModel
 from ui.inputs import show_test_digit
 from ui.resources import test_scores, version
 from ui.style import OTHER_COLOUR, pixels_html

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from digitnet.serving import explain
-from digitnet.serving.prediction import Prediction, a_digit, enlarge_pixels
-from digitnet.serving.store import LoadedModel
+from digitnet.reading import explain
+from digitnet.reading.prediction import Prediction, a_digit, enlarge_pixels
+from digitnet.state.store import LoadedModel
 from ui.resources import look_alikes, version
 
 

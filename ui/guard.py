@@ -5,7 +5,7 @@ import time
 
 import streamlit as st
 
-from digitnet.serving.limits import RerunBudget
+from digitnet.state.limits import RerunBudget
 from ui import keys
 
 log = logging.getLogger(__name__)

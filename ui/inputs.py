@@ -7,8 +7,8 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 import digitnet
-from digitnet.serving.prediction import enlarge_pixels
-from digitnet.serving.store import LoadedModel
+from digitnet.reading.prediction import enlarge_pixels
+from digitnet.state.store import LoadedModel
 from ui import keys, views
 from ui.resources import test_scores, version
 

@@ -3,9 +3,9 @@
 import numpy as np
 import streamlit as st
 
-from digitnet.serving import inside
-from digitnet.serving.prediction import Prediction, a_digit, enlarge_pixels
-from digitnet.serving.store import LoadedModel
+from digitnet.reading import inside
+from digitnet.reading.prediction import Prediction, a_digit, enlarge_pixels
+from digitnet.state.store import LoadedModel
 from ui.resources import page_mnist, pool_activations, version
 
 

@@ -25,4 +25,4 @@ WALL_LAST = "wall_last"  # the last RoomState the wall read, shown while the sto
 WALL_SHOWN = "wall_shown"  # time.time() when this projector last told the store it shows its room
 JOINED = "joined"  # time.time() when this phone's session joined its room: it sends a few seconds later
 PHONE = "phone"  # this session's random token in a room: no name, no address
-RERUN_BUDGET = "rerun_budget"  # this session's digitnet.serving.limits.RerunBudget: how fast it may ask for runs
+RERUN_BUDGET = "rerun_budget"  # this session's digitnet.state.limits.RerunBudget: how fast it may ask for runs

@@ -7,12 +7,12 @@ import streamlit as st
 
 import digitnet
 from digitnet.data import collected
-from digitnet.serving import explain
-from digitnet.serving.auth import WrongGuesses
-from digitnet.serving.classifier import weights_path
-from digitnet.serving.reader import CanvasReader
-from digitnet.serving.room import Rooms
-from digitnet.serving.store import LoadedModel, ModelStore
+from digitnet.reading import explain
+from digitnet.state.auth import WrongGuesses
+from digitnet.reading.classifier import weights_path
+from digitnet.reading.reader import CanvasReader
+from digitnet.state.room import Rooms
+from digitnet.state.store import LoadedModel, ModelStore
 from digitnet.training.evaluate import Evaluation, evaluate
 from digitnet.training.ahead import start_drawing_ahead
 from digitnet.training.jobs import TrainingJob

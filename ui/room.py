@@ -11,10 +11,10 @@ import streamlit as st
 from streamlit import config
 
 from digitnet.data.collected import keep_room_drawings
-from digitnet.serving import links
-from digitnet.serving.prediction import Prediction
-from digitnet.serving.limits import client_address, trusted_proxies
-from digitnet.serving.room import SHOWN_EVERY_S, RoomError, RoomState, RoomStoreError, normalised, prompt_words, summary
+from digitnet.state import links
+from digitnet.reading.prediction import Prediction
+from digitnet.state.limits import client_address, trusted_proxies
+from digitnet.state.room import SHOWN_EVERY_S, RoomError, RoomState, RoomStoreError, normalised, prompt_words, summary
 from ui import keys
 from ui.answer import big_answer_html, read_ui
 from ui.guard import within_budget

@@ -4,7 +4,7 @@ import streamlit as st
 
 import digitnet
 from digitnet.errors import DrawingsError
-from digitnet.serving.prediction import Prediction
+from digitnet.reading.prediction import Prediction
 from digitnet.training.jobs import CANCELLED, FAILED, SUCCEEDED, JobStatus
 from ui import keys
 from ui.curves import curves_chart

@@ -5,8 +5,8 @@ import html
 
 import numpy as np
 
-from digitnet.serving.palette import BLUE, ORANGE, SKY_BLUE, VERMILLION
-from digitnet.serving.prediction import input_png
+from digitnet.reading.palette import BLUE, ORANGE, SKY_BLUE, VERMILLION
+from digitnet.reading.prediction import input_png
 
 TOP_COLOUR, OTHER_COLOUR = VERMILLION, SKY_BLUE
 TRAINING_COLOUR, VALIDATION_COLOUR = BLUE, ORANGE

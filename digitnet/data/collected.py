@@ -26,10 +26,10 @@ from digitnet.config import drawings_dir
 from digitnet.data.mnist import Mnist
 from digitnet.errors import DrawingsError
 from digitnet.files import TEMP_PREFIX, replaced_whole
-from digitnet.serving.classifier import Classifier
-from digitnet.serving.database import PostgresDatabase, database_url
-from digitnet.serving.room import Rooms
-from digitnet.serving.preprocess import preview_image, scale_pixels
+from digitnet.reading.classifier import Classifier
+from digitnet.state.database import PostgresDatabase, database_url
+from digitnet.state.room import Rooms
+from digitnet.reading.preprocess import preview_image, scale_pixels
 
 ORIGINAL_SIDE = 720  # the widest canvas, the several-digits strip
 MAX_DRAWINGS = 20_000  # about 60 MB with their originals: a room's worth many times over

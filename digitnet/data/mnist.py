@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from digitnet.errors import DataError
-from digitnet.serving.preprocess import deskew
+from digitnet.reading.preprocess import deskew
 
 log = logging.getLogger(__name__)
 

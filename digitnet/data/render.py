@@ -18,7 +18,7 @@ from digitnet.config import PACKAGE_DIR, cache_dir, child_environment, die_with_
 from digitnet.data.pendigits import PenDigits, Strokes
 from digitnet.errors import BlankImageError
 from digitnet.files import read_cached, replaced_whole
-from digitnet.serving.preprocess import to_mnist
+from digitnet.reading.preprocess import to_mnist
 
 # The page's drawing canvas: 280x280 pixels, a 20 px white brush on black.
 CANVAS_SIDE = 280
@@ -197,7 +197,7 @@ def _cache_key(job: tuple, code: bytes) -> str:
 
 def _drawing_code() -> bytes:
     """The code that draws a job: a change to it makes every job a new one."""
-    return b"".join((PACKAGE_DIR / module).read_bytes() for module in ("data/render.py", "serving/preprocess.py"))
+    return b"".join((PACKAGE_DIR / module).read_bytes() for module in ("data/render.py", "reading/preprocess.py"))
 
 
 def _load_result(path: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -18,7 +18,7 @@ from filelock import FileLock, Timeout
 
 from digitnet.config import DRAW_AHEAD_ENV, DRAW_AHEAD_LOCK, TrainConfig, cache_dir, child_environment, setting
 from digitnet.errors import DigitnetError
-from digitnet.serving.store import ModelStore
+from digitnet.state.store import ModelStore
 
 if TYPE_CHECKING:  # the page's server imports this module: the data's loaders wait until they are needed
     from digitnet.data.pendigits import PenDigits

@@ -19,7 +19,7 @@ from digitnet.data.labels import Mislabelled, rule_findings
 from digitnet.data.mnist import Mnist
 from digitnet.data.pendigits import PenDigits
 from digitnet.errors import TrainingError
-from digitnet.serving.classifier import Classifier
+from digitnet.reading.classifier import Classifier
 from digitnet.training.plots import save_digits
 from digitnet.training.recipe import held_out_drawings
 from digitnet.training.train import train

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from digitnet.errors import DigitnetError
-from digitnet.serving.classifier import Classifier
-from digitnet.serving.history import HeldOutScore
+from digitnet.reading.classifier import Classifier
+from digitnet.state.history import HeldOutScore
 
 if TYPE_CHECKING:  # types only: scoring needs neither the data's loaders nor the drawing code
     from digitnet.data.drawn import Drawing

@@ -28,7 +28,7 @@ from filelock import FileLock, Timeout
 from digitnet.config import TrainConfig, child_environment
 from digitnet.errors import TrainingError
 from digitnet.files import replaced_whole
-from digitnet.serving.store import ModelStore
+from digitnet.state.store import ModelStore
 
 if TYPE_CHECKING:
     from digitnet.training.shared import RetrainBoard

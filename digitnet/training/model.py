@@ -12,7 +12,7 @@ from keras import layers
 from digitnet.config import TrainConfig
 from digitnet.errors import ModelFileError
 from digitnet.files import replaced_whole
-from digitnet.serving.classifier import INPUT_SHAPE, NUM_CLASSES, Classifier, save_weights, weights_path
+from digitnet.reading.classifier import INPUT_SHAPE, NUM_CLASSES, Classifier, save_weights, weights_path
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from digitnet.config import TrainConfig
 from digitnet.data.mnist import Mnist
 from digitnet.data.pendigits import PenDigits, WriterSplit, split_writers
 from digitnet.data.render import PAGE_HAND, Hand, run_workers
-from digitnet.serving.history import ModelRecord
-from digitnet.serving.preprocess import to_mnist
+from digitnet.state.history import ModelRecord
+from digitnet.reading.preprocess import to_mnist
 
 Prepare = Callable[[np.ndarray], np.ndarray]
 

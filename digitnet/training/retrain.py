@@ -20,8 +20,8 @@ from pathlib import Path
 from filelock import Timeout
 
 from digitnet.config import TrainConfig
-from digitnet.serving.classifier import Classifier, save_weights
-from digitnet.serving.store import ModelStore
+from digitnet.reading.classifier import Classifier, save_weights
+from digitnet.state.store import ModelStore
 from digitnet.training.jobs import (BUSY_EXIT, CANCEL_POLL_S, CANCELLED, CANCELLED_EXIT, FAILED, RUNNING, SUCCEEDED,
                                     JobFiles, JobStatus, is_training_process)
 from digitnet.training.shared import HeldRetrain, OneMachine, hold_retrain
@@ -182,7 +182,7 @@ def train_from_files(config: TrainConfig, data: DataFiles, out: Path, reporter: 
     Returns the TrainingRun and a note on the collected drawings (empty without them).
     """
     from digitnet.data.collected import collected_drawings, room_drawings, with_drawings
-    from digitnet.serving.room import Rooms
+    from digitnet.state.room import Rooms
     from digitnet.data.mnist import load_mnist
     from digitnet.data.pendigits import load_pen_collections
     from digitnet.training.recipe import mnist_split

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 
-from digitnet.serving.database import RETRAIN_LOCK, PostgresDatabase, database_url, held_lock
+from digitnet.state.database import RETRAIN_LOCK, PostgresDatabase, database_url, held_lock
 from digitnet.training.jobs import FAILED, JobStatus
 
 log = logging.getLogger(__name__)

@@ -29,8 +29,8 @@ from digitnet.data.mnist import Mnist
 from digitnet.data.pendigits import PenDigits
 from digitnet.errors import ModelFileError
 from digitnet.files import read_cached, replaced_whole
-from digitnet.serving.classifier import INPUT_SHAPE, NUM_CLASSES
-from digitnet.serving.preprocess import scale_pixels, upright
+from digitnet.reading.classifier import INPUT_SHAPE, NUM_CLASSES
+from digitnet.reading.preprocess import scale_pixels, upright
 from digitnet.training.evaluate import Evaluation
 from digitnet.training.recipe import Examples, TrainingSets, training_sets
 

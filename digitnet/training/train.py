@@ -19,9 +19,9 @@ from digitnet.config import CURVES_FILENAME, HISTORY_FILENAME, MODEL_FILENAME, T
 from digitnet.data.mnist import Mnist
 from digitnet.data.pendigits import PenDigits
 from digitnet.errors import TrainingCancelled
-from digitnet.serving.classifier import NUM_CLASSES, Classifier
-from digitnet.serving.history import METRICS, ModelRecord, save_record
-from digitnet.serving.preprocess import scale_pixels
+from digitnet.reading.classifier import NUM_CLASSES, Classifier
+from digitnet.state.history import METRICS, ModelRecord, save_record
+from digitnet.reading.preprocess import scale_pixels
 from digitnet.training.calibration import fit_temperature, fold_temperature
 from digitnet.training.evaluate import Evaluation, evaluate_drawings, evaluate_images, held_out_score
 from digitnet.training.model import FAST_STEPS, build_model, compile_for_labels, save_model

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from digitnet.serving.palette import BLUE, ORANGE
+from digitnet.reading.palette import BLUE, ORANGE
 
 WIDTH, HEIGHT = 320, 120
 MARGIN = (34, 10, 22, 12)  # left, top, bottom, right: room for the axis labels

@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image
 
 from digitnet.errors import BlankImageError
-from digitnet.serving.preprocess import ink_map
+from digitnet.reading.preprocess import ink_map
 
 # Connected parts are found on a grid this many times coarser than the image: fast, and it joins
 # strokes of one digit that almost touch.

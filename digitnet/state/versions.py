@@ -16,8 +16,8 @@ from pathlib import Path
 from digitnet.config import CURVES_FILENAME, HISTORY_FILENAME, MODEL_FILENAME
 from digitnet.errors import ModelFileError, SharedStateError
 from digitnet.files import replaced_whole
-from digitnet.serving.classifier import weights_path
-from digitnet.serving.database import PostgresDatabase
+from digitnet.reading.classifier import weights_path
+from digitnet.state.database import PostgresDatabase
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import numpy as np
 from digitnet.config import SHIPPED_MODEL
 from digitnet.errors import ImageError, ModelFileError
 from digitnet.files import replaced_whole
-from digitnet.serving.preprocess import scale_pixels, upright
+from digitnet.reading.preprocess import scale_pixels, upright
 
 log = logging.getLogger(__name__)
 

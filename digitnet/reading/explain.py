@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digitnet.serving.classifier import Classifier
-from digitnet.serving.palette import BLUE, ORANGE, rgb
+from digitnet.reading.classifier import Classifier
+from digitnet.reading.palette import BLUE, ORANGE, rgb
 
 # Okabe-Ito orange for pixels that argue for the answer, blue for those against it.
 FOR_COLOUR, AGAINST_COLOUR = rgb(ORANGE), rgb(BLUE)

@@ -30,8 +30,8 @@ from PIL import Image
 
 from digitnet.config import child_environment
 from digitnet.errors import BlankImageError, CanvasError, DigitnetError, EmptyImageError, ImageError
-from digitnet.serving.classifier import Classifier
-from digitnet.serving.preprocess import read_canvas_png, to_mnist
+from digitnet.reading.classifier import Classifier
+from digitnet.reading.preprocess import read_canvas_png, to_mnist
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class CanvasReader:
     def _start(self) -> None:
         # Small matrices: BLAS threads would only spin beside the server.
         env = child_environment({**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
-        self._child = subprocess.Popen([sys.executable, "-m", "digitnet.serving.reader"], env=env,
+        self._child = subprocess.Popen([sys.executable, "-m", "digitnet.reading.reader"], env=env,
                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         self._classifier, self._answered = None, False
         log.info("Started the drawing reader (process %d)", self._child.pid)

@@ -2,7 +2,7 @@
 
 Its drawings live in one SQLite file in WAL mode, beside the collected drawings, which every replica
 on the machine shares; or, with $DIGITNET_DATABASE_URL, in a PostgreSQL database that every machine
-shares (digitnet.serving.database). Either way writers take turns, a reader never sees half of a row,
+shares (digitnet.state.database). Either way writers take turns, a reader never sees half of a row,
 and a write cut short (a replica killed mid-send) is rolled back whole. A drawing that `send`
 accepted is committed before it returns.
 
@@ -27,9 +27,9 @@ import numpy as np
 
 from digitnet.config import drawings_dir
 from digitnet.errors import DigitnetError
-from digitnet.serving.database import Connection, PostgresDatabase, SqliteDatabase, StoreGone, database_url
-from digitnet.serving.limits import RerunBudget
-from digitnet.serving.prediction import DIGIT_NAMES, a_digit
+from digitnet.state.database import Connection, PostgresDatabase, SqliteDatabase, StoreGone, database_url
+from digitnet.state.limits import RerunBudget
+from digitnet.reading.prediction import DIGIT_NAMES, a_digit
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0 and O, no 1 and I: read off a projector
 # 32^6 codes: guessing one of 20 open rooms at 300 tries a second, more than a replica answers, takes

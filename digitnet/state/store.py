@@ -9,10 +9,10 @@ from pathlib import Path
 
 from digitnet.config import MODEL_FILENAME, MODELS_DIR, SHIPPED_MODEL, TrainConfig
 from digitnet.errors import ModelFileError
-from digitnet.serving.classifier import Classifier, load_classifier, weights_path
-from digitnet.serving.database import database_url
-from digitnet.serving.history import ModelRecord, history_path, load_record
-from digitnet.serving.versions import ModelVersions, model_files
+from digitnet.reading.classifier import Classifier, load_classifier, weights_path
+from digitnet.state.database import database_url
+from digitnet.state.history import ModelRecord, history_path, load_record
+from digitnet.state.versions import ModelVersions, model_files
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digitnet.serving.classifier import Classifier, Forward
-from digitnet.serving.palette import BLUE, ORANGE, rgb
+from digitnet.reading.classifier import Classifier, Forward
+from digitnet.reading.palette import BLUE, ORANGE, rgb
 
 # As in "why this answer": orange for what argues for the answer, blue for what argues against it.
 FOR_COLOUR, AGAINST_COLOUR = rgb(ORANGE), rgb(BLUE)
