@@ -10,6 +10,9 @@ from PIL import Image
 
 # Below this probability for its top digit the model is "not sure".
 CONFIDENT = 0.7
+# The answer in words; the browser's engine fills the same ones in (web.py passes them on).
+SURE = "I'm {confidence} sure this is {digit}."
+UNSURE = "I'm not sure: it looks most like {digit} ({confidence}), but it could be {runner_up} ({runner_up_confidence})."
 
 
 @dataclass(frozen=True)
@@ -37,11 +40,10 @@ class Prediction:
     def sentence(self) -> str:
         """The answer in plain words, for people who have never heard of MNIST."""
         if self.is_sure:
-            return f"I'm {self.confidence:.0%} sure this is {a_digit(self.digit)}."
-        return (
-            f"I'm not sure: it looks most like {a_digit(self.digit)} ({self.confidence:.0%}), "
-            f"but it could be {a_digit(self.runner_up)} ({self.probabilities[self.runner_up]:.0%})."
-        )
+            return SURE.format(confidence=f"{self.confidence:.0%}", digit=a_digit(self.digit))
+        return UNSURE.format(digit=a_digit(self.digit), confidence=f"{self.confidence:.0%}",
+                             runner_up=a_digit(self.runner_up),
+                             runner_up_confidence=f"{self.probabilities[self.runner_up]:.0%}")
 
 
 def number_sentence(number: str, guessed: bool) -> str:

@@ -51,6 +51,10 @@ MIN_CONTRAST = 0.08
 MAX_BLOB_WIDTH = 0.35
 # Fewer ink pixels than this fraction of the image is a stray mark, not a digit.
 MIN_INK_FRACTION = 0.0005
+# What a drawing that is not a digit is told, here and by the browser's engine (web.py passes these on).
+BLANK = "The image is blank: draw or upload a digit"
+NO_INK = "There is almost no ink: draw a bigger digit"
+BLOB = "That looks like a dot or a blob, not a digit: draw a digit from 0 to 9"
 
 
 def scale_pixels(x: np.ndarray) -> np.ndarray:
@@ -76,7 +80,7 @@ def to_mnist(image: np.ndarray | Image.Image) -> np.ndarray:
     ink = _resize_long_side(_crop_to_ink(ink), STROKE_SCALE * BOX)
     width = stroke_width(ink)
     if width > MAX_BLOB_WIDTH * max(ink.shape):
-        raise BlankImageError("That looks like a dot or a blob, not a digit: draw a digit from 0 to 9")
+        raise BlankImageError(BLOB)
     ink = _normalise_stroke(ink, width)
     # Straightened at the box's size: as good as at the strokes' and a third of the time.
     upright = _crop_to_ink(deskew(_pad_sideways(_fit_in_box(ink))))
@@ -130,7 +134,7 @@ def _canvas_ink(image: object) -> np.ndarray | None:
     drawn = packed != colour
     rows, cols = np.flatnonzero(drawn.any(axis=1)), np.flatnonzero(drawn.any(axis=0))
     if not rows.size:
-        raise EmptyImageError("The image is blank: draw or upload a digit")
+        raise EmptyImageError(BLANK)
     box = image[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     if box[..., 3].min() < 255:  # see-through ink: ink_map reads such a layer by its opacity
         return None
@@ -150,12 +154,12 @@ def _scaled_ink(ink: np.ndarray, noise_floor: float, pixels: int) -> np.ndarray:
     image of `pixels` pixels holds none or almost none."""
     strongest = float(ink.max())
     if strongest < MIN_CONTRAST:
-        raise EmptyImageError("The image is blank: draw or upload a digit")
+        raise EmptyImageError(BLANK)
     ink = ink.astype(np.float32, copy=False) * np.float32(1.0 / (strongest * (1.0 - noise_floor)))
     ink -= np.float32(noise_floor / (1.0 - noise_floor))
     np.clip(ink, 0.0, 1.0, out=ink)
     if np.count_nonzero(ink > 0.5) < max(2, MIN_INK_FRACTION * pixels):
-        raise BlankImageError("There is almost no ink: draw a bigger digit")
+        raise BlankImageError(NO_INK)
     return ink
 
 
