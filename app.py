@@ -8,6 +8,7 @@ from ui.answer import draw_and_read
 from ui.curves import curves_ui, model_card_ui
 from ui.evaluation import evaluation_ui
 from ui.guard import within_budget
+from ui.live import BIG, DESK, live_answer_html
 from ui.resources import current_model, draw_ahead_in_the_background
 from ui.room import ROOM_QUERY, phone_ui, presenter_allowed, start_room_ui, wall_ui
 from ui.sidebar import sidebar_ui
@@ -20,6 +21,7 @@ if ROOM_QUERY in st.query_params:  # a phone that joined a room: the prompt, the
     st.html(PAGE_CSS + BARS_CSS + CANVAS_TOOLBAR_SCRIPT, unsafe_allow_javascript=True)
     st.markdown(PRESENTER_CSS + PHONE_CSS, unsafe_allow_html=True)
     st.title("✏️ Draw for the screen")
+    st.html(live_answer_html(current_model(), BIG), unsafe_allow_javascript=True)
     phone_ui(st.query_params[ROOM_QUERY])
     st.stop()
 
@@ -43,6 +45,7 @@ else:
     )
 
 model = current_model()
+st.html(live_answer_html(model, BIG if presenter else DESK), unsafe_allow_javascript=True)
 draw_ahead_in_the_background()
 for warning in model.warnings:
     st.warning(warning)

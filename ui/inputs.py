@@ -16,6 +16,7 @@ from ui.resources import test_scores, version
 # several-digits canvas is wide. The page's CSS shows them larger or smaller (presenter mode, a phone)
 # without changing the drawing, which so survives a switch to presenter mode.
 CANVAS = {"digit": (280, 280, 20), "number": (720, 240, 16)}
+INK, BACKGROUND = "#FFFFFF", "#000000"
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
 ON_CANVAS, NUMBER, UPLOAD, TEST_DIGIT = "Draw", "Several digits", "Upload a photo", "A test digit"
 # Scrolls to the input picker (the segmented control, keyed keys.SOURCE), with the answer beside it.
@@ -37,8 +38,8 @@ def canvas_ui(kind: str, for_phone: bool = False) -> bytes | None:
         with nullcontext() if for_phone else st.container(key=f"canvas-{kind}"):
             result = st_canvas(
                 stroke_width=stroke,
-                stroke_color="#FFFFFF",
-                background_color="#000000",
+                stroke_color=INK,
+                background_color=BACKGROUND,
                 width=width,
                 height=height,
                 drawing_mode="freedraw",

@@ -1,5 +1,6 @@
 """Everything the page keeps between runs and shares between sessions: every cache is here."""
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -7,7 +8,8 @@ import streamlit as st
 
 import digitnet
 from digitnet.data import collected
-from digitnet.reading import explain
+from digitnet.reading import explain, web
+from digitnet.reading.preprocess import upright
 from digitnet.state.auth import WrongGuesses
 from digitnet.reading.classifier import weights_path
 from digitnet.reading.reader import CanvasReader
@@ -18,7 +20,12 @@ from digitnet.training.ahead import start_drawing_ahead
 from digitnet.training.jobs import TrainingJob
 from digitnet.training.shared import retrain_board
 
+log = logging.getLogger(__name__)
+
 LOOK_ALIKE_POOL = 10_000  # training digits searched for look-alikes
+# Served by Streamlit at app/static/ (.streamlit/config.toml: server.enableStaticServing): the models'
+# browser files and the live answer's script, made by the page.
+STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
 @st.cache_resource
@@ -92,6 +99,31 @@ def page_mnist() -> digitnet.Mnist | None:
     pool = digitnet.Mnist(data.x_train[:LOOK_ALIKE_POOL], data.y_train[:LOOK_ALIKE_POOL].copy(),
                           data.x_test, data.y_test, data.source)
     return pool.upright()  # as the network reads them
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def browser_model(fingerprint: str, _classifier: digitnet.Classifier) -> str | None:
+    """The address of the browser file of the model whose weights have `fingerprint`, made once per
+    model (its rounding steered by the page's MNIST training digits, when it has them); None when it
+    cannot be written, and the page answers after each stroke."""
+    data = page_mnist()
+    calibration = None if data is None else upright(data.x_train / np.float32(255))
+    try:
+        return "app/static/models/" + web.published(web.browser_weights(_classifier, calibration), STATIC / "models")
+    except OSError as exc:
+        log.warning("The model's browser file cannot be written (%s): the page answers after each stroke", exc)
+        return None
+
+
+@st.cache_resource(show_spinner=False)
+def live_script(code: str) -> str | None:
+    """The address of a script for browsers (`code`), written once into the page's static folder; None
+    when it cannot be written."""
+    try:
+        return "app/static/scripts/" + web.published(code.encode(), STATIC / "scripts", ".js")
+    except OSError as exc:
+        log.warning("The live answer's script cannot be written (%s): the page answers after each stroke", exc)
+        return None
 
 
 @st.cache_resource(max_entries=2, show_spinner="Scoring the network on 10,000 test digits...")

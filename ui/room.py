@@ -91,17 +91,18 @@ def prompt_ui(code: str) -> None:
 
 def phone_drawing_ui(code: str) -> None:
     """Canvas, Send and answer, in one fragment: a stroke reruns only this part. Send sits right under
-    the canvas, on a phone's first screen. No containers: each is one more message a stroke sends."""
+    the canvas, on a phone's first screen. One container, for the live answer (ui/live.js) to stand in."""
     within_budget()
     model = current_model()
     png = canvas_ui("digit", for_phone=True)
     sent = st.session_state.pop(keys.ROOM_SENT, None)
     if sent:
         (st.success if sent[0] == "ok" else st.warning)(sent[1])
-    read = read_ui(png, model, invitation="" if sent else "Draw a digit from 0 to 9.")
-    if read is not None:
-        st.button("Send to the screen", key="send", type="primary", on_click=send, args=(code, *read))
-        st.markdown(big_answer_html(read[1]), unsafe_allow_html=True)
+    with st.container(key="answer"):  # where the browser's live reading stands in while the pen moves
+        read = read_ui(png, model, invitation="" if sent else "Draw a digit from 0 to 9.")
+        if read is not None:
+            st.button("Send to the screen", key="send", type="primary", on_click=send, args=(code, *read))
+            st.markdown(big_answer_html(read[1]), unsafe_allow_html=True)
 
 
 def send(code: str, x, prediction: Prediction) -> None:

@@ -47,6 +47,9 @@ BARS_CSS = f"""
 .probability-bars.big .pbar {{font-size: 2.5rem;}}
 .probability-bars.big .pbar span {{font-size: 1.6rem;}}
 .probability-bars.big .pbar div {{height: 170px;}}
+/* While the pen moves, the browser's reading (ui/live.js) stands in for the server's answer. */
+.st-key-answer.live > :not(.live-answer), .st-key-answer:not(.live) > .live-answer {{display: none;}}
+.live-refused {{padding: 1rem; border-radius: 0.5rem; background: rgba(28, 131, 225, 0.1);}}
 </style>
 """
 # Presenter mode: no sidebar, a small title, and canvas, Clear, answer and bars within 1280x720.

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from digitnet.errors import ModelFileError
+from digitnet.files import replaced_whole
 from digitnet.reading import preprocess
 from digitnet.reading.classifier import SHIFTS, Classifier, DenseLayer
 from digitnet.reading.prediction import CONFIDENT, SURE, UNSURE
@@ -94,17 +95,23 @@ def load_browser_weights(data: bytes) -> Classifier:
 STEP_TYPES = {8: np.dtype("i1"), 16: np.dtype("<i2")}
 
 
-def file_name(data: bytes) -> str:
-    """The browser file's name: its content's hash, so a name is never reused for other weights and a
-    browser may keep it for ever."""
-    return hashlib.sha256(data).hexdigest()[:16] + ".bin"
+def published(data: bytes, folder: Path, suffix: str = ".bin") -> str:
+    """Write a file for browsers into `folder` (a page's static folder) unless it is there, and return
+    its name: its content's hash, so a name never stands for other content and a browser may keep it
+    for ever, and replicas that made the same file share it."""
+    name = hashlib.sha256(data).hexdigest()[:16] + suffix
+    if not (folder / name).is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        with replaced_whole(folder / name) as tmp:
+            Path(tmp).write_bytes(data)
+        log.info("Wrote %s (%d bytes) for browsers", folder / name, len(data))
+    return name
 
 
 def _quantised(kernel: np.ndarray, inputs: np.ndarray | None, steps_type: type) -> tuple[np.ndarray, np.ndarray]:
     """`kernel` (inputs x units) as whole steps of `steps_type` and a scale per unit. With `inputs`
-    (n x inputs), each
-    input's weights are rounded in turn and their error spread over the inputs not yet rounded, in
-    proportion to how the inputs vary together (GPTQ), so the layer's outputs move least."""
+    (n x inputs), each input's weights are rounded in turn and their error spread over the inputs not
+    yet rounded, in proportion to how the inputs vary together (GPTQ), so the outputs move least."""
     top = np.iinfo(steps_type).max
     scales = (np.abs(kernel).max(axis=0) / top).astype(np.float32)
     scales[scales == 0] = 1.0

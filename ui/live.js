@@ -1,0 +1,213 @@
+// The answer while you draw: the canvas' drawing read by the browser's engine (digitnet/reading/engine.js)
+// at every frame the pen moves, shown in a panel of its own over the server's answer until the server's
+// reading of the finished drawing arrives. The page sets window.digitnetLiveConfig before this runs.
+(function () {
+  "use strict";
+  const config = window.digitnetLiveConfig;
+  if (window.digitnetLive) {
+    window.digitnetLive.configure(config);
+    return;
+  }
+  const IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]';
+  // How long after the pen lifts the live panel waits for the server's answer before it steps aside.
+  const SERVER_WAIT_MS = 5000;
+
+  const live = {engine: null, weights: null, url: null, layout: "desk", count: 0, drawing: false,
+                liftedAt: 0, sawRun: false, scheduled: false, canvas: null, failed: false};
+
+  live.configure = function (next) {
+    live.layout = next.layout;
+    live.side = next.canvas;
+    live.background = next.background;
+    live.constants = next.constants;
+    if (next.url !== live.url) {
+      live.url = next.url;
+      live.weights = null; // never a reading by the old model with the new one's words, or the reverse
+      live.engine = digitnetEngine.createEngine(next.constants);
+      fetch(next.url).then(r => (r.ok ? r.arrayBuffer() : Promise.reject(r.status)))
+        .then(buffer => { if (live.url === next.url) live.weights = live.engine.loadWeights(buffer); })
+        .catch(() => { live.weights = null; }); // the page answers after each stroke, as without it
+    }
+  };
+
+  // A stroke starts on the digit canvas' upper layer (Fabric draws a stroke there, then lays it down on
+  // the lower one): any drawing canvas but the strip for several digits. Listened for on the window, as
+  // the canvas lives in a shadow root that the component may replace at any run.
+  function canvasOf(event) {
+    const target = event.composedPath()[0];
+    if (!(target instanceof HTMLCanvasElement) || !target.classList.contains("upper-canvas")) return null;
+    const host = target.getRootNode().host;
+    if (!host || host.closest(".st-key-canvas-number")) return null;
+    const lower = target.parentNode.querySelector("canvas.lower-canvas");
+    return lower ? {upper: target, lower} : null;
+  }
+
+  function listen() {
+    window.addEventListener("pointerdown", event => {
+      const canvas = canvasOf(event);
+      if (!canvas) return;
+      live.canvas = canvas;
+      live.drawing = true;
+      schedule();
+    }, {capture: true, passive: true});
+    window.addEventListener("pointermove", () => { if (live.drawing) schedule(); }, {capture: true, passive: true});
+    // The canvas follows a stroke that leaves it until the button or the finger lifts anywhere.
+    const stop = () => {
+      if (!live.drawing) return;
+      live.drawing = false;
+      live.liftedAt = performance.now();
+      live.sawRun = false;
+      // The final reading, once the canvas has laid the stroke down on its lower layer: at its next
+      // frame, which it asks for while this event is handled.
+      requestAnimationFrame(schedule);
+    };
+    window.addEventListener("pointerup", stop, {capture: true, passive: true});
+    window.addEventListener("pointercancel", stop, {capture: true, passive: true});
+  }
+
+  function schedule() {
+    if (live.scheduled) return;
+    live.scheduled = true;
+    requestAnimationFrame(() => { live.scheduled = false; readNow(); });
+  }
+
+  function readNow() {
+    if (!live.weights || live.failed || !live.canvas) return;
+    try {
+      const side = live.side;
+      const surface = new OffscreenCanvas(side, side);
+      const context = surface.getContext("2d", {willReadFrequently: true});
+      context.fillStyle = live.background; // the component paints its background apart from its layers
+      context.fillRect(0, 0, side, side);
+      context.drawImage(live.canvas.lower, 0, 0, side, side);
+      context.drawImage(live.canvas.upper, 0, 0, side, side);
+      const reading = live.engine.read(live.weights, context.getImageData(0, 0, side, side).data, side, side);
+      if (reading === null) return; // not a drawing this engine reads: the server's answer stands
+      live.count += 1;
+      show(reading);
+    } catch (error) {
+      live.failed = true; // the page answers after each stroke, as without it
+      hide();
+    }
+  }
+
+  function answerArea() {
+    return document.querySelector(".st-key-answer");
+  }
+
+  function panel() {
+    const area = answerArea();
+    if (!area) return null;
+    let element = area.querySelector(":scope > .live-answer");
+    if (!element) {
+      element = document.createElement("div");
+      element.className = "live-answer";
+      element.setAttribute("data-testid", "live-answer");
+      element.setAttribute("aria-hidden", "true"); // the server's answer is what a screen reader hears, once
+      area.prepend(element);
+    }
+    return element;
+  }
+
+  const percent = p => {
+    const scaled = p * 100, r = Math.round(scaled);
+    return (Math.abs(scaled % 1) === 0.5 ? 2 * Math.round(scaled / 2) : r) + "%";
+  };
+  const aDigit = d => (d === 8 ? "an " : "a ") + d;
+  const escape = text => text.replace(/[&<>'"]/g, c => "&#" + c.charCodeAt(0) + ";");
+
+  // Prediction.sentence()
+  function sentence(p) {
+    const order = p.map((v, d) => d).sort((a, b) => p[b] - p[a]);
+    const [digit, runnerUp] = order;
+    const C = live.constants;
+    if (p[digit] >= C.CONFIDENT) return C.SURE.replace("{confidence}", percent(p[digit])).replace("{digit}", aDigit(digit));
+    return C.UNSURE.replace("{digit}", aDigit(digit)).replace("{confidence}", percent(p[digit]))
+      .replace("{runner_up}", aDigit(runnerUp)).replace("{runner_up_confidence}", percent(p[runnerUp]));
+  }
+
+  // ui/answer.py's answer_html and probability_bars_html, for the live reading.
+  function answerHtml(text, words) {
+    return `<div class='digit-answer' style='font-size:7rem;font-weight:700;line-height:1;text-align:center'>` +
+      `${escape(text)}</div><p class='answer-sentence' style='font-weight:600'>${escape(words)}</p>`;
+  }
+
+  function barsHtml(p, top) {
+    const digit = p.indexOf(Math.max(...p));
+    const shown = p.map((v, d) => d).sort((a, b) => p[b] - p[a]).slice(0, top).sort((a, b) => a - b);
+    const bars = shown.map(d => `<div class='pbar${d === digit ? " top" : ""}'><span>${percent(p[d])}</span>` +
+      `<div><i style='height:${(Math.max(p[d], 0.0125) * 100).toFixed(1)}%'></i></div><b>${d}</b></div>`).join("");
+    return `<div class='probability-bars${top === 10 ? "" : " big"}'>${bars}</div>`;
+  }
+
+  function inputHtml() {
+    return `<figure class='network-input' style='margin:0 auto;text-align:center'>` +
+      `<div style='position:relative;width:224px;height:224px;margin:0 auto'>` +
+      `<canvas width='28' height='28' style='image-rendering:pixelated;display:block;width:224px;height:224px'></canvas>` +
+      `<div style='position:absolute;inset:0;background-size:8px 8px;background-image:` +
+      `linear-gradient(to right,rgba(128,128,128,.45) 1px,transparent 1px),` +
+      `linear-gradient(to bottom,rgba(128,128,128,.45) 1px,transparent 1px)'></div></div>` +
+      `<figcaption style='font-size:0.875rem;opacity:0.6'>What the network sees: 28 x 28 pixels</figcaption></figure>`;
+  }
+
+  function paintInput(element, x) {
+    const canvas = element.querySelector("figure.network-input canvas");
+    if (!canvas) return;
+    const context = canvas.getContext("2d");
+    const pixels = context.createImageData(28, 28);
+    for (let i = 0; i < 784; i++) {
+      const v = Math.round(Math.min(Math.max(x[i], 0), 1) * 255);
+      pixels.data.set([v, v, v, 255], i * 4);
+    }
+    context.putImageData(pixels, 0, 0);
+  }
+
+  function show(reading) {
+    const element = panel();
+    if (!element) return;
+    const area = answerArea();
+    if (reading.refused) {
+      element.innerHTML = reading.refused === "blank" ? `<p class='live-refused'>${escape(reading.message)}.</p>` : "";
+      element.dataset.liveDigit = "";
+      element.dataset.liveConfidence = "0";
+    } else {
+      const p = reading.probabilities, digit = p.indexOf(Math.max(...p));
+      const big = live.layout !== "desk";
+      const answer = answerHtml(String(digit), sentence(p));
+      element.innerHTML = big ? answer + barsHtml(p, 3)
+        : `<div class='answer-row' style='display:flex;flex-wrap:wrap;gap:1rem;align-items:center'>` +
+          `<div class='answer-guess' style='flex:1 1 170px'>${answer}</div>${inputHtml()}</div>${barsHtml(p, 10)}`;
+      if (!big) paintInput(element, reading.x);
+      element.dataset.liveDigit = String(digit);
+      element.dataset.liveConfidence = String(p[digit]);
+    }
+    element.dataset.liveCount = String(live.count);
+    area.classList.add("live");
+  }
+
+  function hide() {
+    const area = answerArea();
+    if (area) area.classList.remove("live");
+  }
+
+  // Once the pen is up and the server has answered the finished drawing (its run started and ended
+  // after the lift), its answer replaces the live one: the same reading, so nothing moves.
+  function watch() {
+    const area = answerArea();
+    if (area && area.classList.contains("live") && !live.drawing && live.liftedAt) {
+      const idle = document.querySelector(IDLE) !== null;
+      if (!idle) live.sawRun = true;
+      if ((live.sawRun && idle) || performance.now() - live.liftedAt > SERVER_WAIT_MS) {
+        hide();
+        live.liftedAt = 0;
+      }
+    }
+  }
+
+  live.configure(config);
+  listen();
+  new MutationObserver(watch).observe(document.body, {childList: true, subtree: true, attributes: true,
+                                                      attributeFilter: ["data-test-script-state"]});
+  setInterval(watch, 250);
+  window.digitnetLive = live;
+})();
