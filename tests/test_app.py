@@ -607,7 +607,12 @@ def test_a_phone_in_a_room_sends_its_drawing_to_the_wall_once_every_two_seconds(
     assert at.success[0].value == "Sent: your 7 is on the screen. Draw another!"
     state = rooms.state(code)
     assert (state.people, state.drawings, state.read_right) == (1, 1, 1) and state.tiles[0].answer == 7
-    at.button(key="send").click().run()  # at once again: refused, and the wall keeps one
+    at.button(key="send").click().run()  # the same drawing again (a second click): sent, and kept once
+    assert at.success[0].value == "Sent: your 7 is on the screen. Draw another!"
+    assert rooms.state(code).drawings == 1
+    canvas.image = as_canvas(stroke_image("7", width=14))  # a new drawing at once: refused
+    at.run()
+    at.button(key="send").click().run()
     assert at.warning[0].value.startswith("One drawing every 2 seconds")
     assert rooms.state(code).drawings == 1
 
@@ -670,6 +675,8 @@ def test_a_database_server_that_restarts_costs_the_room_s_pages_nothing(canvas, 
         phone.button(key="send").click().run()
         assert phone.success[0].value.startswith("Sent: your 7 is on the screen")
         at.run()
+        canvas.image = as_canvas(stroke_image("7", width=14))  # the phone's next drawing
+        phone.run()
         first = rooms.state(code).tiles[0].id
         own.stop_server()
         at.run()

@@ -146,18 +146,19 @@ import sys, numpy as np
 from pathlib import Path
 from digitnet.state.room import UNLIMITED, Rooms
 place, code, phone, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+key = sys.argv[5] if len(sys.argv) > 5 else None  # one drawing sent again and again
 x = np.zeros((28, 28), np.float32); x[6, 8:20] = 1.0; x[6:22, 18] = 1.0
 url = place if place.startswith("postgresql://") else None
 store, i = Rooms(None if url else Path(place), UNLIMITED, url), 0
 while count < 0 or i < count:  # a negative count: forever, each send from a new phone
-    store.send(code, phone if count >= 0 else f"{phone}-{i}", x, 7, 0.9, now=1000.0 + 2.0 * i)
+    store.send(code, phone if count >= 0 else f"{phone}-{i}", x, 7, 0.9, now=1000.0 + 2.0 * i, drawing_key=key)
     i += 1
 """
 
 
-def writer(rooms: Rooms, code: str, phone: str, count: int) -> subprocess.Popen:
+def writer(rooms: Rooms, code: str, phone: str, count: int, key: str | None = None) -> subprocess.Popen:
     place = str(rooms.path) if rooms.path else rooms.database.url
-    return subprocess.Popen([sys.executable, "-c", WRITER, place, code, phone, str(count)],
+    return subprocess.Popen([sys.executable, "-c", WRITER, place, code, phone, str(count), *([key] if key else [])],
                             cwd=ROOT, stderr=subprocess.PIPE, text=True)
 
 
@@ -167,6 +168,33 @@ def test_writers_in_several_processes_lose_no_drawing(rooms):
     for process in writers:
         assert process.wait(TIMEOUT_S) == 0, process.stderr.read()
     assert rooms.state(code).drawings == 6 * 25
+
+
+def test_a_drawing_sent_again_is_stored_once_and_answered_as_sent(rooms):
+    code = rooms.open()
+    first = rooms.send(code, "phone", SEVEN, 7, 0.9, now=100.0, drawing_key="drawing-1")
+    # A second click a moment later (within the phone's pace, which would refuse a new drawing), and a
+    # retry after the answer was lost: the same drawing, the same id, nothing new.
+    assert rooms.send(code, "phone", SEVEN, 7, 0.9, now=100.5, drawing_key="drawing-1") == first
+    assert rooms.send(code, "phone", SEVEN, 7, 0.9, now=160.0, drawing_key="drawing-1") == first
+    assert rooms.state(code).drawings == 1
+    assert rows(rooms, "SELECT sends FROM phones WHERE phone = 'phone'") == [(1,)]
+    second = rooms.send(code, "phone", SEVEN, 7, 0.9, now=170.0, drawing_key="drawing-2")  # a new one is stored
+    assert second != first and rooms.state(code).drawings == 2
+    other = rooms.open()  # a key names a drawing in its room only
+    rooms.send(other, "phone", SEVEN, 7, 0.9, now=100.0, drawing_key="drawing-1")
+    assert rooms.state(other).drawings == 1
+
+
+def test_one_drawing_sent_from_several_processes_at_once_and_after_a_restart_is_one_row(rooms):
+    code = rooms.open()
+    writers = [writer(rooms, code, f"replica-{i}", 10, key="the-drawing") for i in range(4)]
+    for process in writers:
+        assert process.wait(TIMEOUT_S) == 0, process.stderr.read()
+    restarted = Rooms(rooms.path, rooms.limits, None if rooms.path else rooms.database.url)
+    restarted.send(code, "replica-0", SEVEN, 7, 0.9, drawing_key="the-drawing")
+    assert rows(rooms, f"SELECT COUNT(*) FROM drawings WHERE room = '{code}'") == [(1,)]
+    assert restarted.state(code).drawings == 1
 
 
 def test_a_writer_killed_midway_leaves_only_whole_drawings(rooms):

@@ -193,6 +193,7 @@
   // Once the pen is up and the server has answered the finished drawing (its run started and ended
   // after the lift), its answer replaces the live one: the same reading, so nothing moves.
   function watch() {
+    sendDone();
     const area = answerArea();
     if (area && area.classList.contains("live") && !live.drawing && live.liftedAt) {
       const idle = document.querySelector(IDLE) !== null;
@@ -204,8 +205,40 @@
     }
   }
 
+  // A room's Send: while it is on its way the button says so and takes no second click (the room
+  // would store the drawing once anyway, digitnet.state.room.Rooms.send); the next run brings it back.
+  const SEND = ".st-key-send button";
+  function sendOnce() {
+    window.addEventListener("click", event => {
+      const button = event.target instanceof Element && event.target.closest(SEND);
+      if (!button) return;
+      if (button.dataset.sending) {
+        event.preventDefault();
+        event.stopImmediatePropagation();
+        return;
+      }
+      button.dataset.sending = "1";
+      button.setAttribute("aria-disabled", "true");
+      live.sending = true;
+    }, {capture: true});
+  }
+
+  function sendDone() {
+    const idle = document.querySelector(IDLE) !== null;
+    if (!live.sending) return;
+    if (!idle) live.sendRan = true;
+    else if (live.sendRan) {
+      live.sending = live.sendRan = false;
+      for (const button of document.querySelectorAll(SEND)) {
+        delete button.dataset.sending;
+        button.removeAttribute("aria-disabled");
+      }
+    }
+  }
+
   live.configure(config);
   listen();
+  sendOnce();
   new MutationObserver(watch).observe(document.body, {childList: true, subtree: true, attributes: true,
                                                       attributeFilter: ["data-test-script-state"]});
   setInterval(watch, 250);

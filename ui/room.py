@@ -1,6 +1,7 @@
 """A room: the phones' form of the page (prompt, canvas, answer, Send to the screen) and the projector's
 wall of everyone's drawings, with the presenter's controls."""
 
+import hashlib
 import html
 import secrets
 import time
@@ -101,18 +102,21 @@ def phone_drawing_ui(code: str) -> None:
     with st.container(key="answer"):  # where the browser's live reading stands in while the pen moves
         read = read_ui(png, model, invitation="" if sent else "Draw a digit from 0 to 9.")
         if read is not None:
-            st.button("Send to the screen", key="send", type="primary", on_click=send, args=(code, *read))
+            # The drawing's identity, made on the phone: the PNG its canvas sent. Sent twice, it is stored once.
+            drawing_key = hashlib.sha256(png).hexdigest()[:32]
+            st.button("Send to the screen", key="send", type="primary", on_click=send, args=(code, *read, drawing_key))
             st.markdown(big_answer_html(read[1]), unsafe_allow_html=True)
 
 
-def send(code: str, x, prediction: Prediction) -> None:
+def send(code: str, x, prediction: Prediction, drawing_key: str) -> None:
     # The room takes a phone's drawings only a few seconds after it joined, which a person drawing
     # never notices; one who was faster than that waits the rest here rather than being refused.
     joined = st.session_state.get(keys.JOINED, time.time())
     # At most the whole wait, even when the clock was set back since the phone joined.
     time.sleep(max(0.0, min(get_rooms().limits.join_wait_s, joined + get_rooms().limits.join_wait_s - time.time())))
     try:
-        get_rooms().send(code, phone_token(), x, prediction.digit, prediction.confidence, sender=sender())
+        get_rooms().send(code, phone_token(), x, prediction.digit, prediction.confidence, sender=sender(),
+                         drawing_key=drawing_key)
     except RoomStoreError as exc:
         st.session_state[keys.ROOM_SENT] = ("error", NOT_SENT if exc.passing else f"{exc}.")
         return

@@ -45,7 +45,7 @@ UNSHOWN_S = 600.0
 SHOWN_EVERY_S = 30.0  # how often an open wall says it is shown: a write, so not on every refresh
 NO_ROOM = "There is no open room {code}: check the code on the screen, or ask the presenter for the new one"
 BUSY = "The screen is taking many drawings just now: wait a few seconds and send again"
-SCHEMA_VERSION = 2  # PRAGMA user_version: 1 had no limits, tallies or pause; 0, no `shown` either
+SCHEMA_VERSION = 3  # PRAGMA user_version: 2 had no drawing keys; 1, no limits, tallies or pause; 0, no `shown`
 SQLITE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS rooms (
     code TEXT PRIMARY KEY, opened REAL NOT NULL, ended REAL, prompt INTEGER, cleared_before INTEGER DEFAULT 0,
@@ -59,7 +59,7 @@ CREATE TABLE IF NOT EXISTS phones (
 CREATE TABLE IF NOT EXISTS drawings (
     id INTEGER PRIMARY KEY AUTOINCREMENT, room TEXT NOT NULL, phone TEXT NOT NULL, sent REAL NOT NULL,
     prompt INTEGER, answer INTEGER NOT NULL, confidence REAL NOT NULL, pixels BLOB NOT NULL,
-    hidden INTEGER NOT NULL DEFAULT 0
+    hidden INTEGER NOT NULL DEFAULT 0, drawing_key TEXT
 );
 CREATE INDEX IF NOT EXISTS drawings_by_room ON drawings (room, id);
 CREATE INDEX IF NOT EXISTS drawings_counted ON drawings (room, hidden, prompt, answer);
@@ -91,10 +91,12 @@ CREATE TABLE IF NOT EXISTS phones (
 CREATE TABLE IF NOT EXISTS drawings (
     id BIGSERIAL PRIMARY KEY, room TEXT NOT NULL, phone TEXT NOT NULL, sent DOUBLE PRECISION NOT NULL,
     prompt INTEGER, answer INTEGER NOT NULL, confidence DOUBLE PRECISION NOT NULL, pixels BYTEA NOT NULL,
-    hidden INTEGER NOT NULL DEFAULT 0
+    hidden INTEGER NOT NULL DEFAULT 0, drawing_key TEXT
 );
+ALTER TABLE drawings ADD COLUMN IF NOT EXISTS drawing_key TEXT;
 CREATE INDEX IF NOT EXISTS drawings_by_room ON drawings (room, id);
 CREATE INDEX IF NOT EXISTS drawings_by_phone ON drawings (room, phone);
+CREATE UNIQUE INDEX IF NOT EXISTS drawings_once ON drawings (room, drawing_key);
 CREATE TABLE IF NOT EXISTS tallies (
     room TEXT NOT NULL, prompt INTEGER NOT NULL, answer INTEGER NOT NULL, drawings BIGINT NOT NULL,
     PRIMARY KEY (room, prompt, answer)
@@ -111,7 +113,10 @@ ADDED_COLUMNS = {
               "tokens REAL", "tokens_at REAL"],
     "phones": ["joined REAL", "last_sent REAL", "sends INTEGER NOT NULL DEFAULT 0",
                "stopped INTEGER NOT NULL DEFAULT 0"],
+    "drawings": ["drawing_key TEXT"],
 }
+# A drawing is stored once in its room, however often its phone sends it (NULL keys never clash).
+SQLITE_KEY_INDEX = "CREATE UNIQUE INDEX IF NOT EXISTS drawings_once ON drawings (room, drawing_key)"
 COUNTS = "SELECT prompt, answer, drawings FROM tallies WHERE room = ? AND drawings > 0"
 
 
@@ -324,10 +329,12 @@ class Rooms:
             db.execute("UPDATE rooms SET paused = ? WHERE code = ?", (int(paused), _open_room(db, code)))
 
     def send(self, code: str, phone: str, pixels: np.ndarray, answer: int, confidence: float,
-             now: float | None = None, sender: str = "") -> int:
+             now: float | None = None, sender: str = "", drawing_key: str | None = None) -> int:
         """Put a drawing on the wall, labelled by the room's prompt; return its id. `sender` is the
-        phone's network address. RoomError when the room is not open or paused, it is not a drawing,
-        or it is more than `limits` allow (the phone is told what to do); nothing is kept then."""
+        phone's network address; `drawing_key` the drawing's identity, made where it was drawn: a
+        drawing sent again with the key it was stored under is not stored again, and its id is returned. RoomError
+        when the room is not open or paused, it is not a drawing, or it is more than `limits` allow
+        (the phone is told what to do); nothing is kept then."""
         image = _checked_pixels(pixels)
         if int(answer) not in range(10) or not 0.0 <= float(confidence) <= 1.0:
             raise RoomError("That is not an answer of the network: a digit and a confidence from 0 to 1")
@@ -335,6 +342,10 @@ class Rooms:
         limits = self.limits
         with self._database() as db:
             code = _open_room(db, code, now)
+            stored = drawing_key and db.execute("SELECT id FROM drawings WHERE room = ? AND drawing_key = ?",
+                                                (code, drawing_key)).fetchone()
+            if stored:  # a second click, or a retry after an answer that did not arrive: sent already
+                return int(stored[0])
             prompt, paused, sent, tokens, tokens_at = db.execute(
                 "SELECT prompt, paused, sent, tokens, tokens_at FROM rooms WHERE code = ?", (code,)).fetchone()
             if paused:
@@ -369,9 +380,10 @@ class Rooms:
             db.execute("UPDATE phones SET last_sent = ?, sends = sends + 1 WHERE room = ? AND phone = ?",
                        (now, code, phone))
             drawing = db.execute(
-                "INSERT INTO drawings (room, phone, sent, prompt, answer, confidence, pixels)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (code, phone, now, prompt, int(answer), float(confidence), image.tobytes())).fetchone()[0]
+                "INSERT INTO drawings (room, phone, sent, prompt, answer, confidence, pixels, drawing_key)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (code, phone, now, prompt, int(answer), float(confidence), image.tobytes(),
+                 drawing_key)).fetchone()[0]
             _tally(db, code, [(prompt, int(answer), 1)])
             return int(drawing)
 
@@ -458,6 +470,7 @@ def _migrate(db: Connection) -> None:
         for column in columns:
             if column.split()[0] not in present:
                 db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+    db.execute(SQLITE_KEY_INDEX)
     db.execute("DELETE FROM tallies")
     db.execute("INSERT INTO tallies SELECT room, COALESCE(prompt, -1), answer, COUNT(*) FROM drawings"
                " WHERE hidden = 0 GROUP BY room, COALESCE(prompt, -1), answer")
