@@ -44,6 +44,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.strangers
 	$(BIN)/python -m bench.wall
 	$(BIN)/python -m bench.database
+	$(BIN)/python -m bench.live
 
 # Refresh the README's pictures of the page (docs/*.png) from the browser tests.
 screenshots: $(VENV)/.installed-dev

@@ -42,30 +42,50 @@
     }
 
     // _canvas_ink, and ink_map's reading of an opaque drawing on a dark background: each pixel's
-    // distance from the background's colour (the median of the border's), scaled.
+    // distance from the background's colour (the median of the border's), scaled. Like _canvas_ink, only
+    // the box where the drawing differs from its background is measured: a frame's reading is a few ms.
     function canvasInk(rgba, w, h) {
-      const at = (x, y, c) => rgba[(y * w + x) * 4 + c];
-      const border = [];
-      for (let x = 0; x < w; x++) border.push([x, 0], [x, h - 1]);
-      for (let y = 0; y < h; y++) border.push([0, y], [w - 1, y]);
-      const background = [0, 1, 2].map(c => {
-        const values = border.map(([x, y]) => at(x, y, c)).sort((a, b) => a - b);
-        const n = values.length;
-        return n % 2 ? values[(n - 1) / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-      });
+      for (let i = 3; i < rgba.length; i += 4) if (rgba[i] < 0.99 * 255) return null; // see-through: not the canvas
+      const background = borderMedian(rgba, w, h);
       const luminance = f32(0.299 * f32(background[0] / 255) + 0.587 * f32(background[1] / 255) +
                             0.114 * f32(background[2] / 255));
-      let opaque = true;
-      for (let i = 3; i < rgba.length; i += 4) if (rgba[i] < 0.99 * 255) { opaque = false; break; }
-      if (!opaque || luminance >= 0.5) return null; // not a drawing of the page's canvas
-      const ink = image(h, w);
+      if (luminance >= 0.5) return null; // dark ink on paper: the server reads it
+      let top = h, bottom = -1, left = w, right = -1;
+      for (let y = 0, p = 0; y < h; y++) {
+        for (let x = 0; x < w; x++, p += 4) {
+          if (rgba[p] !== background[0] || rgba[p + 1] !== background[1] || rgba[p + 2] !== background[2]) {
+            if (y < top) top = y;
+            bottom = y;
+            if (x < left) left = x;
+            if (x > right) right = x;
+          }
+        }
+      }
+      if (bottom < 0) throw new Refused("empty", C.BLANK);
+      const ink = image(bottom - top + 1, right - left + 1);
       const scale = f32(1 / (3 * 255 * 255));
-      for (let i = 0, p = 0; i < ink.data.length; i++, p += 4) {
-        let squared = 0;
-        for (let c = 0; c < 3; c++) squared += (rgba[p + c] - background[c]) ** 2;
-        ink.data[i] = Math.sqrt(f32(f32(squared) * scale));
+      for (let y = 0; y < ink.h; y++) {
+        for (let x = 0, p = ((top + y) * w + left) * 4; x < ink.w; x++, p += 4) {
+          const r = rgba[p] - background[0], g = rgba[p + 1] - background[1], b = rgba[p + 2] - background[2];
+          ink.data[y * ink.w + x] = Math.sqrt(f32(f32(r * r + g * g + b * b) * scale));
+        }
       }
       return scaledInk(ink, w * h);
+    }
+
+    // np.median of each channel over the image's outermost frame (its corners counted twice, as _border does).
+    function borderMedian(rgba, w, h) {
+      const median = values => {
+        values.sort((a, b) => a - b);
+        const n = values.length;
+        return n % 2 ? values[(n - 1) / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+      };
+      return [0, 1, 2].map(c => {
+        const values = [];
+        for (let x = 0; x < w; x++) values.push(rgba[x * 4 + c], rgba[((h - 1) * w + x) * 4 + c]);
+        for (let y = 0; y < h; y++) values.push(rgba[y * w * 4 + c], rgba[(y * w + w - 1) * 4 + c]);
+        return median(values);
+      });
     }
 
     function cropToInk(img) {
