@@ -7,6 +7,7 @@ from ui import keys, views
 from ui.answer import draw_and_read
 from ui.curves import curves_ui, model_card_ui
 from ui.evaluation import evaluation_ui
+from ui.export import export_ui
 from ui.guard import within_budget
 from ui.live import BIG, DESK, live_answer_html
 from ui.resources import current_model, draw_ahead_in_the_background
@@ -76,6 +77,7 @@ if learned_tab.open:
             curves_ui(model)
         with card_col.container(key="model-card"):
             model_card_ui(model)
+        export_ui(model)
 if good_tab.open:
     with good_tab.container(key="evaluation"):
         evaluation_ui(model)

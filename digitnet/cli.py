@@ -8,11 +8,13 @@ import dataclasses
 import logging
 from pathlib import Path
 
+import numpy as np
+
 from digitnet.config import CACHE_ENV, MISLABELLED_FILE, MODELS_DIR, SHIPPED_MODEL, TrainConfig
 from digitnet.data.drawn import make_drawn_set
 from digitnet.data.mnist import MNIST_ENV, load_mnist
 from digitnet.data.pendigits import PENDIGITS_ENV, UNIPEN_ENV, load_pen_collections
-from digitnet.errors import DigitnetError, ModelFileError
+from digitnet.errors import DataError, DigitnetError, ModelFileError
 from digitnet.replicas import ServeConfig, serve
 from digitnet.reading.classifier import load_classifier
 from digitnet.state.history import ModelRecord, history_path, load_record
@@ -69,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_audit_labels(commands)
     _add_draw_ahead(commands)
     _add_serve(commands)
+    _add_export(commands)
     return parser
 
 
@@ -333,6 +336,43 @@ def _log_people(who: str, people: Evaluation) -> None:
 
 def _per_digit(result: Evaluation) -> str:
     return "  ".join(f"{d}: {a:.4f}" for d, a in enumerate(result.per_digit))
+
+
+def _add_export(commands: argparse._SubParsersAction) -> None:
+    """`export`: the model in use as a file any runtime reads, or an offline page."""
+    from digitnet.export import FORMATS
+
+    parser = commands.add_parser(
+        "export",
+        help="write the model in use as Keras, ONNX, TFLite or one offline HTML page",
+        description="Write the model in use (the retrained one if there is one) as a file of its own, with its "
+                    "model card: Keras (.keras) and TFLite (.tflite) with the card beside them, ONNX with it inside, "
+                    "or one HTML page that reads digits drawn on it with no server and no network.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--format", required=True, choices=FORMATS, help="the form to write")
+    parser.add_argument("--out", required=True, type=Path, help="the file to write")
+    parser.add_argument("--model", type=Path, default=None, help="a .keras model file; default: the model in use")
+    parser.add_argument("--mnist", type=Path, default=None,
+                        help="MNIST, whose training digits steer the HTML page's 8-bit weights; " + MNIST_HELP)
+    parser.set_defaults(command=run_export)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from digitnet.export import export
+    from digitnet.reading.preprocess import upright
+    from digitnet.state.store import ModelStore
+
+    model = args.model or ModelStore().active_path()
+    calibration = None
+    if args.format == "html":
+        try:
+            calibration = upright(load_mnist(args.mnist).x_train[:10_000] / np.float32(255))
+        except DataError as exc:
+            log.warning("MNIST cannot be loaded (%s): the page's 8-bit weights are rounded to the nearest step", exc)
+    for path in export(args.format, load_classifier(model), _record_or_none(model), args.out, calibration):
+        print(path)
+    return 0
 
 
 def _record_or_none(model_path: Path) -> ModelRecord | None:

@@ -162,3 +162,13 @@ def test_rounding_steered_by_the_inputs_moves_the_answers_less_than_rounding_eac
     moved = {name: np.abs(web.load_browser_weights(data).predict_proba(x) - exact).max()
              for name, data in (("steered", steered), ("nearest", web.browser_weights(classifier)))}
     assert moved["steered"] < moved["nearest"] / 2, moved
+
+
+def test_the_browser_says_each_answer_in_the_server_s_words(engine_page, corpus, model):
+    from digitnet.reading.prediction import Prediction
+
+    probabilities = [model[0].predict_proba(digitnet.to_mnist(canvas)) for canvas in corpus[:300]]
+    probabilities += [np.array([0.5, 0.3, 0.2, 0, 0, 0, 0, 0, 0, 0]), np.eye(10)[8]]
+    said = engine_page.evaluate("ps => ps.map(p => engine.sentence(p))", [p.tolist() for p in probabilities])
+    assert said == [Prediction(p).sentence() for p in probabilities]
+    assert any("not sure" in words for words in said) and any("an 8" in words for words in said)

@@ -19,7 +19,6 @@
     live.layout = next.layout;
     live.side = next.canvas;
     live.background = next.background;
-    live.constants = next.constants;
     if (next.url !== live.url) {
       live.url = next.url;
       live.weights = null; // never a reading by the old model with the new one's words, or the reverse
@@ -109,22 +108,7 @@
     return element;
   }
 
-  const percent = p => {
-    const scaled = p * 100, r = Math.round(scaled);
-    return (Math.abs(scaled % 1) === 0.5 ? 2 * Math.round(scaled / 2) : r) + "%";
-  };
-  const aDigit = d => (d === 8 ? "an " : "a ") + d;
   const escape = text => text.replace(/[&<>'"]/g, c => "&#" + c.charCodeAt(0) + ";");
-
-  // Prediction.sentence()
-  function sentence(p) {
-    const order = p.map((v, d) => d).sort((a, b) => p[b] - p[a]);
-    const [digit, runnerUp] = order;
-    const C = live.constants;
-    if (p[digit] >= C.CONFIDENT) return C.SURE.replace("{confidence}", percent(p[digit])).replace("{digit}", aDigit(digit));
-    return C.UNSURE.replace("{digit}", aDigit(digit)).replace("{confidence}", percent(p[digit]))
-      .replace("{runner_up}", aDigit(runnerUp)).replace("{runner_up_confidence}", percent(p[runnerUp]));
-  }
 
   // ui/answer.py's answer_html and probability_bars_html, for the live reading.
   function answerHtml(text, words) {
@@ -135,7 +119,7 @@
   function barsHtml(p, top) {
     const digit = p.indexOf(Math.max(...p));
     const shown = p.map((v, d) => d).sort((a, b) => p[b] - p[a]).slice(0, top).sort((a, b) => a - b);
-    const bars = shown.map(d => `<div class='pbar${d === digit ? " top" : ""}'><span>${percent(p[d])}</span>` +
+    const bars = shown.map(d => `<div class='pbar${d === digit ? " top" : ""}'><span>${live.engine.percent(p[d])}</span>` +
       `<div><i style='height:${(Math.max(p[d], 0.0125) * 100).toFixed(1)}%'></i></div><b>${d}</b></div>`).join("");
     return `<div class='probability-bars${top === 10 ? "" : " big"}'>${bars}</div>`;
   }
@@ -173,7 +157,7 @@
     } else {
       const p = reading.probabilities, digit = p.indexOf(Math.max(...p));
       const big = live.layout !== "desk";
-      const answer = answerHtml(String(digit), sentence(p));
+      const answer = answerHtml(String(digit), live.engine.sentence(p));
       element.innerHTML = big ? answer + barsHtml(p, 3)
         : `<div class='answer-row' style='display:flex;flex-wrap:wrap;gap:1rem;align-items:center'>` +
           `<div class='answer-guess' style='flex:1 1 170px'>${answer}</div>${inputHtml()}</div>${barsHtml(p, 10)}`;

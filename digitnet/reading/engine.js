@@ -394,7 +394,17 @@
       return {x: x.data, ...predict(weights, x)};
     }
 
-    return {read, toMnist, predict, loadWeights};
+    // Prediction.sentence(): the answer in plain words, Python's percentages (halves to even).
+    const percent = p => roundHalfEven(p * 100) + "%";
+    const aDigit = d => (d === 8 ? "an " : "a ") + d;
+    function sentence(p) {
+      const [digit, runnerUp] = p.map((v, d) => d).sort((a, b) => p[b] - p[a]);
+      if (p[digit] >= C.CONFIDENT) return C.SURE.replace("{confidence}", percent(p[digit])).replace("{digit}", aDigit(digit));
+      return C.UNSURE.replace("{digit}", aDigit(digit)).replace("{confidence}", percent(p[digit]))
+        .replace("{runner_up}", aDigit(runnerUp)).replace("{runner_up_confidence}", percent(p[runnerUp]));
+    }
+
+    return {read, toMnist, predict, loadWeights, sentence, percent};
   }
 
   root.digitnetEngine = {createEngine};
