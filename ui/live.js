@@ -169,9 +169,14 @@
     area.classList.add("live");
   }
 
+  // The server's answer shows again; the panel keeps only its data-live-* (the last reading), so that
+  // nothing on the page is there twice.
   function hide() {
     const area = answerArea();
-    if (area) area.classList.remove("live");
+    if (!area) return;
+    area.classList.remove("live");
+    const element = area.querySelector(":scope > .live-answer");
+    if (element) element.innerHTML = "";
   }
 
   // Once the pen is up and the server has answered the finished drawing (its run started and ended
