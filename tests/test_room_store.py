@@ -470,3 +470,36 @@ def test_a_database_server_that_restarts_costs_the_room_nothing_it_had(postgres)
         assert [t.id for t in rooms.state(code).tiles][-1] == kept and rooms.state(code).drawings == 2
     finally:
         own.stop()
+
+
+def test_a_room_s_results_say_what_each_phone_sent_and_nothing_of_who(rooms, tmp_path):
+    import csv
+    import io
+    import zipfile
+
+    from digitnet.state.results import results_csv, results_zip
+
+    code = rooms.open()
+    rooms.set_prompt(code, 7)
+    for second, (phone, answer) in enumerate((("token-aaaa", 7), ("token-bbbb", 1), ("token-aaaa", 7))):
+        rooms.send(code, phone, SEVEN, answer, 0.9, sender="203.0.113.9", now=time.time() + 10 * second)
+    rooms.set_prompt(code, None)
+    rooms.send(code, "token-cccc", SEVEN, 3, 0.5, sender="203.0.113.9", now=time.time() + 40)
+    table = results_csv(rooms.results(code))
+    rows = list(csv.DictReader(io.StringIO(table.decode())))
+    assert [(r["phone"], r["prompt"], r["answer"], r["label"]) for r in rows] == [
+        ("1", "7", "7", "7"), ("2", "7", "1", "7"), ("1", "7", "7", "7"), ("3", "", "3", "")]
+    archive = zipfile.ZipFile(io.BytesIO(results_zip(rooms.results(code))))
+    assert sorted(archive.namelist()) == ["drawings/7/00001.png", "drawings/7/00002.png", "drawings/7/00003.png",
+                                          "results.csv"]
+    archive.extractall(tmp_path)
+    import keras
+
+    loaded = keras.utils.image_dataset_from_directory(tmp_path / "drawings", image_size=(28, 28),
+                                                      color_mode="grayscale", verbose=False)
+    assert loaded.class_names == ["7"] and sum(len(labels) for _, labels in loaded) == 3
+    everything = table + b"".join(archive.read(name) for name in archive.namelist())
+    assert not any(secret in everything for secret in (b"token-", b"203.0.113", code.encode()))
+    rooms.end(code)
+    with pytest.raises(RoomError, match="no open room"):
+        rooms.results(code)

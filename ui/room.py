@@ -15,6 +15,7 @@ from digitnet.data.collected import keep_room_drawings
 from digitnet.state import links
 from digitnet.reading.prediction import Prediction
 from digitnet.state.limits import client_address, trusted_proxies
+from digitnet.state.results import results_csv, results_zip
 from digitnet.state.room import SHOWN_EVERY_S, RoomError, RoomState, RoomStoreError, normalised, prompt_words, summary
 from ui import keys
 from ui.answer import big_answer_html, read_ui
@@ -220,6 +221,12 @@ def wall_ui(code: str, allowed: bool) -> None:
         if buttons.button("Learn from the room", key="learn_room", icon=":material/model_training:",
                           disabled=not allowed or get_job().status().running):
             learn(code)
+        results = buttons.popover("Download results", icon=":material/download:", disabled=not allowed)
+        results.download_button("Results (.csv)", lambda: results_csv(get_rooms().results(code)),
+                                file_name=f"room-{code}.csv", mime="text/csv", key="room_csv")
+        results.download_button("Drawings, a folder per digit (.zip)", lambda: results_zip(get_rooms().results(code)),
+                                file_name=f"room-{code}.zip", mime="application/zip", key="room_zip")
+        results.caption("No names, no addresses: each phone is a number.")
         keep = buttons.checkbox("Keep its drawings", key="keep_room",
                                 help="Add the room's labelled drawings to the collected drawings when it ends.")
         if buttons.button("End the room", key="end_room", icon=":material/logout:", disabled=not allowed):

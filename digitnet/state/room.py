@@ -164,6 +164,19 @@ class RoomExpired(RoomError):
 
 
 @dataclass(frozen=True)
+class Sent:
+    """One drawing of a room's results: when, which phone (a number, not who), what it was asked for,
+    what the network read and how sure it was, and the network's input."""
+
+    time: float
+    phone: int
+    prompt: int | None
+    answer: int
+    confidence: float
+    pixels: np.ndarray  # (28, 28) uint8
+
+
+@dataclass(frozen=True)
 class Tile:
     """One drawing on the wall: what the network saw, what it answered, and what it was asked for."""
 
@@ -444,6 +457,17 @@ class Rooms:
         ids = np.array([r[0] for r in rows], dtype=np.int64)
         x = np.array([np.frombuffer(r[1], dtype=np.uint8) for r in rows], dtype=np.uint8).reshape(-1, 28, 28)
         return ids, x, np.array([r[2] for r in rows], dtype=np.uint8)
+
+    def results(self, code: str) -> tuple[Sent, ...]:
+        """Every drawing the room kept on its wall, oldest first, each phone a number in the order it
+        first sent: no token, no address. RoomError when the room is not open."""
+        with self._database(write=False) as db:
+            rows = db.execute("SELECT sent, phone, prompt, answer, confidence, pixels FROM drawings"
+                              " WHERE room = ? AND hidden = 0 ORDER BY id", (_open_room(db, code, writing=False),)).fetchall()
+        numbers: dict[str, int] = {}
+        return tuple(Sent(float(sent), numbers.setdefault(phone, len(numbers) + 1), prompt, int(answer),
+                          float(confidence), np.frombuffer(pixels, dtype=np.uint8).reshape(28, 28))
+                     for sent, phone, prompt, answer, confidence, pixels in rows)
 
     def end(self, code: str) -> None:
         """End the room: its drawings and phones are deleted, and its code names no open room from now on."""
