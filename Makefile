@@ -1,10 +1,11 @@
 # make run: set up .venv and start the app.  make test: set up .venv and run the tests.
+# make check: the tests that need no browser, server, PostgreSQL or training: a few minutes, before a commit.
 # make serve: the app for a room, one replica per core behind nginx (REPLICAS=N, PORT=8501).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run serve test bench screenshots clean
+.PHONY: run serve test check bench screenshots clean
 REPLICAS ?= $(shell nproc)
 PORT ?= 8501
 
@@ -34,6 +35,9 @@ serve: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest
+
+check: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -m "not browser and not server and not postgres and not training"
 
 clean:
 	rm -rf $(VENV)

@@ -22,6 +22,17 @@ QUICK_RETRAIN = TrainConfig(epochs=2, batch_size=16, hidden_units=16, learning_r
                             teacher=False)
 
 
+def pytest_collection_modifyitems(items) -> None:
+    """Mark the tests that use Chromium or PostgreSQL by the fixtures they ask for (a store of each kind
+    asks for PostgreSQL by its parameter): `make check` leaves them out."""
+    for item in items:
+        parameters = getattr(item, "callspec", None)
+        if "browser" in item.fixturenames:
+            item.add_marker(pytest.mark.browser)
+        if "postgres" in item.fixturenames or (parameters and "postgresql" in parameters.id.split("-")):
+            item.add_marker(pytest.mark.postgres)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def drawing_cache(tmp_path_factory) -> Path:
     """Drawn pen digits are cached in a folder of the test run's own, not the user's cache; and the

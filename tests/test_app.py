@@ -209,6 +209,7 @@ def test_password_gate(canvas, monkeypatch):
     assert "s3cret-pw" not in words(at)
 
 
+@pytest.mark.training
 def test_retrain_controls_are_disabled_while_a_job_runs(canvas, monkeypatch, tmp_path, tiny_mnist):
     monkeypatch.setenv("DIGITNET_MNIST", str(slow_data_file(tmp_path / "slow.npz", tiny_mnist)))
     at = run_app()
@@ -246,6 +247,7 @@ def test_a_corrupt_history_still_shows_the_page(canvas, tmp_path):
     assert "**Epochs:** unknown" in section(at, "model-card")
 
 
+@pytest.mark.training
 def test_bad_data_makes_the_sidebar_retrain_fail_clearly(canvas, monkeypatch, tmp_path):
     bad = tmp_path / "bad.npz"
     np.savez(bad, x_train=np.zeros((4, 28, 28), np.uint8))
@@ -330,6 +332,7 @@ def test_why_this_answer_shows_saliency_and_look_alikes(canvas, monkeypatch, mni
     assert "It thinks your 0 looks like these training digits:" in section(at, "why")
 
 
+@pytest.mark.postgres
 def test_a_database_out_of_reach_costs_the_page_only_what_it_keeps_there(canvas, monkeypatch):
     from digitnet.replicas import free_port
     from digitnet.state.database import DATABASE_ENV
@@ -653,6 +656,7 @@ def test_the_wall_clears_and_forgets_and_hides_all_of_one_phone(canvas, tmp_path
     at.button(key="forget_wall").click().run()
     assert not at.exception and rooms.state(code).drawings == 0 and len(rooms.labelled(code)[0]) == 0
 
+@pytest.mark.postgres
 def test_a_database_server_that_restarts_costs_the_room_s_pages_nothing(canvas, monkeypatch):
     """PostgreSQL stopped as a crash would, then started again, while a phone sends and the wall shows."""
     from postgres import Cluster, server_binaries

@@ -49,6 +49,7 @@ def test_train_help_lists_every_setting(capsys):
         assert flag in out
 
 
+@pytest.mark.training
 def test_train_writes_model_history_and_curves(tiny_model):
     names = {p.name for p in tiny_model.parent.iterdir()}
     assert names == {"digitnet.keras", "digitnet.npz", "history.json", "training_curves.png"}
@@ -82,6 +83,7 @@ def test_evaluate_prints_mnist_and_the_writers_it_never_saw(tiny_model, tiny_npz
     assert "confidence:" in caplog.text and "calibration error" in caplog.text
 
 
+@pytest.mark.training
 def test_a_model_that_never_saw_pen_digits_is_measured_on_every_writer(tiny_npz, tiny_pen_file, tiny_unipen_file,
                                                                        tmp_path, caplog):
     assert main(["train", "--mnist", str(tiny_npz), "--out", str(tmp_path), "--epochs", "1",
@@ -127,6 +129,7 @@ def test_the_old_names_of_a_flag_and_a_command_still_work(tmp_path):
     assert build_parser().parse_args(["prepare"]).command is run_draw_ahead
 
 
+@pytest.mark.training
 def test_a_teacher_is_trained_saved_and_then_taught_from(tiny_npz, tiny_pen_file, tiny_unipen_file, tmp_path,
                                                           monkeypatch):
     from digitnet.state.history import load_record
@@ -141,6 +144,7 @@ def test_a_teacher_is_trained_saved_and_then_taught_from(tiny_npz, tiny_pen_file
     assert load_record(tmp_path / "student" / "history.json").config.teacher
 
 
+@pytest.mark.training
 def test_the_label_audit_lists_candidates_and_pictures_them(tiny_npz, tiny_pen_file, tmp_path):
     from conftest import pen_shape, pen_text
 

@@ -183,6 +183,7 @@ def test_the_database_is_the_store_when_its_url_is_set(monkeypatch, tmp_path):
     assert isinstance(collected_drawings(), DrawingTable)
 
 
+@pytest.mark.postgres
 def test_a_database_out_of_reach_is_a_clear_error_that_names_no_server(monkeypatch):
     from digitnet.data.collected import DrawingTable
     from digitnet.errors import DrawingsError

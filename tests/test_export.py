@@ -67,6 +67,7 @@ def model():
 
 
 @pytest.mark.parametrize("form", ["keras", "onnx", "tflite"])
+@pytest.mark.training
 def test_each_file_gives_what_predict_proba_gives_in_its_own_runtime(form, inputs, model, tmp_path):
     classifier, record = model
     out = tmp_path / f"digitnet.{form}"

@@ -12,6 +12,8 @@ from digitnet.state.history import history_path, load_record
 from digitnet.training.evaluate import Evaluation, drawn_accuracy, evaluate, evaluate_drawings
 from digitnet.training.recipe import held_out_drawings, unseen_writers
 
+pytestmark = pytest.mark.training
+
 DRAWINGS = 3000
 # Issue 29's aims for real people it never saw, which the shipped model meets (docs/handwriting.md).
 PEOPLE_TARGET = 0.985

@@ -18,6 +18,8 @@ from digitnet.state.store import ModelStore
 from digitnet.training.jobs import CANCELLED, FAILED, RUNNING, SUCCEEDED, JobFiles, JobStatus, TrainingJob, config_flags
 from digitnet.training.model import build_model, save_model
 
+pytestmark = pytest.mark.training
+
 # 100 epochs of batch 16 over the slow data: minutes, until the test cancels or kills it.
 LONG = QUICK_RETRAIN.replace(epochs=100)
 

@@ -19,6 +19,8 @@ from digitnet.config import DRAWINGS_ENV
 from digitnet.state.database import DATABASE_ENV
 from digitnet.state.store import RETRAINED_ENV
 
+pytestmark = pytest.mark.server
+
 
 @dataclass
 class Machines:

@@ -70,6 +70,7 @@ def test_held_out_drawings_are_the_same_every_time_and_in_order(tiny_mnist, pen)
     np.testing.assert_array_equal(first.writers, pen.select(split.test).writers)
 
 
+@pytest.mark.training
 def test_training_records_every_source_and_the_held_out_writers(tiny_mnist, pen, unipen, tmp_path):
     from digitnet.training.evaluate import Evaluation
 

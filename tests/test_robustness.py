@@ -145,6 +145,7 @@ while True:
 """
 
 
+@pytest.mark.training
 def test_killing_a_save_midway_leaves_a_loadable_model(tmp_path):
     path = tmp_path / "digitnet.keras"
     save_model(build_model(QUICK_RETRAIN), path)
@@ -162,6 +163,7 @@ def test_killing_a_save_midway_leaves_a_loadable_model(tmp_path):
 # Concurrency
 
 
+@pytest.mark.training
 def test_threads_predict_from_whole_models_while_a_retrain_swaps(tmp_path, tiny_mnist, train_env):
     shipped = tmp_path / "shipped" / "digitnet.keras"
     save_model(build_model(QUICK_RETRAIN), shipped)

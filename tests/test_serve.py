@@ -24,6 +24,8 @@ from digitnet.config import DRAWINGS_ENV
 from digitnet.replicas import NGINX_TEMPLATE, ServeError, render_nginx_config
 from digitnet.state.store import RETRAINED_ENV
 
+pytestmark = pytest.mark.server
+
 def test_the_nginx_template_is_filled_in_whole_and_nginx_accepts_it(tmp_path):
     text = render_nginx_config(NGINX_TEMPLATE.read_text(), "127.0.0.1:8501", [9001, 9002], tmp_path)
     assert "server 127.0.0.1:9001 " in text and "server 127.0.0.1:9002 " in text

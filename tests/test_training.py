@@ -8,6 +8,8 @@ from digitnet.config import CURVES_FILENAME, HISTORY_FILENAME, MODEL_FILENAME
 from digitnet.state.history import load_record
 from digitnet.training.train import augment
 
+pytestmark = pytest.mark.training
+
 MNIST_ONLY = TrainConfig(epochs=3, batch_size=16, hidden_units=32, learning_rate=1e-2, pen_digits=False,
                         teacher=False)
 

@@ -47,6 +47,7 @@ def test_a_model_published_on_one_machine_is_used_on_the_other_and_so_is_restore
     assert not any(path.exists() for path in model_files(first.retrained_dir))
 
 
+@pytest.mark.postgres
 def test_a_database_out_of_reach_keeps_every_model_in_use_and_restore_changes_nothing(tmp_path, caplog):
     store = ModelStore(retrained_dir=tmp_path / "retrained", versions=unreachable())
     saved_model(store.retrained_dir)
