@@ -103,8 +103,8 @@ def phone_drawing_ui(code: str) -> None:
     with st.container(key="answer"):  # where the browser's live reading stands in while the pen moves
         read = read_ui(png, model, invitation="" if sent else "Draw a digit from 0 to 9.")
         if read is not None:
-            # The drawing's identity, made on the phone: the PNG its canvas sent. Sent twice, it is stored once.
-            drawing_key = hashlib.sha256(png).hexdigest()[:32]
+            # The drawing's identity: this phone's and the PNG its canvas made. Sent twice, it is stored once.
+            drawing_key = hashlib.sha256(phone_token().encode() + png).hexdigest()[:32]
             st.button("Send to the screen", key="send", type="primary", on_click=send, args=(code, *read, drawing_key))
             st.markdown(big_answer_html(read[1]), unsafe_allow_html=True)
 
