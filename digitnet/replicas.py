@@ -2,7 +2,7 @@
 
 `python -m digitnet serve` (and `make serve`) runs one `streamlit run app.py` per core on local ports,
 and nginx in front of them with sticky sessions (deploy/nginx.conf). The replicas share the
-retrained-model and drawings folders through the environment, as the README describes.
+retrained-model and drawings folders through the environment, as docs/operator.md describes.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The room's join link: an address phones can reach, in the order the README gives."""
+"""The room's join link: an address phones can reach, in the order docs/presenter.md gives."""
 
 import ipaddress
 

@@ -26,7 +26,7 @@ BATCH = 2000
 ACTIVATIONS = ("relu", "softmax", "linear")
 # The answer is the network's average over the input and the input moved a pixel up, down, left and
 # right: one pass reads a digit a pixel off where it expects it a little differently, and averaging
-# over these took a third of the misreads away on held-out writers (README, "How good it is").
+# over these took a third of the misreads away on held-out writers (docs/model.md, "An answer that does not hang on one pixel").
 SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))
 
 
