@@ -219,6 +219,25 @@ def _add_draw_ahead(commands: argparse._SubParsersAction) -> None:
     draw_ahead_parser.set_defaults(command=run_draw_ahead)
 
 
+# Every environment setting that changes what `serve` does (docs/operator.md says more of each).
+SERVE_ENVIRONMENT = """environment:
+  DIGITNET_DATABASE_URL     postgresql://ROLE:PASSWORD@HOST:5432/DATABASE: shared state for several machines
+                            (the role must own the database; checked at start); unset: files on this machine
+  DIGITNET_RETRAINED_DIR    where a retrained model is kept (default: models/retrained)
+  DIGITNET_DRAWINGS_DIR     the collected drawings and the rooms' store (default: ~/.local/share/digitnet/drawings)
+  DIGITNET_ADMIN_PASSWORD   who may retrain, restore and run a room (also .streamlit/secrets.toml)
+  DIGITNET_TRUSTED_PROXIES  proxies on other machines whose X-Forwarded-For is believed, comma-separated
+                            addresses or networks: "10.0.0.0/8, 192.0.2.10"
+  DIGITNET_MNIST            a local mnist.npz, for the page's "How good is it"
+  DIGITNET_CACHE_DIR        where a retrain's drawn pen digits are kept (default: ~/.cache/digitnet/drawn)
+  DIGITNET_DRAW_AHEAD       0: do not draw them ahead when the page starts
+"""
+
+
+class ServeHelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults after each option, and the environment block as it is written."""
+
+
 def _add_serve(commands: argparse._SubParsersAction) -> None:
     """`serve`: replicas behind nginx, for a room."""
     defaults = ServeConfig()
@@ -229,7 +248,8 @@ def _add_serve(commands: argparse._SubParsersAction) -> None:
                     "(deploy/nginx.conf: sticky sessions by cookie, WebSockets). A replica that dies is "
                     "restarted; Ctrl-C or SIGTERM stops everything. Needs nginx (apt-get install nginx). "
                     "The replicas share $DIGITNET_RETRAINED_DIR and $DIGITNET_DRAWINGS_DIR.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog=SERVE_ENVIRONMENT,
+        formatter_class=ServeHelpFormatter,
     )
     serve_parser.add_argument("--replicas", type=int, default=defaults.replicas, help="how many page processes")
     serve_parser.add_argument("--port", type=int, default=defaults.port, help="the port visitors open")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from digitnet.config import PACKAGE_DIR, child_environment, die_with_parent
 from digitnet.errors import DigitnetError
-from digitnet.state.database import check_reachable, database_url
+from digitnet.state.database import check_usable, database_url
 
 NGINX_TEMPLATE = PACKAGE_DIR.parent / "deploy" / "nginx.conf"
 APP = PACKAGE_DIR.parent / "app.py"
@@ -244,11 +244,12 @@ class Server:
 
 def serve(config: ServeConfig) -> int:
     """Run the replicas behind nginx until Ctrl-C or SIGTERM; the exit code. With $DIGITNET_DATABASE_URL
-    set, its database is tried first: a wrong URL is said in one line, before anything starts."""
+    set, its database is tried first: a wrong URL, or a role that may not create tables, is said in one
+    line, before anything starts."""
     die_with_parent()  # `make serve` killed: stop too, and so stop everything below
     url = database_url()
     if url is not None:
-        check_reachable(url)
+        check_usable(url)
     stop_requested = []
 
     def request_stop(signum, frame) -> None:

@@ -328,3 +328,41 @@ def test_a_wrong_database_url_stops_serve_at_once_with_one_line(url, tmp_path):
     assert ended.returncode == 1
     assert ended.stderr.startswith("error: DIGITNET_DATABASE_URL cannot be used: ") and "Traceback" not in ended.stderr
     assert len(ended.stderr.strip().splitlines()) == 1
+
+
+def test_a_database_the_role_may_not_create_tables_in_stops_serve_with_the_sql_that_fixes_it(postgres):
+    """PostgreSQL 15's docs' way: a role, and a database the superuser owns. serve says what to run."""
+    import secrets
+
+    import psycopg
+
+    from digitnet.state.database import DATABASE_ENV, check_usable
+
+    role, database = f"visitor_{secrets.token_hex(3)}", f"owned_by_postgres_{secrets.token_hex(3)}"
+    with psycopg.connect(f"{postgres.url}/postgres", autocommit=True) as connection:
+        connection.execute(f"CREATE ROLE {role} LOGIN")
+        connection.execute(f"CREATE DATABASE {database}")
+    env = {**os.environ, DATABASE_ENV: postgres.url.replace("postgres@", f"{role}@") + f"/{database}"}
+    ended = subprocess.run([sys.executable, "-m", "digitnet", "serve", "--replicas-only", "--port", str(free_port())],
+                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert ended.returncode == 1 and len(ended.stderr.strip().splitlines()) == 1
+    assert "may not create tables" in ended.stderr
+    fix = ended.stderr.strip().rsplit("run: ", 1)[1]
+    assert fix == f"ALTER DATABASE {database} OWNER TO {role};"
+    with psycopg.connect(f"{postgres.url}/postgres", autocommit=True) as connection:
+        connection.execute(fix)  # the fix, as said, works
+    check_usable(env[DATABASE_ENV])
+    with psycopg.connect(env[DATABASE_ENV]) as connection:  # and the check left nothing behind
+        assert connection.execute("SELECT to_regclass('digitnet_setup_check')").fetchone()[0] is None
+
+
+def test_serve_help_names_every_environment_setting_that_changes_it():
+    import re
+
+    shown = subprocess.run([sys.executable, "-m", "digitnet", "serve", "--help"], cwd=ROOT, capture_output=True,
+                           text=True, timeout=TIMEOUT_S).stdout
+    settings = set()
+    for path in (ROOT / "digitnet").rglob("*.py"):
+        settings |= set(re.findall(r'_ENV = "(DIGITNET_\w+)"', path.read_text()))
+    wanted = settings - {"DIGITNET_PENDIGITS", "DIGITNET_UNIPEN", "DIGITNET_TEACHER"}  # a retrain's, not serve's
+    assert wanted and {name for name in wanted if name not in shown} == set()

@@ -204,13 +204,28 @@ def held_lock(url: str, key: int):
         raise SharedStateError("The database server that the machines share cannot be reached") from exc
 
 
-def check_reachable(url: str) -> None:
-    """Connect to `url` once: SharedStateError naming what is wrong (for the operator who set it) when
-    it is not a PostgreSQL URL, or its server cannot be reached or refuses the login."""
+def check_usable(url: str) -> None:
+    """Connect to `url` and create, write and read a table in a transaction that is rolled back: what the
+    rooms and versions will do. SharedStateError, in one line an operator can act on, when it is not a
+    PostgreSQL URL, its server cannot be reached or refuses the login, or the role may not create tables
+    (with the SQL that lets it)."""
     import psycopg
 
     try:
-        psycopg.connect(url, connect_timeout=5).close()
+        with psycopg.connect(url, connect_timeout=5) as connection:
+            try:
+                connection.execute("CREATE TABLE digitnet_setup_check (n INTEGER)")
+                connection.execute("INSERT INTO digitnet_setup_check VALUES (1)")
+                connection.execute("SELECT n FROM digitnet_setup_check").fetchone()
+            except psycopg.errors.InsufficientPrivilege as exc:
+                user, database = connection.info.user, connection.info.dbname
+                raise SharedStateError(
+                    f"{DATABASE_ENV} cannot be used: the role {user} may not create tables in the database "
+                    f"{database} ({' '.join(str(exc).split())}; since PostgreSQL 15 only the database's owner "
+                    f"may, in its public schema). As PostgreSQL's superuser, run: "
+                    f"ALTER DATABASE {database} OWNER TO {user};") from exc
+            finally:
+                connection.rollback()
     except psycopg.Error as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
         raise SharedStateError(f"{DATABASE_ENV} cannot be used: {reason}") from exc
