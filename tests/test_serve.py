@@ -366,3 +366,25 @@ def test_serve_help_names_every_environment_setting_that_changes_it():
         settings |= set(re.findall(r'_ENV = "(DIGITNET_\w+)"', path.read_text()))
     wanted = settings - {"DIGITNET_PENDIGITS", "DIGITNET_UNIPEN", "DIGITNET_TEACHER"}  # a retrain's, not serve's
     assert wanted and {name for name in wanted if name not in shown} == set()
+
+
+@pytest.mark.parametrize("unit", ["digitnet.service", "digitnet-replicas.service"])
+def test_the_systemd_units_pass_systemd_s_own_check(unit, tmp_path):
+    """Each unit, with /opt/digitnet where this checkout is (systemd checks that ExecStart exists);
+    and the check can fail: a unit whose program is not there does not pass."""
+    import shutil
+
+    from conftest import unavailable
+
+    if shutil.which("systemd-analyze") is None:
+        unavailable("systemd-analyze not found: install it with `sudo apt-get install -y systemd`")
+    text = (ROOT / "deploy" / unit).read_text()
+    assert "/opt/digitnet/.venv/bin/python -m digitnet serve" in text and "Restart=on-failure" in text
+    here, broken = tmp_path / unit, tmp_path / "broken" / unit
+    here.write_text(text.replace("/opt/digitnet", str(ROOT)))
+    broken.parent.mkdir()
+    broken.write_text(text.replace("/opt/digitnet/.venv", str(tmp_path / "nowhere")))
+    for path, passes in ((here, True), (broken, False)):
+        checked = subprocess.run(["systemd-analyze", "verify", str(path)], capture_output=True, text=True,
+                                 timeout=TIMEOUT_S)
+        assert (checked.returncode == 0) == passes, checked.stderr
