@@ -526,6 +526,32 @@ def phone_joined_a_minute_ago(rooms, code: str) -> AppTest:
     return phone
 
 
+def test_a_phone_that_reloads_comes_back_as_the_same_phone(canvas, tmp_path):
+    from digitnet.state.room import Rooms
+
+    rooms = Rooms(tmp_path / "drawings" / "rooms.sqlite3")
+    code = rooms.open()
+    canvas.image = as_canvas(stroke_image("7"))
+    first = new_app()
+    first.query_params["room"] = code
+    first.run()
+    token = first.query_params["phone"]
+    first.button(key="send").click().run()  # waits out the room's few seconds after joining
+    assert first.success[0].value.startswith("Sent: your 7")
+    again = new_app()  # the same address in a new session: a reload
+    again.query_params["room"], again.query_params["phone"] = code, token
+    canvas.image = as_canvas(stroke_image("7", width=14))
+    again.run()
+    assert again.session_state[keys.JOINED] == first.session_state[keys.JOINED]  # no new wait to send
+    again.button(key="send").click().run()
+    assert again.warning[0].value.startswith("One drawing every 2 seconds")  # and its pace is kept
+    assert rooms.state(code).people == 1
+    forged = new_app()  # an address with something else in it is a new phone, not a way in
+    forged.query_params["room"], forged.query_params["phone"] = code, "x' OR 1=1"
+    forged.run()
+    assert forged.session_state[keys.PHONE] != "x' OR 1=1" and len(forged.session_state[keys.PHONE]) == 16
+
+
 def test_a_phone_with_a_wrong_room_code_is_told_so(canvas):
     at = new_app()
     at.query_params["room"] = "zzz zzz"

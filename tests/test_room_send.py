@@ -52,3 +52,33 @@ def test_three_clicks_on_a_slow_send_put_one_drawing_on_the_wall(browser, server
     assert Rooms(store).state(code).drawings == 1
     assert phone.get_by_role("button", name="Send to the screen").count() == 0  # nothing sends the old drawing
     context.close()
+
+
+def test_a_phone_that_reloads_is_the_same_phone_on_the_wall(browser, server):
+    import time
+
+    from waiting import eventually
+
+    from digitnet.state.room import SEND_INTERVAL_S
+
+    url, store = server
+    code = Rooms(store).open()
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    phone = context.new_page()
+    phone.goto(f"{url}/?room={code}")
+    sent_at = 0.0
+    for digit in ("7", "1"):
+        phone.locator(CANVAS).wait_for(timeout=WAIT_MS)
+        settled(phone)
+        touch_draw(phone, digit, scale=phone.locator(CANVAS).bounding_box()["width"] / 280)
+        phone.locator(ANSWER).wait_for(timeout=WAIT_MS)
+        eventually(lambda: time.time() >= sent_at + SEND_INTERVAL_S, "the phone's pace")  # one every 2 s
+        phone.get_by_role("button", name="Send to the screen").click(timeout=WAIT_MS)
+        phone.get_by_text(f"Sent: your {digit} is on the screen").wait_for(timeout=WAIT_MS)
+        sent_at = time.time()
+        if digit == "7":
+            assert "phone=" in phone.url
+            phone.reload()  # the address keeps the phone
+    state = Rooms(store).state(code)
+    assert (state.people, state.drawings) == (1, 2)
+    context.close()

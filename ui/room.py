@@ -3,6 +3,7 @@ wall of everyone's drawings, with the presenter's controls."""
 
 import hashlib
 import html
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -27,6 +28,8 @@ from ui.style import WALL_CSS, pixels_html
 
 ROOM_QUERY = "room"  # ?room=CODE opens the phone form of the page
 WALL_QUERY = "wall"  # ?presenter=1&wall=CODE: the projector's address while it shows room CODE
+PHONE_QUERY = "phone"  # ?room=CODE&phone=TOKEN: a phone's address once it joined
+PHONE_TOKEN = re.compile(r"[0-9a-f]{16}")  # what secrets.token_hex(8) makes: nothing else is taken from an address
 # How soon a phone shows a new prompt. Each look is a run of its own, 4.4 ms of the server's CPU
 # (bench.room); every 3 s, a class's idle phones cost as much as a third of its strokes.
 PROMPT_POLL_SECONDS = 5.0
@@ -48,9 +51,14 @@ def sender() -> str:
 
 
 def phone_token() -> str:
-    """This session's random token: how the room counts a phone and paces its sends, with no name."""
+    """This phone's random token: how the room counts a phone and paces its sends, with no name. It
+    stays in the page's address (?phone=), so that a phone that reloads or loses the Wi-Fi comes back
+    as the same phone: its count on the wall, its pace, no new wait to send."""
     if keys.PHONE not in st.session_state:
-        st.session_state[keys.PHONE] = secrets.token_hex(8)
+        given = st.query_params.get(PHONE_QUERY, "")
+        st.session_state[keys.PHONE] = given if PHONE_TOKEN.fullmatch(given) else secrets.token_hex(8)
+    if st.query_params.get(PHONE_QUERY) != st.session_state[keys.PHONE]:
+        st.query_params[PHONE_QUERY] = st.session_state[keys.PHONE]
     return st.session_state[keys.PHONE]
 
 
@@ -61,8 +69,7 @@ def phone_ui(code: str) -> None:
     """The page as a phone in a room gets it."""
     try:
         code = get_rooms().check(code)
-        get_rooms().join(code, phone_token())
-        st.session_state.setdefault(keys.JOINED, time.time())
+        st.session_state.setdefault(keys.JOINED, get_rooms().join(code, phone_token()))
     except RoomStoreError as exc:
         if not exc.passing or keys.JOINED not in st.session_state:  # nothing to draw for, for now
             st.error(f"{exc}.")

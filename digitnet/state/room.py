@@ -314,13 +314,16 @@ class Rooms:
         with self._database(write=False) as db:
             return _open_room(db, code, writing=False)
 
-    def join(self, code: str, phone: str, now: float | None = None) -> None:
-        """Note when a phone opened the room (once): it sends from `limits.join_wait_s` later."""
+    def join(self, code: str, phone: str, now: float | None = None) -> float:
+        """Note when a phone opened the room (once): it sends from `limits.join_wait_s` later. Returns
+        when it first joined: a phone that comes back (a reload, a dropped Wi-Fi) keeps its place."""
         now = time.time() if now is None else now
         with self._database() as db:
             code = _open_room(db, code, now)
             db.execute("INSERT INTO phones (room, phone, joined) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                        (code, phone, now))
+            joined = db.execute("SELECT joined FROM phones WHERE room = ? AND phone = ?", (code, phone)).fetchone()
+            return float(joined[0]) if joined and joined[0] is not None else now
 
     def set_prompt(self, code: str, digit: int | None) -> None:
         """Ask the room to draw `digit` (None: any digit); drawings sent from now on are labelled by it."""
