@@ -11,7 +11,8 @@ from ui.export import export_ui
 from ui.guard import within_budget
 from ui.live import BIG, DESK, live_answer_html
 from ui.resources import current_model, draw_ahead_in_the_background
-from ui.room import ROOM_QUERY, phone_ui, presenter_allowed, start_room_ui, wall_ui
+from ui.phone import ROOM_QUERY, phone_ui
+from ui.wall import presenter_allowed, start_room_ui, wall_ui
 from ui.sidebar import sidebar_ui
 from ui.style import BARS_CSS, CANVAS_TOOLBAR_SCRIPT, PAGE_CSS, PHONE_CSS, PRESENTER_CSS
 

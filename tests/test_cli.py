@@ -11,6 +11,7 @@ from PIL import Image
 from digitnet.cli import main
 from digitnet.config import MODEL_FILENAME
 from digitnet.state.history import history_path, load_record
+from waiting import TIMEOUT_S
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +118,7 @@ def test_missing_model_is_an_error_not_a_traceback(tmp_path, caplog):
 
 def test_runs_as_a_module():
     result = subprocess.run([sys.executable, "-m", "digitnet", "--help"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=120)
+                            capture_output=True, text=True, timeout=TIMEOUT_S)
     assert result.returncode == 0
     assert "train" in result.stdout and "predict" in result.stdout
 

@@ -7,6 +7,7 @@ import pytest
 
 from digitnet import DataError, load_mnist
 from digitnet.data.mnist import MNIST_ENV
+from waiting import TIMEOUT_S
 
 
 def write_npz(path, **overrides):
@@ -79,6 +80,6 @@ def test_reads_keras_download_without_importing_keras(tmp_path):
             "print(data.source, data.x_test.shape, sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
     env = {k: v for k, v in os.environ.items() if k != MNIST_ENV} | {"KERAS_HOME": str(tmp_path)}
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=120)
+                            timeout=TIMEOUT_S)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [str(tmp_path / "datasets" / "mnist.npz"), "(3,", "28,", "28)", "[]"]

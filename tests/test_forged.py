@@ -25,6 +25,7 @@ from bench.strangers import (
     rerun,
 )
 from chromium import phone_sends
+from waiting import TIMEOUT_S
 from digitnet.config import DRAWINGS_ENV
 from digitnet.state.room import ROOMS_FILENAME, RoomLimits, Rooms
 
@@ -85,7 +86,7 @@ def test_a_message_over_streamlit_s_limit_is_refused_and_costs_little(server, re
             await rerun(visitor, recording.load)
             with PeakMemory(server.pids()) as memory:
                 with pytest.raises((websockets.ConnectionClosed, TimeoutError)):
-                    await rerun(attacker, huge, timeout=20)
+                    await rerun(attacker, huge, timeout=TIMEOUT_S)
                 answered = await rerun(visitor, recording.strokes[0])
             return answered, memory
         finally:
@@ -118,7 +119,7 @@ def test_a_flood_of_new_sessions_sending_to_a_room_is_held_to_one_address_s_pace
             flood_a_room(server.url, recording, sessions=200, at_once=50, source="127.0.0.2")), daemon=True)
         flooding.start()
         phone_sends(browser, server.url, code)
-        flooding.join(timeout=300)
+        flooding.join(timeout=TIMEOUT_S)
         assert not flooding.is_alive() and flood, "the flood did not end"
     finally:
         server.stop()

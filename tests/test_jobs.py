@@ -260,7 +260,7 @@ def test_the_pen_digits_are_drawn_in_the_background_once_and_a_retrain_finds_the
     assert start_drawing_ahead({**env, DRAW_AHEAD_ENV: "0"}) is None
     first = start_drawing_ahead(env)
     second = subprocess.run([sys.executable, "-m", "digitnet", "draw-ahead"], env=env, capture_output=True,
-                            text=True, timeout=120)  # while the first holds the lock, or after it
+                            text=True, timeout=TIMEOUT_S)  # while the first holds the lock, or after it
     assert first.wait(TIMEOUT_S) == 0 and second.returncode == 0
     said = (cache / "draw-ahead.log").read_text() + second.stderr
     # One drew; the other found the lock held, or (had the first already finished) found it all drawn.

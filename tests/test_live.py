@@ -1,7 +1,6 @@
 """The answer while you draw, in the real page in Chromium: the browser's engine reads the canvas at
 every frame of a stroke, and the server's answer takes over, the same, once the pen lifts."""
 
-import math
 import os
 
 import pytest

@@ -7,6 +7,7 @@ import pytest
 
 from digitnet import Classifier, ImageError, ModelFileError, TrainConfig, load_classifier
 from digitnet.training.model import build_model, save_model
+from waiting import TIMEOUT_S
 
 CONFIG = TrainConfig(hidden_units=16)
 
@@ -176,7 +177,7 @@ def test_reading_and_state_import_neither_tensorflow_nor_streamlit_nor_the_drawi
             "children = [c for f in glob.glob(f'/proc/{os.getpid()}/task/*/children') for c in open(f).read().split()]\n"
             "print(sorted(m for m in ('tensorflow', 'keras', 'streamlit', 'digitnet.data.render', 'digitnet.training.recipe')"
             " if m in sys.modules), len(children))")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT_S)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[] 0"
 

@@ -142,6 +142,7 @@ model = build_model(TrainConfig(hidden_units=512))
 print("ready", flush=True)
 while True:
     save_model(model, sys.argv[1])
+    print("saved", flush=True)
 """
 
 
@@ -152,7 +153,8 @@ def test_killing_a_save_midway_leaves_a_loadable_model(tmp_path):
     process = subprocess.Popen([sys.executable, "-c", SAVE_FOREVER, str(path)], cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert process.stdout.readline().strip() == b"ready"
-    time.sleep(1.5)  # several saves, then a kill at an arbitrary point of one
+    for _ in range(3):  # several saves, then a kill at an arbitrary point of the next
+        assert process.stdout.readline().strip() == b"saved"
     process.send_signal(signal.SIGKILL)
     process.wait(TIMEOUT_S)
     assert load_classifier(path).predict_proba(np.zeros((28, 28))).shape == (10,)
