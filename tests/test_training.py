@@ -6,7 +6,7 @@ import pytest
 from digitnet import TrainConfig, TrainingCancelled, load_classifier, save_run, train
 from digitnet.config import CURVES_FILENAME, HISTORY_FILENAME, MODEL_FILENAME
 from digitnet.state.history import load_record
-from digitnet.training.train import augment
+from digitnet.training.batches import augment
 
 pytestmark = pytest.mark.training
 
@@ -84,7 +84,7 @@ def test_augment_thickens_and_thins_strokes(tiny_mnist):
 def test_the_compiled_move_reads_the_pixels_tensorflow_s_own_resampling_reads():
     import keras
 
-    from digitnet.training.train import _move
+    from digitnet.training.batches import _move
 
     rng = np.random.default_rng(3)
     x = rng.random((64, 28, 28), dtype=np.float32)  # ink up to the edges, and moves far larger than
@@ -121,7 +121,7 @@ def test_a_save_stopped_after_the_model_shows_no_other_model_s_history(tiny_mnis
 
 
 def test_a_student_s_targets_mix_the_label_and_the_teacher_s_softened_answer():
-    from digitnet.training.teacher import one_hot, soft_targets
+    from digitnet.training.batches import one_hot, soft_targets
 
     teacher = np.array([[0.7, 0.2, 0.1] + [0.0] * 7, [0.1] * 10], np.float32)
     labels = one_hot(np.array([1, 3]))
@@ -136,8 +136,7 @@ def test_a_student_s_targets_mix_the_label_and_the_teacher_s_softened_answer():
 
 
 def test_a_student_s_batches_carry_the_teacher_s_answer_on_each_image(tiny_mnist):
-    from digitnet.training.teacher import one_hot, soft_targets
-    from digitnet.training.train import training_batches
+    from digitnet.training.batches import one_hot, soft_targets, training_batches
 
     pixels = np.arange(40, dtype=np.uint8)[:, None, None] * np.ones((1, 28, 28), np.uint8)  # image i is all i
     labels = np.arange(40, dtype=np.int32) % 10

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import layers
 
 from digitnet.config import MODELS_DIR, TrainConfig, cache_dir
@@ -31,6 +30,7 @@ from digitnet.errors import ModelFileError
 from digitnet.files import read_cached, replaced_whole
 from digitnet.reading.classifier import INPUT_SHAPE, NUM_CLASSES
 from digitnet.reading.preprocess import scale_pixels, upright
+from digitnet.training.batches import training_batches
 from digitnet.training.evaluate import Evaluation
 from digitnet.training.recipe import Examples, TrainingSets, training_sets
 
@@ -109,22 +109,6 @@ def teacher_answers(images: np.ndarray, path: Path | None = None) -> np.ndarray:
     return answers
 
 
-def soft_targets(labels: tf.Tensor, teacher_probabilities: tf.Tensor, label_share: float,
-                 temperature: float) -> tf.Tensor:
-    """What the student learns to answer for each image: `label_share` of its label (one row of ten, as
-    `one_hot` gives), the rest the teacher's answer softened at `temperature` (its
-    probabilities to the power 1/T, renormalised: the softmax of its logits divided by T), which tells
-    the student how alike the digits look."""
-    logits = tf.math.log(tf.maximum(tf.cast(teacher_probabilities, tf.float32), 1e-12)) / temperature
-    softened = tf.nn.softmax(logits, axis=-1)
-    return label_share * labels + (1.0 - label_share) * softened
-
-
-def one_hot(labels: tf.Tensor) -> tf.Tensor:
-    """Each digit as a row of ten: 1 at the digit, 0 elsewhere."""
-    return tf.one_hot(tf.cast(labels, tf.int32), NUM_CLASSES)
-
-
 @dataclass(frozen=True)
 class TeacherRun:
     """A trained teacher and how it reads what the student is measured on."""
@@ -155,8 +139,6 @@ def train_teacher(config: TrainConfig, data: Mnist, pens: Sequence[PenDigits] = 
 
 def _fit_member(config: TrainConfig, sets: TrainingSets, epochs: int) -> keras.Model:
     """One convolutional network fitted to `sets.train` from `config.seed`, with a cosine-decaying rate."""
-    from digitnet.training.train import training_batches
-
     keras.utils.set_random_seed(config.seed)
     model = build_teacher(config)
     steps_per_epoch = -(-len(sets.train) // config.batch_size)
