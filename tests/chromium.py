@@ -5,6 +5,7 @@ The tests import it as `chromium` (pytest puts tests/ on the path), the benchmar
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import subprocess
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from digitnet.replicas import free_port
-from tests.waiting import WAIT_MS, eventually
+from tests.waiting import TIMEOUT_S, WAIT_MS, eventually
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"  # Debian's: `apt-get install -y chromium`; never `playwright install`
@@ -33,8 +34,8 @@ IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 BUSY = '[data-testid="stApp"]:is([data-test-script-state="running"], [data-test-script-state="rerunRequested"])'
 
 __all__ = ["ANSWER", "CANVAS", "CANVAS_HOST", "CHROMIUM", "CHROMIUM_FLAGS", "DIGIT_STROKES", "IDLE", "NUMBER_2026",
-           "REPLICA_HEADER", "ROOM_WIFI", "SCREENSHOTS", "FirstVisit", "answer", "clear", "cookie_on_replica", "draw",
-           "free_port", "model_card", "mouse_strokes", "open_on_replica", "phone_first_visit", "phone_sends", "projector_room", "retrain_settings", "start_app",
+           "REPLICA_HEADER", "ROOM_WIFI", "SCREENSHOTS", "FirstVisit", "answer", "clear", "cookie_on_replica", "draw", "draw_on_phone",
+           "free_port", "model_card", "mouse_strokes", "open_on_replica", "page_server", "phone_draws", "phone_first_visit", "phone_sends", "projector_room", "retrain_settings", "start_app",
            "touch_draw", "touch_strokes", "type_number", "until_it_draws", "WAIT_MS", "wait_for_app"]
 
 
@@ -240,20 +241,51 @@ def type_number(field, value: int) -> None:
     field.press("Enter")
 
 
-def phone_sends(browser, url: str, code: str, cookie: str | None = None) -> None:
-    """A phone opens room `code`, draws a 7 with a finger and sends it; returns once it is on the screen."""
+@contextlib.contextmanager
+def page_server(mnist_path: Path, folder: Path, **settings: str):
+    """A fresh `streamlit run app.py` with its own retrained-model and drawings folders in `folder` (and
+    any more `settings`), no admin password; its URL, until the block ends and it is stopped."""
+    from digitnet.config import DRAWINGS_ENV
+    from digitnet.state.store import RETRAINED_ENV
+
+    env = {**os.environ, "DIGITNET_MNIST": str(mnist_path), RETRAINED_ENV: str(folder / "retrained"),
+           DRAWINGS_ENV: str(folder / "drawings"), **settings}
+    env.pop("DIGITNET_ADMIN_PASSWORD", None)
+    port = free_port()
+    process = start_app(port, env)
+    try:
+        yield wait_for_app(port, process)
+    finally:
+        process.terminate()
+        process.wait(TIMEOUT_S)
+
+
+def phone_draws(browser, url: str, code: str, digit: str = "7", cookie: str | None = None):
+    """A phone (390x844, touch) opens room `code` and draws `digit` with a finger; the page, once it
+    shows its answer."""
     context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
     if cookie:
         context.add_cookies([{"name": "digitnet_replica", "value": cookie, "url": url}])
     phone = context.new_page()
     phone.goto(f"{url}/?room={code}")
+    draw_on_phone(phone, digit)
+    return phone
+
+
+def draw_on_phone(phone, digit: str) -> None:
+    """Draw `digit` with a finger on a phone's canvas, and wait for its answer."""
     phone.locator(CANVAS).wait_for(timeout=WAIT_MS)
     settled(phone)
-    touch_draw(phone, "7", scale=phone.locator(CANVAS).bounding_box()["width"] / 280)
+    touch_draw(phone, digit, scale=phone.locator(CANVAS).bounding_box()["width"] / 280)
     phone.locator(ANSWER).wait_for(timeout=WAIT_MS)
+
+
+def phone_sends(browser, url: str, code: str, cookie: str | None = None) -> None:
+    """A phone opens room `code`, draws a 7 with a finger and sends it; returns once it is on the screen."""
+    phone = phone_draws(browser, url, code, cookie=cookie)
     phone.get_by_role("button", name="Send to the screen").click()
     phone.get_by_text("is on the screen").wait_for(timeout=WAIT_MS)
-    context.close()
+    phone.context.close()
 
 
 def cookie_on_replica(url: str, taken: set[str]) -> tuple[str, str]:

@@ -139,20 +139,13 @@ def test_a_format_that_does_not_exist_or_a_place_that_cannot_be_written_is_one_c
 
 
 def test_the_page_offers_each_form_to_download(browser, mnist_path, tmp_path):
-    import os
     import zipfile
 
-    from chromium import CANVAS, SCREENSHOTS, WAIT_MS, free_port, settled, start_app, wait_for_app
-    from digitnet.config import DRAWINGS_ENV
-    from digitnet.state.store import RETRAINED_ENV
+    from chromium import CANVAS, SCREENSHOTS, WAIT_MS, page_server, settled
 
-    env = {**os.environ, "DIGITNET_MNIST": str(mnist_path), RETRAINED_ENV: str(tmp_path / "retrained"),
-           DRAWINGS_ENV: str(tmp_path / "drawings")}
-    port = free_port()
-    server = start_app(port, env)
-    try:
+    with page_server(mnist_path, tmp_path) as url:
         page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-        page.goto(wait_for_app(port, server))
+        page.goto(url)
         page.locator(CANVAS).wait_for()
         page.get_by_role("tab", name="How it learned").click()
         settled(page, after_change=True)
@@ -167,6 +160,3 @@ def test_the_page_offers_each_form_to_download(browser, mnist_path, tmp_path):
         if SCREENSHOTS:
             page.screenshot(path=str(SCREENSHOTS / "take-it-home.png"), full_page=True)
         page.close()
-    finally:
-        server.terminate()
-        server.wait(TIMEOUT_S)

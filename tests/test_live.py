@@ -1,15 +1,9 @@
 """The answer while you draw, in the real page in Chromium: the browser's engine reads the canvas at
 every frame of a stroke, and the server's answer takes over, the same, once the pen lifts."""
 
-import os
-
 import pytest
-from waiting import TIMEOUT_S
 
-from chromium import (ANSWER, CANVAS, SCREENSHOTS, WAIT_MS, answer, draw, free_port, settled, start_app,
-                      until_it_draws, wait_for_app)
-from digitnet.config import DRAWINGS_ENV
-from digitnet.state.store import RETRAINED_ENV
+from chromium import ANSWER, CANVAS, SCREENSHOTS, WAIT_MS, answer, draw, page_server, settled, until_it_draws
 
 LIVE = '[data-testid="live-answer"]'
 FRAMES = 90  # a stroke of 1.5 s at 60 frames a second, one pointer move per frame
@@ -18,17 +12,8 @@ NEXT_FRAME = "new Promise(resolve => requestAnimationFrame(() => resolve()))"
 
 @pytest.fixture(scope="module")
 def server(mnist_path, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("live")
-    env = {**os.environ, "DIGITNET_MNIST": str(mnist_path), RETRAINED_ENV: str(folder / "retrained"),
-           DRAWINGS_ENV: str(folder / "drawings")}
-    env.pop("DIGITNET_ADMIN_PASSWORD", None)
-    port = free_port()
-    process = start_app(port, env)
-    try:
-        yield wait_for_app(port, process)
-    finally:
-        process.terminate()
-        process.wait(TIMEOUT_S)
+    with page_server(mnist_path, tmp_path_factory.mktemp("live")) as url:
+        yield url
 
 
 def open_page(browser, url: str, **context):

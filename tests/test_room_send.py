@@ -1,14 +1,12 @@
 """Each drawing reaches the wall once: a phone on a slow network that clicks Send three times."""
 
-import os
+import time
 
 import pytest
-from waiting import TIMEOUT_S
+from waiting import eventually
 
-from chromium import ANSWER, CANVAS, IDLE, WAIT_MS, free_port, settled, start_app, touch_draw, wait_for_app
-from digitnet.config import DRAWINGS_ENV
-from digitnet.state.room import ROOMS_FILENAME, Rooms
-from digitnet.state.store import RETRAINED_ENV
+from chromium import IDLE, WAIT_MS, draw_on_phone, page_server, phone_draws
+from digitnet.state.room import ROOMS_FILENAME, SEND_INTERVAL_S, Rooms
 
 # A Wi-Fi so crowded that a Send takes seconds to come back: time for a person to click again.
 SLOW_WIFI = {"offline": False, "latency": 1500, "downloadThroughput": 500_000 / 8, "uploadThroughput": 500_000 / 8}
@@ -16,31 +14,17 @@ SLOW_WIFI = {"offline": False, "latency": 1500, "downloadThroughput": 500_000 / 
 
 @pytest.fixture
 def server(mnist_path, tmp_path):
-    env = {**os.environ, "DIGITNET_MNIST": str(mnist_path), RETRAINED_ENV: str(tmp_path / "retrained"),
-           DRAWINGS_ENV: str(tmp_path / "drawings")}
-    env.pop("DIGITNET_ADMIN_PASSWORD", None)
-    port = free_port()
-    process = start_app(port, env)
-    try:
-        yield wait_for_app(port, process), tmp_path / "drawings" / ROOMS_FILENAME
-    finally:
-        process.terminate()
-        process.wait(TIMEOUT_S)
+    with page_server(mnist_path, tmp_path) as url:
+        yield url, tmp_path / "drawings" / ROOMS_FILENAME
 
 
 def test_three_clicks_on_a_slow_send_put_one_drawing_on_the_wall(browser, server):
     url, store = server
     code = Rooms(store).open()
-    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
-    phone = context.new_page()
-    phone.goto(f"{url}/?room={code}")
-    phone.locator(CANVAS).wait_for(timeout=WAIT_MS)
-    settled(phone)
-    touch_draw(phone, "7", scale=phone.locator(CANVAS).bounding_box()["width"] / 280)
-    phone.locator(ANSWER).wait_for(timeout=WAIT_MS)
+    phone = phone_draws(browser, url, code)
     phone.locator(IDLE).wait_for(timeout=WAIT_MS)
     send = phone.get_by_role("button", name="Send to the screen")
-    session = context.new_cdp_session(phone)
+    session = phone.context.new_cdp_session(phone)
     session.send("Network.enable")
     session.send("Network.emulateNetworkConditions", SLOW_WIFI)
     send.click(timeout=WAIT_MS)
@@ -51,34 +35,23 @@ def test_three_clicks_on_a_slow_send_put_one_drawing_on_the_wall(browser, server
     phone.locator(IDLE).wait_for(timeout=WAIT_MS)
     assert Rooms(store).state(code).drawings == 1
     assert phone.get_by_role("button", name="Send to the screen").count() == 0  # nothing sends the old drawing
-    context.close()
+    phone.context.close()
 
 
 def test_a_phone_that_reloads_is_the_same_phone_on_the_wall(browser, server):
-    import time
-
-    from waiting import eventually
-
-    from digitnet.state.room import SEND_INTERVAL_S
-
     url, store = server
     code = Rooms(store).open()
-    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
-    phone = context.new_page()
-    phone.goto(f"{url}/?room={code}")
+    phone = phone_draws(browser, url, code, "7")
     sent_at = 0.0
     for digit in ("7", "1"):
-        phone.locator(CANVAS).wait_for(timeout=WAIT_MS)
-        settled(phone)
-        touch_draw(phone, digit, scale=phone.locator(CANVAS).bounding_box()["width"] / 280)
-        phone.locator(ANSWER).wait_for(timeout=WAIT_MS)
+        if digit == "1":
+            assert "phone=" in phone.url
+            phone.reload()  # the address keeps the phone
+            draw_on_phone(phone, digit)
         eventually(lambda: time.time() >= sent_at + SEND_INTERVAL_S, "the phone's pace")  # one every 2 s
         phone.get_by_role("button", name="Send to the screen").click(timeout=WAIT_MS)
         phone.get_by_text(f"Sent: your {digit} is on the screen").wait_for(timeout=WAIT_MS)
         sent_at = time.time()
-        if digit == "7":
-            assert "phone=" in phone.url
-            phone.reload()  # the address keeps the phone
     state = Rooms(store).state(code)
     assert (state.people, state.drawings) == (1, 2)
-    context.close()
+    phone.context.close()
