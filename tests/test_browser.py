@@ -8,7 +8,7 @@ import pytest
 from waiting import TIMEOUT_S, eventually
 
 from chromium import (ANSWER, CANVAS, CANVAS_HOST, NUMBER_2026, SCREENSHOTS, WAIT_MS, answer, clear, draw, free_port,
-                      model_card, mouse_strokes, retrain_settings, settled, start_app, touch_draw, touch_strokes,
+                      model_card, mouse_strokes, page_server, retrain_settings, settled, start_app, touch_draw, touch_strokes,
                       wait_for_app)
 from digitnet.config import DRAW_AHEAD_ENV, DRAWINGS_ENV
 from digitnet.state.store import RETRAINED_ENV
@@ -24,35 +24,16 @@ def drawings_dir(tmp_path) -> Path:
 def server(mnist_path, tmp_path, drawings_dir):
     """A fresh `streamlit run app.py` for each test, on a free local port, with its own folders for
     retrained models and drawings: no test depends on what another did."""
-    port = free_port()
-    env = {**os.environ, "DIGITNET_MNIST": str(mnist_path), RETRAINED_ENV: str(tmp_path / "retrained"),
-           DRAWINGS_ENV: str(drawings_dir)}
-    env.pop("DIGITNET_ADMIN_PASSWORD", None)
-    process = start_app(port, env)
-    try:
-        url = wait_for_app(port, process)
-    except RuntimeError as exc:
-        process.kill()
-        pytest.fail(str(exc))
-    yield url
-    process.terminate()
-    process.wait(TIMEOUT_S)
+    with page_server(mnist_path, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
 def fresh_server(mnist_path, tmp_path, drawings_dir):
     """A server that draws the retrain's pen digits in the background once its page first runs, as
     one does for real (into the test run's cache: only the first such server draws them all)."""
-    env = {**os.environ, "DIGITNET_MNIST": str(mnist_path), RETRAINED_ENV: str(tmp_path / "retrained"),
-           DRAWINGS_ENV: str(drawings_dir), DRAW_AHEAD_ENV: "1"}
-    env.pop("DIGITNET_ADMIN_PASSWORD", None)
-    port = free_port()
-    process = start_app(port, env)
-    try:
-        yield wait_for_app(port, process)
-    finally:
-        process.terminate()
-        process.wait(TIMEOUT_S)
+    with page_server(mnist_path, tmp_path, **{DRAW_AHEAD_ENV: "1"}) as url:
+        yield url
 
 
 def wait_for_background_drawing(log: Path, finished_before: int) -> None:
