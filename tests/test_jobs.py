@@ -98,8 +98,16 @@ def test_a_retrain_yields_the_cpu_to_the_page(store, slow_env):
     assert job.start(LONG)
     try:
         page = os.getpriority(os.PRIO_PROCESS, 0)
-        eventually(lambda: os.getpriority(os.PRIO_PROCESS, job.status().pid) == page + RETRAIN_NICENESS,
-                   "the retrain at a lower priority than the page")
+
+        def lowered() -> bool:
+            status = job.status()
+            assert status.running, f"the retrain ended before it was looked at: {status.message}"
+            try:
+                return os.getpriority(os.PRIO_PROCESS, status.pid) == page + RETRAIN_NICENESS
+            except ProcessLookupError:  # it ended between the two looks: the next look says how
+                return False
+
+        eventually(lowered, "the retrain at a lower priority than the page")
     finally:
         job.cancel()
         job.wait(TIMEOUT_S)
