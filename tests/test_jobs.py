@@ -97,13 +97,15 @@ def test_a_retrain_yields_the_cpu_to_the_page(store, slow_env):
     job = TrainingJob(store, slow_env)
     assert job.start(LONG)
     try:
-        page = os.getpriority(os.PRIO_PROCESS, 0)
+        # The page's niceness plus the retrain's, at most 19: a test that ran a retrain in this process
+        # (random order) left it niced already.
+        lowest = min(os.getpriority(os.PRIO_PROCESS, 0) + RETRAIN_NICENESS, 19)
 
         def lowered() -> bool:
             status = job.status()
             assert status.running, f"the retrain ended before it was looked at: {status.message}"
             try:
-                return os.getpriority(os.PRIO_PROCESS, status.pid) == page + RETRAIN_NICENESS
+                return os.getpriority(os.PRIO_PROCESS, status.pid) == lowest
             except ProcessLookupError:  # it ended between the two looks: the next look says how
                 return False
 

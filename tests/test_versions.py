@@ -131,6 +131,7 @@ def test_a_retrain_whose_process_is_gone_reads_as_stopped_on_every_machine(postg
     held.start(JobStatus(state=RUNNING, config=QUICK_RETRAIN, started=time.time(), message="Epoch 1 of 2 done."))
     assert RetrainBoard(url).status().running
     assert hold_retrain() is None  # a second training process, on any machine, is refused
-    held.close()  # its connection gone, as when its process dies: the server frees the lock
-    gone = RetrainBoard(url).status()
-    assert gone.state == FAILED and "stopped unexpectedly" in gone.message
+    held.close()  # its connection gone, as when its process dies: the server frees the lock, a moment later
+    gone = eventually(lambda: (status := RetrainBoard(url).status()).state == FAILED and status,
+                      "the board to see the retrain's lock freed")
+    assert "stopped unexpectedly" in gone.message
