@@ -8,6 +8,7 @@ import logging
 import os
 import zipfile
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -87,9 +88,11 @@ class Classifier:
     def num_parameters(self) -> int:
         return sum(d.kernel.size + d.bias.size for d in self.dense)
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
-        """What identifies these weights, recorded in history.json beside them: the two must agree."""
+        """What identifies these weights, recorded in history.json beside them: the two must agree. Read
+        on every full run of the page (the live answer's file is named by it): hashed once, as the
+        weights never change."""
         digest = hashlib.sha256()
         for layer in self.dense:
             digest.update(layer.activation.encode())
