@@ -9,21 +9,21 @@ from ui.curves import curves_ui, model_card_ui
 from ui.evaluation import evaluation_ui
 from ui.export import export_ui
 from ui.guard import within_budget
-from ui.live import BIG, DESK, live_answer_html
+from ui.live import BIG, DESK, PHONE, live_answer_html
 from ui.resources import current_model, draw_ahead_in_the_background
 from ui.phone import ROOM_QUERY, phone_ui
 from ui.wall import presenter_allowed, start_room_ui, wall_ui
 from ui.sidebar import sidebar_ui
-from ui.style import BARS_CSS, CANVAS_TOOLBAR_SCRIPT, PAGE_CSS, PHONE_CSS, PRESENTER_CSS
+from ui.style import BARS_CSS, CANVAS_TOOLBAR_SCRIPT, PAGE_CSS, PRESENTER_CSS
 
 st.set_page_config(page_title="digitnet: draw a digit", page_icon="✏️", layout="wide")
 within_budget()
 
 if ROOM_QUERY in st.query_params:  # a phone that joined a room: the prompt, the canvas, the answer, Send
-    st.html(PAGE_CSS + BARS_CSS + CANVAS_TOOLBAR_SCRIPT, unsafe_allow_javascript=True)
-    st.markdown(PRESENTER_CSS + PHONE_CSS, unsafe_allow_html=True)
+    st.html(PAGE_CSS + BARS_CSS, unsafe_allow_javascript=True)
+    st.markdown(PRESENTER_CSS, unsafe_allow_html=True)
     st.title("✏️ Draw for the screen")
-    st.html(live_answer_html(current_model(), BIG), unsafe_allow_javascript=True)
+    st.html(live_answer_html(current_model(), PHONE), unsafe_allow_javascript=True)
     phone_ui(st.query_params[ROOM_QUERY])
     st.stop()
 

@@ -34,7 +34,7 @@ from bench.run import BENCH_DOCS, ROOT, Row, format_table, write_results
 from digitnet.config import DRAW_AHEAD_ENV, DRAWINGS_ENV
 from digitnet.state.room import (BUSY, CODE_ALPHABET, CODE_LENGTH, MAX_OPEN_ROOMS, ROOMS_FILENAME, UNLIMITED,
                                    RoomLimits, Rooms)
-from tests.chromium import ANSWER, CANVAS, CHROMIUM, CHROMIUM_FLAGS, draw
+from tests.chromium import CHROMIUM, CHROMIUM_FLAGS, PAD, draw
 from tests.processes import cpu_seconds, rss_mb
 
 log = logging.getLogger("bench.strangers")
@@ -92,8 +92,7 @@ class SendRecording:
     """What Chromium sent while a phone joined a room, drew a 1 and pressed Send to the screen."""
 
     load: bytes  # the phone form's first run: the phone joins the room
-    stroke: bytes  # the drawing
-    send: bytes  # the Send button
+    send: bytes  # the Send, with the drawing: the phone's strokes stay in the browser (ui/pad.js)
 
 
 def record_send(browser, url: str) -> SendRecording:
@@ -105,20 +104,18 @@ def record_send(browser, url: str) -> SendRecording:
     page.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(
         frame if isinstance(frame, bytes) else frame.encode())))
     page.goto(url, timeout=60_000)
-    page.locator(CANVAS).wait_for(timeout=60_000)
-    draw(page, "1", scale=page.locator(CANVAS).bounding_box()["width"] / 280)
-    page.locator(ANSWER).wait_for(timeout=30_000)
+    page.locator(PAD).wait_for(timeout=60_000)
+    draw(page, "1", scale=page.locator(PAD).bounding_box()["width"] / 280, canvas=PAD)
     page.get_by_role("button", name="Send to the screen").click()
     page.get_by_text("is on the screen").wait_for(timeout=30_000)
     page.close()
     reruns = [raw for raw in sent if BackMsg.FromString(raw).WhichOneof("type") == "rerun_script"]
 
     def pressed_send(raw: bytes) -> bool:
-        return any(w.id.endswith("-send") and w.WhichOneof("value") == "trigger_value" and w.trigger_value
+        return any(w.WhichOneof("value") == "json_trigger_value" and '"send"' in w.json_trigger_value
                    for w in BackMsg.FromString(raw).rerun_script.widget_states.widgets)
 
-    send = next(raw for raw in reruns if pressed_send(raw))
-    return SendRecording(load=reruns[0], stroke=canvas_reruns(reruns[:reruns.index(send)])[-1], send=send)
+    return SendRecording(load=reruns[0], send=next(raw for raw in reruns if pressed_send(raw)))
 
 
 @dataclass
@@ -133,7 +130,7 @@ class RoomFlood:
 
 
 def flood_a_room(url: str, recording: SendRecording, sessions: int, at_once: int, source: str) -> RoomFlood:
-    """`sessions` new sessions from `source`, `at_once` at a time, each joining, drawing and sending, as
+    """`sessions` new sessions from `source`, `at_once` at a time, each joining and sending a drawing, as
     a script that opens a new session for every drawing would; what they were told."""
     flood = RoomFlood(sessions)
     gate = asyncio.Semaphore(at_once)
@@ -143,8 +140,7 @@ def flood_a_room(url: str, recording: SendRecording, sessions: int, at_once: int
             try:
                 ws = await connect(url, source)
                 try:
-                    for message in (recording.load, recording.stroke):
-                        await rerun(ws, message)
+                    await rerun(ws, recording.load)
                     shown = await rerun(ws, recording.send)
                 finally:
                     await ws.close()

@@ -29,11 +29,13 @@ REPLICA_HEADER = "X-Digitnet-Replica"  # which replica behind make serve's nginx
 CANVAS_HOST = '[data-testid="stBidiComponentIsolated"]'  # the canvas component, a shadow root
 CANVAS = f"{CANVAS_HOST} canvas.upper-canvas"
 ANSWER = '[data-testid="digit-answer"]'
+PAD = "canvas.digit-pad"  # a room's phone draws on ui/pad.js' canvas
+LIVE_ANSWER = '[data-testid="live-answer"][data-live-digit]:not([data-live-digit=""])'  # ui/live.js' reading
 # Set while Streamlit runs the page's script for this browser tab, and "notRunning" once it is done.
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 BUSY = '[data-testid="stApp"]:is([data-test-script-state="running"], [data-test-script-state="rerunRequested"])'
 
-__all__ = ["ANSWER", "CANVAS", "CANVAS_HOST", "CHROMIUM", "CHROMIUM_FLAGS", "DIGIT_STROKES", "IDLE", "NUMBER_2026",
+__all__ = ["ANSWER", "CANVAS", "LIVE_ANSWER", "PAD", "CANVAS_HOST", "CHROMIUM", "CHROMIUM_FLAGS", "DIGIT_STROKES", "IDLE", "NUMBER_2026",
            "REPLICA_HEADER", "ROOM_WIFI", "SCREENSHOTS", "FirstVisit", "answer", "clear", "cookie_on_replica", "draw", "draw_on_phone",
            "free_port", "model_card", "mouse_strokes", "open_on_replica", "page_server", "phone_draws", "phone_first_visit", "phone_sends", "projector_room", "retrain_settings", "start_app",
            "touch_draw", "touch_strokes", "type_number", "until_it_draws", "WAIT_MS", "wait_for_app"]
@@ -98,7 +100,8 @@ class FirstVisit:
 
 
 def phone_first_visit(browser, url: str, network: dict = ROOM_WIFI, timeout_ms: float = WAIT_MS) -> FirstVisit:
-    """Open `url` in a new phone (390x844, touch, empty cache) on `network`; wait for the canvas."""
+    """Open `url` (a room's phone form) in a new phone (390x844, touch, empty cache) on `network`; wait
+    until it draws and reads its drawing itself: its pad ready, the live answer's model loaded."""
     context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
     try:
         page = context.new_page()
@@ -111,7 +114,9 @@ def phone_first_visit(browser, url: str, network: dict = ROOM_WIFI, timeout_ms: 
         cdp.on("Network.loadingFinished", lambda e: sizes.__setitem__(e["requestId"], int(e["encodedDataLength"])))
         started = time.monotonic()
         page.goto(url)
-        page.locator(CANVAS).wait_for(timeout=timeout_ms)
+        page.wait_for_function("document.querySelector('[data-testid=stBidiComponentIsolated]')?.shadowRoot"
+                               "?.querySelector('canvas.digit-pad[data-ready]') && window.digitnetLive?.weights",
+                               timeout=timeout_ms)
         seconds = time.monotonic() - started
         by_url: dict[str, int] = {}
         for request, size in sizes.items():
@@ -143,14 +148,14 @@ DIGIT_STROKES = {
 }
 
 
-def until_it_draws(page) -> dict:
-    """Wait until the canvas takes strokes, and return where it is on the page. The component shows its
-    canvas first and turns drawing on once it has loaded its (empty) starting drawing: a stroke before
-    that is lost, and on a busy machine that moment is long. A canvas that draws shows Fabric's
-    crosshair to a pointer over it, so hover its corner until it does. While Streamlit redraws the page
-    (a retrain's new model arriving, say) the old canvas can stay beside the new one for a moment:
-    wait until there is one."""
-    canvas = page.locator(CANVAS)
+def until_it_draws(page, selector: str = CANVAS) -> dict:
+    """Wait until the canvas `selector` takes strokes, and return where it is on the page. The component
+    shows its canvas first and turns drawing on once it has loaded its (empty) starting drawing: a
+    stroke before that is lost, and on a busy machine that moment is long. A canvas that draws shows
+    Fabric's crosshair to a pointer over it, so hover its corner until it does (a phone's pad says it is
+    ready itself). While Streamlit redraws the page (a retrain's new model arriving, say) the old canvas
+    can stay beside the new one for a moment: wait until there is one."""
+    canvas = page.locator(selector)
 
     def crosshair() -> dict | None:
         if canvas.count() != 1:
@@ -160,15 +165,17 @@ def until_it_draws(page) -> dict:
             return None
         page.mouse.move(box["x"] + 2, box["y"] + 2)
         page.mouse.move(box["x"] + 3, box["y"] + 3)
-        return box if canvas.evaluate("element => element.style.cursor") == "crosshair" else None
+        ready = "element => element.style.cursor === 'crosshair' || element.dataset.ready === '1'"
+        return box if canvas.evaluate(ready) else None
 
     return eventually(crosshair, "the canvas to take strokes (Fabric's crosshair over it)")
 
 
-def mouse_strokes(page, strokes: list, scale: float = 1.0, steps: int = 8, pause_ms: float = 0) -> None:
-    """Draw `strokes` (lists of canvas pixels) with the mouse, `scale` times larger, pausing `pause_ms`
-    after each."""
-    box = until_it_draws(page)
+def mouse_strokes(page, strokes: list, scale: float = 1.0, steps: int = 8, pause_ms: float = 0,
+                  canvas: str = CANVAS) -> None:
+    """Draw `strokes` (lists of canvas pixels) on `canvas` with the mouse, `scale` times larger, pausing
+    `pause_ms` after each."""
+    box = until_it_draws(page, canvas)
     for stroke in strokes:
         x, y = stroke[0]
         page.mouse.move(box["x"] + x * scale, box["y"] + y * scale)
@@ -180,14 +187,14 @@ def mouse_strokes(page, strokes: list, scale: float = 1.0, steps: int = 8, pause
             page.wait_for_timeout(pause_ms)
 
 
-def draw(page, digit: str, scale: float = 1.0) -> None:
+def draw(page, digit: str, scale: float = 1.0, canvas: str = CANVAS) -> None:
     """Draw `digit` with the mouse."""
-    mouse_strokes(page, DIGIT_STROKES[digit], scale)
+    mouse_strokes(page, DIGIT_STROKES[digit], scale, canvas=canvas)
 
 
-def touch_strokes(page, strokes: list, scale: float = 1.0) -> None:
-    """Draw with a finger: the DevTools protocol's touch events, as a phone's browser sends them."""
-    box = until_it_draws(page)
+def touch_strokes(page, strokes: list, scale: float = 1.0, canvas: str = CANVAS) -> None:
+    """Draw on `canvas` with a finger: the DevTools protocol's touch events, as a phone's browser sends them."""
+    box = until_it_draws(page, canvas)
     session = page.context.new_cdp_session(page)
     for stroke in strokes:
         points = [(box["x"] + x * scale, box["y"] + y * scale) for x, y in stroke]
@@ -200,9 +207,9 @@ def touch_strokes(page, strokes: list, scale: float = 1.0) -> None:
         session.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
 
 
-def touch_draw(page, digit: str, scale: float = 1.0) -> None:
+def touch_draw(page, digit: str, scale: float = 1.0, canvas: str = CANVAS) -> None:
     """Draw `digit` with a finger."""
-    touch_strokes(page, DIGIT_STROKES[digit], scale)
+    touch_strokes(page, DIGIT_STROKES[digit], scale, canvas)
 
 
 def answer(page) -> str:
@@ -273,11 +280,11 @@ def phone_draws(browser, url: str, code: str, digit: str = "7", cookie: str | No
 
 
 def draw_on_phone(phone, digit: str) -> None:
-    """Draw `digit` with a finger on a phone's canvas, and wait for its answer."""
-    phone.locator(CANVAS).wait_for(timeout=WAIT_MS)
+    """Draw `digit` with a finger on a phone's pad, and wait for the phone's own reading of it."""
+    phone.locator(PAD).wait_for(timeout=WAIT_MS)
     settled(phone)
-    touch_draw(phone, digit, scale=phone.locator(CANVAS).bounding_box()["width"] / 280)
-    phone.locator(ANSWER).wait_for(timeout=WAIT_MS)
+    touch_draw(phone, digit, scale=phone.locator(PAD).bounding_box()["width"] / 280, canvas=PAD)
+    phone.locator(LIVE_ANSWER).wait_for(timeout=WAIT_MS)
 
 
 def phone_sends(browser, url: str, code: str, cookie: str | None = None) -> None:

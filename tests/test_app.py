@@ -1,5 +1,6 @@
 """The page under Streamlit's AppTest, with a stand-in for the drawing canvas component."""
 
+import base64
 import io
 import json
 import re
@@ -36,11 +37,25 @@ class FakeCanvas:
         self.calls.append(kwargs)
         if self.sent is not None:
             return types.SimpleNamespace(image_bytes=self.sent)
-        if self.image is None:
-            return types.SimpleNamespace(image_bytes=None)
+        return types.SimpleNamespace(image_bytes=None if self.image is None else self.png())
+
+    def png(self) -> bytes:
         png = io.BytesIO()
-        Image.fromarray(self.image).save(png, "PNG")
-        return types.SimpleNamespace(image_bytes=png.getvalue())
+        Image.fromarray(self.image if self.image is not None else np.zeros((280, 280, 4), np.uint8)).save(png, "PNG")
+        return png.getvalue()
+
+    def pad(self, key: str, data: dict, on_send_change) -> None:
+        """Stands in for ui/pad.js' component: its Send is a button that sends the drawing we set as the
+        real pad does, a PNG's data URL (or `sent`, as it is, when that is set)."""
+        self.calls.append({"key": key, **data})
+
+        def pressed() -> None:
+            sent = self.sent if self.sent is not None else self.png()
+            st.session_state[key] = {"send": "data:image/png;base64," + base64.b64encode(sent).decode()
+                                     if isinstance(sent, bytes) else sent}
+            on_send_change()
+
+        st.button("Send to the screen", key="send", on_click=pressed)
 
 
 @pytest.fixture
@@ -51,6 +66,9 @@ def canvas(monkeypatch, tmp_path, tiny_mnist):
     monkeypatch.setitem(sys.modules, "streamlit_drawable_canvas", module)
     for name in [name for name in sys.modules if name == "ui" or name.startswith("ui.")]:
         monkeypatch.delitem(sys.modules, name)  # the page's sections import the stand-in afresh
+    import ui.pad  # the module the page will import, with the phone's pad a stand-in
+
+    monkeypatch.setattr(ui.pad, "_pad", fake.pad)
     monkeypatch.setenv(RETRAINED_ENV, str(tmp_path / "retrained"))
     monkeypatch.setenv(DRAWINGS_ENV, str(tmp_path / "drawings"))
     monkeypatch.delenv(ADMIN_PASSWORD_ENV, raising=False)
@@ -488,6 +506,9 @@ def test_a_forged_drawing_is_refused_unread_with_a_message(canvas, sent, form, t
         from digitnet.state.room import Rooms
 
         at.query_params["room"] = Rooms(tmp_path / "drawings" / "rooms.sqlite3").open()
+        at.session_state[keys.JOINED] = time.time() - 60  # no wait to send
+        at.run()
+        at.button(key="send").click()  # a phone's drawing reaches the server only when it is sent
     at.run()
     assert not at.exception, at.exception
     assert at.warning[0].value == "That drawing could not be read: clear the canvas and draw again."

@@ -1,7 +1,5 @@
 """Where the input comes from: the drawing canvas, an uploaded photo, or an MNIST test digit."""
 
-from contextlib import nullcontext
-
 import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
@@ -18,6 +16,7 @@ from ui.resources import test_scores, version
 CANVAS = {"digit": (280, 280, 20), "number": (720, 240, 16)}
 INK, BACKGROUND = "#FFFFFF", "#000000"
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
+UNREADABLE = "That drawing could not be read: clear the canvas and draw again."
 ON_CANVAS, NUMBER, UPLOAD, TEST_DIGIT = "Draw", "Several digits", "Upload a photo", "A test digit"
 # Scrolls to the input picker (the segmented control, keyed keys.SOURCE), with the answer beside it.
 SCROLL_TO_INPUT_SCRIPT = f"""<script>
@@ -25,17 +24,15 @@ document.querySelector(".st-key-{keys.SOURCE}").scrollIntoView({{behavior: "smoo
 </script>"""
 
 
-def canvas_ui(kind: str, for_phone: bool = False) -> bytes | None:
+def canvas_ui(kind: str) -> bytes | None:
     """The canvas and its Clear button; returns the PNG the canvas sent, or None before a stroke (or
-    when what was sent is not a canvas' value). `for_phone`: the room's phone form, whose first visit
-    loads no icon font (375 KB) and whose strokes send no container (ui/style.PHONE_CSS styles its only
-    canvas)."""
+    when what was sent is not a canvas' value)."""
     if keys.CANVAS_VERSION not in st.session_state:
         st.session_state[keys.CANVAS_VERSION] = 0
     width, height, stroke = CANVAS[kind]
     try:
         # named, for the page's CSS to fit it to a phone
-        with nullcontext() if for_phone else st.container(key=f"canvas-{kind}"):
+        with st.container(key=f"canvas-{kind}"):
             result = st_canvas(
                 stroke_width=stroke,
                 stroke_color=INK,
@@ -52,7 +49,7 @@ def canvas_ui(kind: str, for_phone: bool = False) -> bytes | None:
     except (ValueError, TypeError, KeyError, AttributeError):
         unreadable_drawing()
         png = None
-    st.button("Clear", key="clear", icon=None if for_phone else ":material/delete:", on_click=clear_canvas)
+    st.button("Clear", key="clear", icon=":material/delete:", on_click=clear_canvas)
     return png
 
 
@@ -71,7 +68,7 @@ def unreadable_drawing() -> None:
     """What a canvas sent is not its drawing (a forged message): say so, and start a fresh canvas, since
     the canvas would send its broken value back on every run."""
     clear_canvas()
-    st.warning("That drawing could not be read: clear the canvas and draw again.")
+    st.warning(UNREADABLE)
 
 
 def clear_canvas() -> None:

@@ -1,6 +1,6 @@
 """Every session-state key the page writes in one place and reads in another."""
 
-CANVAS_VERSION = "canvas_version"  # bumped by Clear: a new canvas key gives a new, empty canvas
+CANVAS_VERSION = "canvas_version"  # bumped by Clear (a phone's sent drawing): a new canvas key gives a new, empty canvas
 VIEW = "view"  # the open tab: ui.views.DRAW, LEARNED or GOOD
 SOURCE = "source"  # the input picked: Draw, Several digits, Upload a photo, A test digit
 UPLOADED_FILE = "upload"  # the file uploader's own state: the file picked, readable or not
@@ -19,7 +19,8 @@ SPOKEN = "spoken"  # (drawing, words) last said aloud, so that a rerun does not 
 PASSWORD = "password"  # the admin password box, read again by its on_change check
 ROOM = "room"  # the code of the room this presenter's session runs
 ROOM_PROMPT = "room_prompt"  # the presenter's prompt picker: "any digit" or a digit
-ROOM_SENT = "room_sent"  # ("ok" or "error", words) after a phone's Send, to say so on the next run
+ROOM_SENT = "room_sent"  # ("ok", "info" or "error", words) after a phone's Send, to say so on the next run
+ROOM_SENDS = "room_sends"  # how many of this phone's Sends the server answered: its pad takes one more at each
 HIDE_PHONE = "hide_phone"  # the wall's switch: hiding a drawing hides all of its phone's, and stops that phone
 WALL_LAST = "wall_last"  # the last RoomState the wall read, shown while the store is out of reach
 WALL_SHOWN = "wall_shown"  # time.time() when this projector last told the store it shows its room

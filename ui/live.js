@@ -34,6 +34,7 @@
   // the canvas lives in a shadow root that the component may replace at any run.
   function canvasOf(event) {
     const target = event.composedPath()[0];
+    if (target instanceof HTMLCanvasElement && target.classList.contains("digit-pad")) return {upper: target}; // ui/pad.js
     if (!(target instanceof HTMLCanvasElement) || !target.classList.contains("upper-canvas")) return null;
     const host = target.getRootNode().host;
     if (!host || host.closest(".st-key-canvas-number")) return null;
@@ -62,6 +63,7 @@
     };
     window.addEventListener("pointerup", stop, {capture: true, passive: true});
     window.addEventListener("pointercancel", stop, {capture: true, passive: true});
+    window.addEventListener("digitnet-pad-cleared", hide); // a phone's pad, cleared or sent
   }
 
   function schedule() {
@@ -78,7 +80,7 @@
       const context = surface.getContext("2d", {willReadFrequently: true});
       context.fillStyle = live.background; // the component paints its background apart from its layers
       context.fillRect(0, 0, side, side);
-      context.drawImage(live.canvas.lower, 0, 0, side, side);
+      if (live.canvas.lower) context.drawImage(live.canvas.lower, 0, 0, side, side);
       context.drawImage(live.canvas.upper, 0, 0, side, side);
       const reading = live.engine.read(live.weights, context.getImageData(0, 0, side, side).data, side, side);
       if (reading === null) return; // not a drawing this engine reads: the server's answer stands
@@ -156,7 +158,7 @@
       element.dataset.liveConfidence = "0";
     } else {
       const p = reading.probabilities, digit = p.indexOf(Math.max(...p));
-      const big = live.layout !== "desk";
+      const big = live.layout !== "desk"; // presenter mode and a phone
       const answer = answerHtml(String(digit), live.engine.sentence(p));
       element.innerHTML = big ? answer + barsHtml(p, 3)
         : `<div class='answer-row' style='display:flex;flex-wrap:wrap;gap:1rem;align-items:center'>` +
@@ -182,9 +184,9 @@
   // Once the pen is up and the server has answered the finished drawing (its run started and ended
   // after the lift), its answer replaces the live one: the same reading, so nothing moves.
   function watch() {
-    sendDone();
     const area = answerArea();
-    if (area && area.classList.contains("live") && !live.drawing && live.liftedAt) {
+    // On a phone the live reading is the answer until Send: the server reads the drawing only then.
+    if (area && area.classList.contains("live") && !live.drawing && live.liftedAt && live.layout !== "phone") {
       const idle = document.querySelector(IDLE) !== null;
       if (!idle) live.sawRun = true;
       if ((live.sawRun && idle) || performance.now() - live.liftedAt > SERVER_WAIT_MS) {
@@ -194,40 +196,8 @@
     }
   }
 
-  // A room's Send: while it is on its way the button says so and takes no second click (the room
-  // would store the drawing once anyway, digitnet.state.room.Rooms.send); the next run brings it back.
-  const SEND = ".st-key-send button";
-  function sendOnce() {
-    window.addEventListener("click", event => {
-      const button = event.target instanceof Element && event.target.closest(SEND);
-      if (!button) return;
-      if (button.dataset.sending) {
-        event.preventDefault();
-        event.stopImmediatePropagation();
-        return;
-      }
-      button.dataset.sending = "1";
-      button.setAttribute("aria-disabled", "true");
-      live.sending = true;
-    }, {capture: true});
-  }
-
-  function sendDone() {
-    const idle = document.querySelector(IDLE) !== null;
-    if (!live.sending) return;
-    if (!idle) live.sendRan = true;
-    else if (live.sendRan) {
-      live.sending = live.sendRan = false;
-      for (const button of document.querySelectorAll(SEND)) {
-        delete button.dataset.sending;
-        button.removeAttribute("aria-disabled");
-      }
-    }
-  }
-
   live.configure(config);
   listen();
-  sendOnce();
   new MutationObserver(watch).observe(document.body, {childList: true, subtree: true, attributes: true,
                                                       attributeFilter: ["data-test-script-state"]});
   setInterval(watch, 250);

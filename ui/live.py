@@ -9,7 +9,9 @@ from ui.inputs import BACKGROUND, CANVAS
 from ui.resources import browser_model, live_script
 
 LIVE_SCRIPT = Path(__file__).with_name("live.js")
-DESK, BIG = "desk", "big"  # the answer beside the 28x28 input and ten bars; huge, with three bars
+# The answer beside the 28x28 input and ten bars; huge, with three bars; huge on a room's phone, where it
+# stays until Send (the server reads a phone's drawing only then).
+DESK, BIG, PHONE = "desk", "big", "phone"
 
 
 def live_answer_html(model: LoadedModel, layout: str) -> str:

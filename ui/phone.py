@@ -6,17 +6,19 @@ import html
 import re
 import secrets
 import time
+from functools import partial
 
 import streamlit as st
 
+import digitnet
 from digitnet.reading.prediction import Prediction
 from digitnet.state.limits import client_address, trusted_proxies
 from digitnet.state.room import RoomError, RoomStoreError, normalised, prompt_words
 from ui import keys
-from ui.answer import big_answer_html, read_ui
 from ui.guard import within_budget
-from ui.inputs import canvas_ui, clear_canvas
-from ui.resources import current_model, get_rooms
+from ui.inputs import CANVAS, UNREADABLE, clear_canvas
+from ui.pad import drawing_pad
+from ui.resources import current_model, drawing_reader, get_rooms
 
 ROOM_QUERY = "room"  # ?room=CODE opens the phone form of the page
 PHONE_QUERY = "phone"  # ?room=CODE&phone=TOKEN: a phone's address once it joined
@@ -26,6 +28,7 @@ PHONE_TOKEN = re.compile(r"[0-9a-f]{16}")  # what secrets.token_hex(8) makes: no
 PROMPT_POLL_SECONDS = 5.0
 # When the rooms' store cannot be reached: nothing it holds is lost, and it is tried again by itself.
 NOT_SENT = "Your drawing did not reach the screen: send it again in a moment."
+SAID = {"ok": st.success, "info": st.info, "error": st.warning}
 OUT_OF_REACH = "The screen cannot be reached just now: draw on, and send in a moment."
 
 
@@ -82,38 +85,58 @@ def prompt_ui(code: str) -> None:
 
 
 def phone_drawing_ui(code: str) -> None:
-    """Canvas, Send and answer, in one fragment: a stroke reruns only this part. Send sits right under
-    the canvas, on a phone's first screen. One container, for the live answer (ui/live.js) to stand in."""
+    """The pad and what became of the last Send, in one fragment. The phone reads its drawing itself as
+    the pen moves (ui/live.js, in the answer's container); the server reads it once, when it is sent."""
     within_budget()
-    model = current_model()
-    png = canvas_ui("digit", for_phone=True)
+    st.session_state.setdefault(keys.CANVAS_VERSION, 0)
+    st.session_state.setdefault(keys.ROOM_SENDS, 0)
+    drawing_pad(f"pad-{st.session_state[keys.CANVAS_VERSION]}", st.session_state[keys.ROOM_SENDS],
+                on_send=partial(send, code))
     sent = st.session_state.pop(keys.ROOM_SENT, None)
-    if sent:
-        (st.success if sent[0] == "ok" else st.warning)(sent[1])
-    with st.container(key="answer"):  # where the browser's live reading stands in while the pen moves
-        read = read_ui(png, model, invitation="" if sent else "Draw a digit from 0 to 9.")
-        if read is not None:
-            # The drawing's identity: this phone's and the PNG its canvas made. Sent twice, it is stored once.
-            drawing_key = hashlib.sha256(phone_token().encode() + png).hexdigest()[:32]
-            st.button("Send to the screen", key="send", type="primary", on_click=send, args=(code, *read, drawing_key))
-            st.markdown(big_answer_html(read[1]), unsafe_allow_html=True)
+    with st.container(key="answer"):  # where the browser's live reading stands while the pen moves
+        if sent:
+            SAID[sent[0]](sent[1])
+        else:
+            st.info("Draw a digit from 0 to 9, then send it.")
 
 
-def send(code: str, x, prediction: Prediction, drawing_key: str) -> None:
+def send(code: str, png: bytes | None) -> None:
+    """Read the drawing Send sent and put it on the room's screen; say how it went on the next run. A
+    drawing that arrived is cleared from the pad; one that did not stays, to send again."""
+    st.session_state[keys.ROOM_SENDS] = st.session_state.get(keys.ROOM_SENDS, 0) + 1
+    outcome = sent_to_room(code, png)
+    st.session_state[keys.ROOM_SENT] = outcome
+    if outcome[0] == "ok":
+        clear_canvas()
+
+
+def sent_to_room(code: str, png: bytes | None) -> tuple[str, str]:
+    """What became of a phone's drawing: ("ok" | "info" | "error", the words to show)."""
+    model = current_model()
+    try:
+        if png is None:
+            raise digitnet.CanvasError("not a PNG")
+        reading = drawing_reader().read(png, CANVAS["digit"][:2], model.classifier)
+    except digitnet.EmptyImageError:
+        return "info", "Draw a digit from 0 to 9 first, then send it."
+    except digitnet.BlankImageError as exc:
+        return "info", f"{exc}."
+    except digitnet.ImageError:  # a forged message: the canvas never sends anything else
+        clear_canvas()
+        return "error", UNREADABLE
+    prediction = Prediction(reading.probabilities)
+    # The drawing's identity: this phone's and the PNG its canvas made. Sent twice, it is stored once.
+    drawing_key = hashlib.sha256(phone_token().encode() + png).hexdigest()[:32]
     # The room takes a phone's drawings only a few seconds after it joined, which a person drawing
     # never notices; one who was faster than that waits the rest here rather than being refused.
     joined = st.session_state.get(keys.JOINED, time.time())
     # At most the whole wait, even when the clock was set back since the phone joined.
     time.sleep(max(0.0, min(get_rooms().limits.join_wait_s, joined + get_rooms().limits.join_wait_s - time.time())))
     try:
-        get_rooms().send(code, phone_token(), x, prediction.digit, prediction.confidence, sender=sender(),
+        get_rooms().send(code, phone_token(), reading.x, prediction.digit, prediction.confidence, sender=sender(),
                          drawing_key=drawing_key)
     except RoomStoreError as exc:
-        st.session_state[keys.ROOM_SENT] = ("error", NOT_SENT if exc.passing else f"{exc}.")
-        return
+        return "error", NOT_SENT if exc.passing else f"{exc}."
     except RoomError as exc:
-        st.session_state[keys.ROOM_SENT] = ("error", f"{exc}.")
-        return
-    st.session_state[keys.ROOM_SENT] = ("ok", f"Sent: your {prediction.digit} is on the screen. Draw another!")
-    clear_canvas()
-
+        return "error", f"{exc}."
+    return "ok", f"Sent: your {prediction.digit} is on the screen. Draw another!"

@@ -73,11 +73,6 @@ h1 {font-size: 1.6rem !important; padding: 0 !important;}
 </style>
 """
 # A room's phone form: its only canvas, which it sends without a container, at presenter mode's size.
-PHONE_CSS = """
-<style class="digitnet">
-[data-testid="stBidiComponentIsolated"] {zoom: 1.2143; margin-top: 0.8rem;}
-</style>
-"""
 # The room's wall on a projector: a QR code a back row can scan (its column's width, about 290 px of a
 # 1280x720 screen's height) above the room code in big letters, a one-line title, and the link for typing.
 WALL_CSS = """
