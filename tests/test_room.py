@@ -4,7 +4,9 @@ import os
 
 import pytest
 
-from bench.room import ECHO_APP, Recording, record, run_room, start_one
+from bench.room import ECHO_APP, PHONE, Recording, record, run_room, start_one
+from digitnet.config import DRAWINGS_ENV
+from digitnet.state.room import ROOMS_FILENAME, Rooms
 
 
 @pytest.fixture
@@ -17,10 +19,10 @@ def echo(tmp_path):
 def test_recorded_strokes_replayed_by_a_few_visitors_are_each_answered(browser, echo):
     recording = record(browser, echo.url)
     assert isinstance(recording, Recording) and len(recording.strokes) == 3 and len(set(recording.strokes)) == 3
-    result = run_room(echo.url, recording, visitors=3, seconds=4.0)
+    result = run_room(echo.url, recording, visitors=3, seconds=6.0)
     assert not result.errors
-    # Each visitor draws every 1.5 s for 4 s: 3 strokes each, give or take where it started.
-    assert 6 <= len(result.latencies_ms) <= 12
+    # Each visitor starts a digit of 3 strokes within 5 s, and another every 5 s while the room draws.
+    assert 9 <= len(result.latencies_ms) <= 18
     assert all(0 < ms < 5000 for ms in result.latencies_ms)
 
 
@@ -29,3 +31,17 @@ def test_a_server_that_goes_away_is_counted_as_errors_not_answers(browser, echo)
     echo.stop()
     result = run_room(echo.url, recording, visitors=2, seconds=2.0)
     assert len(result.errors) == 2 and not result.latencies_ms
+
+
+def test_a_phone_s_recorded_send_replayed_puts_a_drawing_of_its_own_on_the_wall_each_time(browser, tmp_path):
+    server = start_one({**os.environ, DRAWINGS_ENV: str(tmp_path)})
+    try:
+        code = Rooms(tmp_path / ROOMS_FILENAME).open()
+        recording = record(browser, f"{server.url}/?room={code}", PHONE)
+        assert recording.send and not recording.strokes and recording.poll  # no stroke reaches the server
+        result = run_room(server.url, recording, visitors=2, seconds=6.0)  # the address is in what was recorded
+    finally:
+        server.stop()
+    assert not result.errors
+    # The recording's own drawing, then each visitor's one or two: each stored, none taken for another.
+    assert 3 <= Rooms(tmp_path / ROOMS_FILENAME).state(code).drawings == 1 + len(result.latencies_ms) <= 5

@@ -283,6 +283,7 @@ def test_a_phone_through_nginx_gets_compressed_code_no_icon_font_and_a_working_s
     phone = context.new_page()
     encodings: dict[str, str] = {}
     phone.on("response", lambda r: encodings.__setitem__(r.url, r.headers.get("content-encoding", "")))
+    phone.goto(f"{serve.url}/?room={code}")
     draw_on_phone(phone, "7")
     # The big ones (3 MB of the 3.2 MB a phone moved uncompressed); files under 1 KB are not worth it. The
     # phone's pad is the page's own: the Draw page's canvas component (Fabric.js) is never loaded.
