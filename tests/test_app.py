@@ -654,6 +654,7 @@ def test_a_phone_in_a_room_sends_its_drawing_to_the_wall_once_every_two_seconds(
     at.button(key="send").click().run()  # at once after joining: the page waits out the room's few seconds
     assert time.time() >= at.session_state[keys.JOINED] + rooms.limits.join_wait_s  # (from when it joined)
     assert at.success[0].value == "Sent: your 7 is on the screen. Draw another!"
+    assert canvas.calls[-1]["cleared"] == 1 and canvas.calls[-1]["sends"] == 1  # a fresh pad, its Send back
     state = rooms.state(code)
     assert (state.people, state.drawings, state.read_right) == (1, 1, 1) and state.tiles[0].answer == 7
     at.button(key="send").click().run()  # the same drawing again (a second click): sent, and kept once

@@ -1,12 +1,19 @@
 // A room's phone draws here: a canvas, Clear and Send to the screen. Strokes stay in the browser (the
 // page's live answer, ui/live.js, reads them as the pen moves); only Send tells the server, with the
 // one finished drawing. Streamlit calls this at the pad's first run and whenever the server's data for
-// it changes (data.sends: how many of this page's Sends the server has answered).
+// it changes (data.sends: how many of this page's Sends the server has answered; data.cleared: how many
+// of its drawings it took, each of which clears the pad).
 export default function ({parentElement, data, setTriggerValue}) {
   const canvas = parentElement.querySelector("canvas.digit-pad");
   const clear = parentElement.querySelector("button.pad-clear");
   const send = parentElement.querySelector("button.pad-send");
   const context = canvas.getContext("2d");
+
+  function blank() {
+    context.fillStyle = data.background;
+    context.fillRect(0, 0, data.side, data.side);
+    window.dispatchEvent(new CustomEvent("digitnet-pad-cleared")); // the live answer steps aside
+  }
 
   // Send takes one click until the server answers it: the next data Streamlit gives the pad.
   if (canvas.dataset.sends !== String(data.sends)) {
@@ -14,6 +21,8 @@ export default function ({parentElement, data, setTriggerValue}) {
     send.removeAttribute("aria-disabled");
     send.textContent = data.words.send;
   }
+  if (canvas.dataset.ready && canvas.dataset.cleared !== String(data.cleared)) blank(); // sent: a fresh pad
+  canvas.dataset.cleared = String(data.cleared);
   if (canvas.dataset.ready) return;
   canvas.dataset.ready = "1";
 
@@ -21,12 +30,6 @@ export default function ({parentElement, data, setTriggerValue}) {
   canvas.setAttribute("aria-label", data.words.canvas);
   clear.textContent = data.words.clear;
   send.textContent = data.words.send;
-
-  function blank() {
-    context.fillStyle = data.background;
-    context.fillRect(0, 0, data.side, data.side);
-    window.dispatchEvent(new CustomEvent("digitnet-pad-cleared")); // the live answer steps aside
-  }
 
   // Strokes as the canvas on the Draw page lays them down: round ends and joins, quadratic curves
   // through the midpoints of the points the pointer gave.

@@ -36,12 +36,13 @@ WORDS = {"send": "Send to the screen", "sending": "Sending…", "clear": "Clear"
 _pad = st.components.v2.component("digitnet.pad", html=PAD_HTML, css=PAD_CSS, js=PAD_SCRIPT.read_text())
 
 
-def drawing_pad(key: str, sends: int, on_send: Callable[[bytes | None], None]) -> None:
-    """The pad, new and blank for each new `key`. `sends`: how many of its Sends the server has answered
-    (the pad takes another at each new number). `on_send` gets the PNG Send sent, before the run, or
-    None when what came is not a PNG (a forged message)."""
+def drawing_pad(key: str, sends: int, cleared: int, on_send: Callable[[bytes | None], None]) -> None:
+    """The pad. `sends`: how many of its Sends the server has answered (the pad takes another at each
+    new number); the pad is blank again at each new number `cleared`. `on_send` gets the PNG Send sent,
+    before the run, or None when what came is not a PNG (a forged message)."""
     width, _, stroke = CANVAS["digit"]
-    data = {"side": width, "stroke": stroke, "ink": INK, "background": BACKGROUND, "words": WORDS, "sends": sends}
+    data = {"side": width, "stroke": stroke, "ink": INK, "background": BACKGROUND, "words": WORDS, "sends": sends,
+            "cleared": cleared}
     _pad(key=key, data=data, on_send_change=lambda: on_send(sent_png(st.session_state[key]["send"])))
 
 

@@ -90,7 +90,8 @@ def phone_drawing_ui(code: str) -> None:
     within_budget()
     st.session_state.setdefault(keys.CANVAS_VERSION, 0)
     st.session_state.setdefault(keys.ROOM_SENDS, 0)
-    drawing_pad(f"pad-{st.session_state[keys.CANVAS_VERSION]}", st.session_state[keys.ROOM_SENDS],
+    # One key for the pad: a sent drawing clears it, and its widget stays the same for the next Send.
+    drawing_pad("pad", st.session_state[keys.ROOM_SENDS], st.session_state[keys.CANVAS_VERSION],
                 on_send=partial(send, code))
     sent = st.session_state.pop(keys.ROOM_SENT, None)
     with st.container(key="answer"):  # where the browser's live reading stands while the pen moves
