@@ -410,15 +410,21 @@ class Wall:
     rooms: Rooms
 
     def send_to_tile_ms(self, sends: int = 4) -> list[float]:
-        """Send `sends` drawings as new phones; for each, the time until its tile is on the wall."""
+        """Send `sends` drawings as new phones; for each, the time until the wall counts it (its tile may be
+        off the wall already in a big room, where newer drawings push it out of the 24 shown)."""
         x = np.zeros((28, 28), dtype=np.float32)
         x[4:24, 13:15] = 1.0  # a 1
         delays = []
         for _ in range(sends):
             sent = time.monotonic()
-            drawing = self.rooms.send(self.code, f"probe-{secrets.token_hex(4)}", x, 1, 0.9)
-            tile = self.page.locator(".st-key-wall figure.tile").get_by_text(f"#{drawing}", exact=True)
-            tile.wait_for(timeout=30_000)
+            self.rooms.send(self.code, f"probe-{secrets.token_hex(4)}", x, 1, 0.9)
+            stored = self.rooms.state(self.code, tiles=0).drawings  # the probe's, and any sent meanwhile
+            self.page.wait_for_function(
+                """stored => {
+                    const counters = document.querySelector(".st-key-wall .room-counters");
+                    const found = counters && counters.innerText.replace(/,/g, "").match(/drawings: (\\d+)/);
+                    return found && Number(found[1]) >= stored;
+                }""", arg=stored, timeout=30_000)
             delays.append((time.monotonic() - sent) * 1000)
         return delays
 
