@@ -11,6 +11,7 @@ from digitnet.state.room import ROOMS_FILENAME, SEND_INTERVAL_S, Rooms
 
 # A Wi-Fi so crowded that a Send takes seconds to come back: time for a person to click again.
 SLOW_WIFI = {"offline": False, "latency": 1500, "downloadThroughput": 500_000 / 8, "uploadThroughput": 500_000 / 8}
+DISCONNECTED = '[data-testid="stStatusWidget"]:has-text("Connecting")'  # Streamlit's own sign, top right
 
 
 @pytest.fixture
@@ -112,3 +113,29 @@ def test_a_phone_that_reloads_is_the_same_phone_on_the_wall(browser, server):
     state = Rooms(store).state(code)
     assert (state.people, state.drawings) == (1, 2)
     phone.context.close()
+
+
+def test_a_phone_that_drops_off_the_wifi_draws_on_and_sends_when_it_is_back(browser, server):
+    from wifi import Wifi
+
+    url, store = server
+    code = Rooms(store).open()
+    wifi = Wifi(int(url.rsplit(":", 1)[1]))
+    try:
+        phone = phone_draws(browser, wifi.url, code, "1")
+        phone.locator(IDLE).wait_for(timeout=WAIT_MS)
+        wifi.drop()
+        phone.locator(DISCONNECTED).wait_for(timeout=WAIT_MS)  # the page knows it lost the server
+        phone.get_by_role("button", name="Clear").click()
+        touch_draw(phone, "7", scale=phone.locator(PAD).bounding_box()["width"] / 280, canvas=PAD)
+        eventually(lambda: phone.locator(LIVE_ANSWER).get_attribute("data-live-digit") == "7",
+                   "the phone's own reading, with no server")
+        wifi.restore()
+        phone.locator(DISCONNECTED).wait_for(state="detached", timeout=WAIT_MS)
+        phone.get_by_role("button", name="Send to the screen").click(timeout=WAIT_MS)
+        phone.get_by_text("Sent: your 7 is on the screen").wait_for(timeout=WAIT_MS)
+        state = Rooms(store).state(code)
+        assert (state.people, state.drawings, [t.answer for t in state.tiles]) == (1, 1, [7])  # no new join
+        phone.context.close()
+    finally:
+        wifi.close()
