@@ -99,6 +99,13 @@ def test_a_half_drawn_seven_is_read_live_screenshots(browser, server):
                                 60 + 120 * max(t - 15, 0) / 15))
             page.evaluate(NEXT_FRAME)
         assert page.locator(LIVE).is_visible() and page.locator(ANSWER).count() == 0
+        if name == "live-projector":  # presenter mode's "Inside the network" lights up too, the server's hidden
+            network = page.locator(f"{LIVE} .live-network")
+            assert network.locator("svg circle").count() == 128 + 128 + 10 and network.locator("svg line").count() > 0
+            lit = network.locator("svg circle[r='9']").evaluate_all(
+                "circles => circles.findIndex(c => c.getAttribute('fill') !== c.getAttribute('stroke') && "
+                "c.getAttribute('fill').startsWith('rgb(') && !/^rgb\\((\\d+),\\1,\\1\\)$/.test(c.getAttribute('fill')))")
+            assert str(lit) == page.locator(LIVE).get_attribute("data-live-digit")
         if SCREENSHOTS:
             page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
         page.mouse.up()

@@ -17,6 +17,7 @@
 
   live.configure = function (next) {
     live.layout = next.layout;
+    live.network = next.network;
     live.side = next.canvas;
     live.background = next.background;
     if (next.url !== live.url) {
@@ -148,6 +149,77 @@
     context.putImageData(pixels, 0, 0);
   }
 
+  // digitnet.reading.inside.network_picture for the live reading: presenter mode's "Inside the network",
+  // lit as the pen moves. The weight of a link is its step times its unit's scale, as the engine reads it.
+  function networkHtml(reading) {
+    const L = live.network, layers = live.weights.layers;
+    const p = reading.probabilities, digit = p.indexOf(Math.max(...p));
+    const [input, hidden1, hidden2] = reading.activations;
+    const weight = (layer, i, j) => layer.kernel[i * layer.cols + j] * layer.scales[j];
+    const largest = (values, count) => values.map((v, i) => i).sort((a, b) => values[b] - values[a])
+      .slice(0, count).filter(i => values[i] > 0);
+    const intoAnswer = hidden2.map((h, j) => h * weight(layers[2], j, digit));
+    const paths = [];
+    for (const j of largest(intoAnswer, L.PATHS)) {
+      paths.push([2, j, digit, intoAnswer[j]]);
+      const intoJ = hidden1.map((h, i) => h * weight(layers[1], i, j));
+      for (const i of largest(intoJ, L.FEEDERS)) paths.push([1, i, j, intoJ[i]]);
+    }
+    const grid = (centre, count) => {
+      const rows = Math.ceil(count / L.GRID_COLUMNS), top = (L.HEIGHT - rows * L.DOT) / 2 + L.DOT / 2;
+      const left = centre - L.GRID_COLUMNS * L.DOT / 2 + L.DOT / 2;
+      return Array.from({length: count}, (_, i) => [left + (i % L.GRID_COLUMNS) * L.DOT, top + Math.floor(i / L.GRID_COLUMNS) * L.DOT]);
+    };
+    const step = (L.HEIGHT - 60) / 10;
+    const positions = [grid(L.HIDDEN_COLUMNS[0], hidden1.length), grid(L.HIDDEN_COLUMNS[1], hidden2.length),
+                       Array.from({length: 10}, (_, d) => [L.OUTPUT_X, 40 + step * d + step / 2])];
+    const grey = strength => { const g = Math.trunc(235 - 235 * strength); return `rgb(${g},${g},${g})`; };
+    const [left, top, right, bottom] = L.INPUT_BOX, side = (right - left) / 28;
+    const parts = [`<rect width="${L.WIDTH}" height="${L.HEIGHT}" fill="white"/>`,
+                   `<rect x="${left}" y="${top}" width="${right - left}" height="${bottom - top}" fill="black"/>`];
+    input.forEach((v, k) => {
+      if (v <= 0) return;
+      const g = Math.round(255 * Math.min(v, 1));
+      parts.push(`<rect x="${left + (k % 28) * side}" y="${top + Math.floor(k / 28) * side}" width="${side + 0.3}" ` +
+                 `height="${side + 0.3}" fill="rgb(${g},${g},${g})"/>`);
+    });
+    const strongest = Math.max(...paths.map(path => path[3]), 0) || 1;
+    for (const [layer, source, target, amount] of paths) {
+      const [x1, y1] = positions[layer - 1][source], [x2, y2] = positions[layer][target];
+      parts.push(`<line x1="${x1}" y1="${y1}" x2="${x2}" y2="${y2}" stroke="${L.FOR_COLOUR}" ` +
+                 `stroke-width="${Math.max(1, Math.round(4 * amount / strongest))}"/>`);
+    }
+    [hidden1, hidden2].forEach((activation, layer) => {
+      const most = Math.max(Math.max(...activation), 1e-9);
+      positions[layer].forEach(([cx, cy], i) => parts.push(`<circle cx="${cx}" cy="${cy}" r="3.5" fill="${grey(activation[i] / most)}"/>`));
+    });
+    positions[2].forEach(([cx, cy], d) => parts.push(
+      `<circle cx="${cx}" cy="${cy}" r="9" fill="${d === digit ? L.FOR_COLOUR : grey(p[d])}" stroke="rgb(120,120,120)"/>` +
+      `<text x="${cx + 14}" y="${cy}" dominant-baseline="central">${d}</text>`));
+    [["pixels", (left + right) / 2], ["hidden 1", L.HIDDEN_COLUMNS[0]], ["hidden 2", L.HIDDEN_COLUMNS[1]],
+     ["answer", L.OUTPUT_X]].forEach(([label, cx]) => parts.push(
+      `<text x="${cx}" y="8" text-anchor="middle" dominant-baseline="hanging">${label}</text>`));
+    return `<h3 style='font-size:1.75rem;font-weight:600;padding:0.75rem 0 1rem;margin:0'>Inside the network</h3>` +
+      `<p class='inside-words'>${escape(L.WORDS.replace("{digit}", String(digit)))}</p>` +
+      `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${L.WIDTH} ${L.HEIGHT}" style="width:100%;height:auto" ` +
+      `font-family="sans-serif" font-size="${L.FONT_SIZE}">${parts.join("")}</svg>`;
+  }
+
+  // Presenter mode's network, live: in the place of the server's picture of the last drawing when it is
+  // on the page (nothing moves when the server's takes over), under the live answer when it is not.
+  function showNetwork(element, reading) {
+    const server = document.querySelector(".st-key-network");
+    let network = (server || element).querySelector(":scope > .live-network");
+    if (!network) {
+      network = document.createElement("div");
+      network.className = "live-network";
+      network.setAttribute("aria-hidden", "true");
+      (server || element).prepend(network);
+    }
+    network.innerHTML = networkHtml(reading);
+    if (server) server.classList.add("live");
+  }
+
   function show(reading) {
     const element = panel();
     if (!element) return;
@@ -164,6 +236,7 @@
         : `<div class='answer-row' style='display:flex;flex-wrap:wrap;gap:1rem;align-items:center'>` +
           `<div class='answer-guess' style='flex:1 1 170px'>${answer}</div>${inputHtml()}</div>${barsHtml(p, 10)}`;
       if (!big) paintInput(element, reading.x);
+      if (live.layout === "big") showNetwork(element, reading);
       element.dataset.liveDigit = String(digit);
       element.dataset.liveConfidence = String(p[digit]);
     }
@@ -179,6 +252,11 @@
     area.classList.remove("live");
     const element = area.querySelector(":scope > .live-answer");
     if (element) element.innerHTML = "";
+    const server = document.querySelector(".st-key-network.live");
+    if (server) {
+      server.classList.remove("live");
+      server.querySelector(":scope > .live-network")?.remove();
+    }
   }
 
   // Once the pen is up and the server has answered the finished drawing (its run started and ended

@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from digitnet.reading import web
+from digitnet.reading import inside, web
 from digitnet.state.store import LoadedModel
 from ui.inputs import BACKGROUND, CANVAS
 from ui.resources import browser_model, live_script
@@ -27,7 +27,7 @@ def live_answer_html(model: LoadedModel, layout: str) -> str:
     if model_url is None or script_url is None:
         return ""
     config = {"url": model_url, "layout": layout, "canvas": CANVAS["digit"][0], "background": BACKGROUND,
-              "constants": web.engine_constants()}
+              "constants": web.engine_constants(), "network": inside.picture_layout()}
     return (f"<style class='digitnet'></style>"  # like the page's other blocks of code: it takes no room
             f"<script>window.digitnetLiveConfig = {json.dumps(config)};</script>"
             f"<script src='{script_url}'></script>")

@@ -49,6 +49,7 @@ BARS_CSS = f"""
 .probability-bars.big .pbar div {{height: 170px;}}
 /* While the pen moves, the browser's reading (ui/live.js) stands in for the server's answer. */
 .st-key-answer.live > :not(.live-answer), .st-key-answer:not(.live) > .live-answer {{display: none;}}
+.st-key-network.live > :not(.live-network) {{display: none;}}  /* presenter mode's network, read live */
 .st-key-send button[data-sending] {{cursor: progress; opacity: 0.75;}}
 .st-key-send button[data-sending] p {{font-size: 0;}}
 .st-key-send button[data-sending] p::after {{content: "Sending…"; font-size: 1rem;}}

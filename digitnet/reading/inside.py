@@ -21,6 +21,7 @@ OUTPUT_X = 640
 DOT = 9  # spacing of the hidden layers' dots, in pixels
 GRID_COLUMNS = 8  # a hidden layer of 128 neurons is drawn as 16 rows of 8
 FONT_SIZE = 16  # legible when the picture is shown on a projector or shrunk to a phone
+PATHS, FEEDERS = 8, 3  # the strongest paths drawn: into the answer, and into each of those
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,8 @@ class Link:
     amount: float
 
 
-def strongest_paths(classifier: Classifier, forward: Forward, digit: int, top: int = 8,
-                    feeders: int = 3) -> list[Link]:
+def strongest_paths(classifier: Classifier, forward: Forward, digit: int, top: int = PATHS,
+                    feeders: int = FEEDERS) -> list[Link]:
     """The `top` hidden-2 neurons that pushed the output `digit` up most (activation x weight), and for
     each, the `feeders` hidden-1 neurons that pushed it up most."""
     hidden_1, hidden_2 = forward.activations[1][0], forward.activations[2][0]
@@ -47,11 +48,22 @@ def strongest_paths(classifier: Classifier, forward: Forward, digit: int, top: i
     return paths
 
 
+NETWORK_WORDS = ("Your drawing's 784 pixels feed 128 neurons, which feed 128 more, which vote for the ten digits. "
+                 "How to read this: a dark dot is a neuron firing hard for your drawing, a pale one is silent; "
+                 "orange lines are the strongest pushes towards {digit}, thicker for stronger.")
+
+
 def network_words(digit: int) -> str:
     """What the network picture shows, for someone who has never heard of neural networks."""
-    return ("Your drawing's 784 pixels feed 128 neurons, which feed 128 more, which vote for the ten digits. "
-            "How to read this: a dark dot is a neuron firing hard for your drawing, a pale one is silent; "
-            f"orange lines are the strongest pushes towards {digit}, thicker for stronger.")
+    return NETWORK_WORDS.format(digit=digit)
+
+
+def picture_layout() -> dict:
+    """What the browser's copy of `network_picture` (ui/live.js) reads: the picture's geometry, its
+    colour for the paths, how many it draws, and its words."""
+    return {"WIDTH": WIDTH, "HEIGHT": HEIGHT, "INPUT_BOX": list(INPUT_BOX), "HIDDEN_COLUMNS": list(HIDDEN_COLUMNS),
+            "OUTPUT_X": OUTPUT_X, "DOT": DOT, "GRID_COLUMNS": GRID_COLUMNS, "FONT_SIZE": FONT_SIZE,
+            "FOR_COLOUR": _rgb(FOR_COLOUR), "PATHS": PATHS, "FEEDERS": FEEDERS, "WORDS": NETWORK_WORDS}
 
 
 def by_activity(forward: Forward, layer: int) -> list[int]:
