@@ -181,7 +181,7 @@ def input_picture_html(x: np.ndarray) -> str:
         f"<div style='position:absolute;inset:0;background-size:8px 8px;background-image:"
         f"linear-gradient(to right,rgba(128,128,128,.45) 1px,transparent 1px),"
         f"linear-gradient(to bottom,rgba(128,128,128,.45) 1px,transparent 1px)'></div></div>"
-        f"<figcaption style='font-size:0.875rem;opacity:0.6'>What the network sees: 28 x 28 pixels</figcaption>"
+        f"<figcaption style='font-size:0.875rem;opacity:0.8'>What the network sees: 28 x 28 pixels</figcaption>"
         f"</figure>"
     )
 

@@ -46,7 +46,7 @@ def glance_ui(model: LoadedModel) -> None:
              f"training digits, on them (blue) and on digits it never trained on (orange, "
              f"{curves['val_accuracy'][-1]:.1%} at the end)")
     st.markdown(f"<figure class='glance' style='margin:0'>{glance_svg(curves)}<figcaption "
-                f"style='font-size:0.875rem;opacity:0.6'>{html.escape(title)}</figcaption></figure>",
+                f"style='font-size:0.875rem;opacity:0.8'>{html.escape(title)}</figcaption></figure>",
                 unsafe_allow_html=True)
 
 

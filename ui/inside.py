@@ -1,5 +1,8 @@
 """Inside the network: every neuron reading the drawing, the strongest paths to the answer, one neuron."""
 
+import base64
+import html
+
 import numpy as np
 import streamlit as st
 
@@ -14,7 +17,12 @@ def presenter_inside_ui(x: np.ndarray, prediction: Prediction, model: LoadedMode
     with st.container(key="network"):
         st.subheader("Inside the network")
         st.markdown(f"<p class='inside-words'>{inside.network_words(prediction.digit)}</p>", unsafe_allow_html=True)
-        st.container(key="network-picture").image(inside.network_picture(model.classifier, x)[0], width="stretch")
+        # Not st.image: Streamlit's picture has no alternative text (WCAG 1.1.1, axe's image-alt).
+        svg = inside.network_picture(model.classifier, x)[0]
+        st.container(key="network-picture").markdown(
+            f"<img src='data:image/svg+xml;base64,{base64.b64encode(svg.encode()).decode()}' "
+            f"alt='{html.escape(inside.network_title(prediction.digit))}' style='width:100%;height:auto'>",
+            unsafe_allow_html=True)
 
 
 def inside_ui(x: np.ndarray, prediction: Prediction, model: LoadedModel) -> None:

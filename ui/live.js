@@ -134,7 +134,7 @@
       `<div style='position:absolute;inset:0;background-size:8px 8px;background-image:` +
       `linear-gradient(to right,rgba(128,128,128,.45) 1px,transparent 1px),` +
       `linear-gradient(to bottom,rgba(128,128,128,.45) 1px,transparent 1px)'></div></div>` +
-      `<figcaption style='font-size:0.875rem;opacity:0.6'>What the network sees: 28 x 28 pixels</figcaption></figure>`;
+      `<figcaption style='font-size:0.875rem;opacity:0.8'>What the network sees: 28 x 28 pixels</figcaption></figure>`;
   }
 
   function paintInput(element, x) {

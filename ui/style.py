@@ -17,6 +17,10 @@ PAGE_CSS = """
 [data-testid="stElementContainer"]:has(style.digitnet) {display: none;}  /* these blocks take no room */
 [data-testid="stMainBlockContainer"] {padding-top: 3.75rem;}  /* just below the header band */
 .st-key-canvas-digit, .st-key-canvas-number {margin-top: 1rem;}  /* room for the canvas' own toolbar */
+/* WCAG 2.2 AA text contrast (4.5:1), measured by axe: Streamlit's captions are 3.9:1 in its light theme,
+   its picked segment 4.47:1. The body's colour, a little lighter, passes in either theme. */
+[data-testid="stCaptionContainer"] {color: inherit !important; opacity: 0.8;}
+button[data-variant="segmented_control"][aria-checked="true"] {color: #a52f3c !important;}
 @media (max-width: 640px) {
   [data-testid="stMainBlockContainer"] {padding-top: 3.25rem;}
   /* Columns stack on a phone: the chart under the canvas would push the answer off the first screen.
@@ -88,7 +92,8 @@ h1 {font-size: 1.3rem !important;}
 """
 # The canvas' toolbar lives in the component's shadow root, out of the page CSS's reach: this puts a
 # style into each canvas as it appears. It hides the "Edit" switch, which turns drawing into moving
-# strokes around, a mode a visitor turns on by accident and takes for a broken canvas.
+# strokes around, a mode a visitor turns on by accident and takes for a broken canvas, and makes its
+# buttons big enough to hit.
 CANVAS_TOOLBAR_SCRIPT = """
 <script>
 if (!window.digitnetToolbar) {
@@ -98,7 +103,9 @@ if (!window.digitnetToolbar) {
     if (root && !root.querySelector("style.digitnet")) {
       const style = document.createElement("style");
       style.className = "digitnet";
-      style.textContent = 'button[title="Edit"], .dc-toolbar-separator {display: none !important;}';
+      // Its icon buttons are 22.4 px: WCAG 2.2's targets are at least 24 px.
+      style.textContent = 'button[title="Edit"], .dc-toolbar-separator {display: none !important;} ' +
+        '.dc-icon-button {min-width: 24px; min-height: 24px;}';
       root.appendChild(style);
     }
   });

@@ -239,5 +239,5 @@ def tiles_html(state: RoomState) -> str:
             f"border:3px solid {'#D55E00' if tile.missed else 'transparent'};border-radius:6px;padding:2px'>"
             f"{pixels_html(tile.pixels / 255, TILE_SIDE, f'drawing {tile.id}')}"
             f"<figcaption style='font-size:0.95rem'>{mark}<b>{tile.answer}</b> {tile.confidence:.0%} "
-            f"<span style='opacity:0.6'>#{tile.id}</span></figcaption></figure>")
+            f"<span style='opacity:0.8'>#{tile.id}</span></figcaption></figure>")
     return f"<div class='room-tiles' style='display:flex;flex-wrap:wrap;gap:8px'>{''.join(tiles)}</div>"

@@ -66,6 +66,11 @@ def picture_layout() -> dict:
             "FOR_COLOUR": _rgb(FOR_COLOUR), "PATHS": PATHS, "FEEDERS": FEEDERS, "WORDS": NETWORK_WORDS}
 
 
+def network_title(digit: int) -> str:
+    """The network picture in one sentence: its title, and its alternative text."""
+    return f"The network reading your drawing: 128 and 128 hidden neurons, and the ten outputs, where {digit} is lit."
+
+
 def by_activity(forward: Forward, layer: int) -> list[int]:
     """The neurons of hidden layer `layer` (1 or 2), the most active for the drawing first."""
     return [int(i) for i in np.argsort(forward.activations[layer][0], kind="stable")[::-1]]
@@ -117,8 +122,7 @@ def network_picture(classifier: Classifier, x: np.ndarray) -> tuple[str, Forward
     for label, cx in (("pixels", (INPUT_BOX[0] + INPUT_BOX[2]) // 2), ("hidden 1", HIDDEN_COLUMNS[0]),
                       ("hidden 2", HIDDEN_COLUMNS[1]), ("answer", OUTPUT_X)):
         parts.append(f'<text x="{cx}" y="8" text-anchor="middle" dominant-baseline="hanging">{label}</text>')
-    title = (f"The network reading your drawing: {len(positions[0])} and {len(positions[1])} hidden neurons, "
-             f"and the ten outputs, where {digit} is lit.")
+    title = network_title(digit)
     svg = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
            f'style="width:100%;height:auto" font-family="sans-serif" font-size="{FONT_SIZE}">'
            f'<title>{title}</title>{"".join(parts)}</svg>')
