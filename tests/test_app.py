@@ -312,7 +312,9 @@ def test_presenter_mode_from_the_url_shows_only_the_big_answer(canvas):
     assert at.session_state[keys.VIEW] == "Draw"  # the tab bar is hidden: Draw only
     # Inside the network, in its simple form: the picture and its plain words, no neuron picker.
     assert "Inside the network" in [h.value for h in at.subheader]
-    assert len(at.image) == 1 and "strongest pushes towards 7" in section(at, "network")
+    assert "strongest pushes towards 7" in section(at, "network")
+    picture = [m.value for m in at.get_by_key("network-picture").markdown]  # an <img> with alternative text
+    assert len(picture) == 1 and "alt='The network reading your drawing" in picture[0] and "7 is lit" in picture[0]
     assert not at.radio and not at.selectbox
 
 

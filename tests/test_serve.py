@@ -180,7 +180,10 @@ def test_a_killed_replica_is_not_the_rooms_problem(browser, serve):
     os.kill(serve.replica_pids()[port], signal.SIGKILL)
     # Streamlit reconnects the browser, and nginx sends it to the living replica within 10 s.
     eventually(lambda: sockets or first.wait_for_timeout(100), "the browser on the killed replica to reconnect")
-    # Its page works: its drawing may be gone, a new one is read.
+    # Once it says it is connected and its first run on the living replica has ended (a click before
+    # that is lost), its page works: its drawing may be gone, a new one is read.
+    first.locator('[data-testid="stStatusWidget"]:has-text("Connecting")').wait_for(state="detached", timeout=WAIT_MS)
+    settled(first, after_change=True)
     redraw(first, "7")
     assert answer(first) == "7"
     # make serve said so and started the replica again; the other browser never noticed.
