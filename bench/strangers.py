@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from bench.room import PHONE, Recording, canvas_reruns, connect, record, rerun, run_async, start_one
+from bench.room import PHONE, Recording, canvas_reruns, connect, record, rerun, run_async, sent_drawing, start_one
 from bench.run import BENCH_DOCS, ROOT, Row, format_table, write_results
 from digitnet.config import DRAW_AHEAD_ENV, DRAWINGS_ENV
 from digitnet.state.room import (BUSY, CODE_ALPHABET, CODE_LENGTH, MAX_OPEN_ROOMS, ROOMS_FILENAME, UNLIMITED,
@@ -110,12 +110,8 @@ def record_send(browser, url: str) -> SendRecording:
     page.get_by_text("is on the screen").wait_for(timeout=30_000)
     page.close()
     reruns = [raw for raw in sent if BackMsg.FromString(raw).WhichOneof("type") == "rerun_script"]
-
-    def pressed_send(raw: bytes) -> bool:
-        return any(w.WhichOneof("value") == "json_trigger_value" and '"send"' in w.json_trigger_value
-                   for w in BackMsg.FromString(raw).rerun_script.widget_states.widgets)
-
-    return SendRecording(load=reruns[0], send=next(raw for raw in reruns if pressed_send(raw)))
+    send = next(raw for raw in reruns if sent_drawing(BackMsg.FromString(raw).rerun_script))
+    return SendRecording(load=reruns[0], send=send)
 
 
 @dataclass

@@ -35,6 +35,7 @@ export default function ({parentElement, data, setTriggerValue}) {
   // through the midpoints of the points the pointer gave.
   context.lineCap = context.lineJoin = "round";
   let points = null;
+  const middle = (a, b) => [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2];
   const at = event => {
     const box = canvas.getBoundingClientRect();
     return [(event.clientX - box.left) * data.side / box.width, (event.clientY - box.top) * data.side / box.height];
@@ -49,7 +50,6 @@ export default function ({parentElement, data, setTriggerValue}) {
       context.moveTo(points[0][0], points[0][1]);
       context.lineTo(points[0][0] + 0.01, points[0][1]); // a tap is a dot
     } else {
-      const middle = (a, b) => [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2];
       const from = n === 2 ? points[0] : middle(points[n - 3], points[n - 2]);
       const to = middle(points[n - 2], points[n - 1]);
       context.moveTo(from[0], from[1]);
@@ -72,7 +72,7 @@ export default function ({parentElement, data, setTriggerValue}) {
     if (!points || points.length < 2) { points = null; return; }
     const last = points[points.length - 1];
     context.beginPath(); // the stroke's last half segment, to where the pen lifted
-    context.moveTo(...points.slice(-2).reduce((a, b) => [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2]));
+    context.moveTo(...middle(points[points.length - 2], last));
     context.lineTo(last[0], last[1]);
     context.stroke();
     points = null;
